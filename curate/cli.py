@@ -1,0 +1,116 @@
+"""`curate`: the curation CLI. Thin commands: parse options, build a config, call the library,
+print a summary. Global options (`--dataset`, `--workspace`, ...) come before the command.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from curate.clikit import global_options, state
+from curate.errors import cli_errors
+from curate.taxonomy import CLASSES
+
+app = typer.Typer(help="Curate facial-expression datasets on a FiftyOne store.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+app.callback()(global_options)
+ingest_app = typer.Typer(help="Bring a dataset into the store.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+console = Console()
+
+
+class Source(str, Enum):
+    fer2013 = "fer2013"
+    rafdb = "rafdb"
+    ferplus = "ferplus"
+    folder = "folder"
+
+
+def _ingest(ctx: typer.Context, source: Source, path: Path, workers: int) -> None:
+    from curate.ingest import IngestConfig, ingest
+
+    st = state(ctx)
+    with cli_errors(st.verbose):
+        cfg = IngestConfig(source.value, path, st.dataset, st.workspace, workers, st.progress)
+        report, out = ingest(cfg)
+    reasons: dict[str, int] = {}
+    for s in report.skipped:
+        key = s.reason if len(s.reason) < 60 else s.reason[:57] + "..."
+        reasons[key] = reasons.get(key, 0) + 1
+    verb = "updated" if source is Source.ferplus else "added"
+    console.print(f"[bold]{source.value}[/]: {verb} {report.added}, already present "
+                  f"{report.already_present}, skipped {len(report.skipped)} "
+                  f"in {report.seconds:.1f} s -> dataset {st.dataset!r}")
+    for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:10]:
+        console.print(f"  skipped {n:>6}  {reason}")
+    console.print(f"report: {out}")
+
+
+PathArg = Annotated[Path, typer.Argument(help="File or folder to ingest.")]
+Workers = Annotated[int, typer.Option(help="Threads decoding/writing images.")]
+
+
+@ingest_app.command("fer2013")
+def ingest_fer2013(ctx: typer.Context, path: PathArg, workers: Workers = 2) -> None:
+    """FER-2013: fer2013.csv[.gz], icml_face_data.csv, Kaggle train.csv, or train/<class>/ folders."""
+    _ingest(ctx, Source.fer2013, path, workers)
+
+
+@ingest_app.command("rafdb")
+def ingest_rafdb(ctx: typer.Context, path: PathArg, workers: Workers = 2) -> None:
+    """RAF-DB basic: EmoLabel/ + Image/aligned/, or Kaggle DATASET/{train,test}/<1..7>/."""
+    _ingest(ctx, Source.rafdb, path, workers)
+
+
+@ingest_app.command("ferplus")
+def ingest_ferplus(ctx: typer.Context, path: PathArg) -> None:
+    """FER+ votes (fer2013new.csv), matched by row to the ingested FER-2013 CSV."""
+    _ingest(ctx, Source.ferplus, path, 1)
+
+
+@ingest_app.command("folder")
+def ingest_folder(ctx: typer.Context, path: PathArg, workers: Workers = 2) -> None:
+    """Any <split>/<class>/* image tree (e.g. an imagefolder export)."""
+    _ingest(ctx, Source.folder, path, workers)
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Counts per source / split / class, fields present, stages run."""
+    from curate.status import dataset_status
+
+    st = state(ctx)
+    with cli_errors(st.verbose):
+        s = dataset_status(st.dataset)
+    console.print(f"dataset [bold]{s.dataset}[/]: {s.samples} samples")
+    table = Table("source", "split", *CLASSES, "total")
+    for (source, split) in sorted({(k[0], k[1]) for k in s.counts}):
+        row = [s.counts.get((source, split, c), 0) for c in CLASSES]
+        table.add_row(source, split, *map(str, row), str(sum(row)))
+    console.print(table)
+    console.print("fields: " + ", ".join(s.fields))
+    if s.tags:
+        console.print("tags: " + ", ".join(f"{t} ({n})" for t, n in sorted(s.tags.items())))
+    for stage, run in s.runs.items():
+        console.print(f"stage {stage}: last run {run.get('finished_at', '?')}")
+
+
+@app.command("app")
+def app_cmd(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port of the App server.")] = 5151,
+    address: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 for remote).")] = "127.0.0.1",
+) -> None:
+    """Open the FiftyOne App on the dataset (with saved views); Ctrl-C stops it."""
+    from curate.app import launch
+
+    st = state(ctx)
+    with cli_errors(st.verbose):
+        console.print(f"FiftyOne App on dataset {st.dataset!r}: http://{address}:{port}/ "
+                      "(Ctrl-C to stop)")
+        launch(st.dataset, port=port, address=address)

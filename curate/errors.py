@@ -1,0 +1,61 @@
+"""Errors the tool knows about, and the one place that turns them into exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+
+import typer
+
+log = logging.getLogger(__name__)
+
+
+class CurateError(Exception):
+    """An error with a one-line message for the user. Subclasses set the exit code."""
+
+    exit_code = 1
+
+
+class InputError(CurateError):
+    """Bad user input: a path, a file layout, an option value."""
+
+    exit_code = 2
+
+
+class StoreError(CurateError):
+    """The FiftyOne database is unreachable or the dataset is not what a stage needs."""
+
+    exit_code = 3
+
+
+class ModelError(CurateError):
+    """Weights missing, corrupt, of the wrong architecture or failing their checksum."""
+
+    exit_code = 4
+
+
+@contextlib.contextmanager
+def cli_errors(verbose: bool = False) -> Iterator[None]:
+    """Map known errors to a one-line message and exit code; tracebacks only when verbose."""
+    try:
+        yield
+    except CurateError as e:
+        if verbose:
+            log.exception("failed")
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(e.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished work is saved; re-run the same command to resume", err=True)
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as e:  # unknown errors: one line, traceback with --verbose
+        if verbose:
+            raise
+        typer.echo(f"error: {type(e).__name__}: {e} (re-run with --verbose for the traceback)",
+                   err=True)
+        raise typer.Exit(1) from None
+    finally:
+        sys.stderr.flush()

@@ -1,0 +1,88 @@
+"""`curate ingest`: bring FER-2013, RAF-DB, FER+ votes or any image tree into the dataset."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curate import store
+from curate.errors import InputError
+from curate.ingest import fer2013, ferplus, folder, rafdb
+from curate.ingest.base import Candidate, IngestReport, Skip, run_ingest
+from curate.workspace import Workspace, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+Scanner = Callable[[Path, dict], Iterator[Candidate | Skip]]
+# source name -> scanner; `ferplus` attaches votes instead of adding samples.
+SCANNERS: dict[str, Scanner] = {"fer2013": fer2013.scan, "rafdb": rafdb.scan,
+                                "folder": folder.scan}
+SOURCES = (*SCANNERS, "ferplus")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    source: str
+    path: Path
+    dataset: str = store.DEFAULT_DATASET
+    workspace: Path | None = None
+    workers: int = 2
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise InputError(f"unknown source {self.source!r}; choose one of {', '.join(SOURCES)}")
+        if not self.path.exists():
+            raise InputError(f"{self.path}: no such file or folder")
+        if self.workers < 1:
+            raise InputError(f"--workers must be >= 1, got {self.workers}")
+
+
+def ingest(cfg: IngestConfig) -> tuple[IngestReport, Path]:
+    """Run one ingest; returns the report and the path of its JSON copy under reports/."""
+    ws = Workspace.for_dataset(cfg.dataset, cfg.workspace)
+    ds = store.load_dataset(cfg.dataset, create=True)
+    path = cfg.path.resolve()
+    report = IngestReport(source=cfg.source, path=str(path), dataset=cfg.dataset)
+    t0 = time.perf_counter()
+    if cfg.source == "ferplus":
+        ferplus.attach(ds, path, report)
+    else:
+        stats: dict = {}
+        total = _count_rows(path) if cfg.progress else None
+        run_ingest(ds, cfg.source, SCANNERS[cfg.source](path, stats), report, ws.media,
+                   total=total, workers=cfg.workers, progress=cfg.progress)
+        _remember_source(ds, cfg.source, path, stats)
+        report.info["rows"] = stats.get("rows", 0)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    store.record_run(ds, "ingest", {"source": cfg.source, "path": str(path),
+                                    "added": report.added, "skipped": len(report.skipped),
+                                    "already_present": report.already_present,
+                                    "seconds": report.seconds})
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = write_json_atomic(report.to_dict(), ws.reports / f"ingest-{cfg.source}-{stamp}.json")
+    return report, out
+
+
+def _count_rows(path: Path) -> int | None:
+    """A cheap total for the progress bar (file count or line count); None when unknown."""
+    if path.is_dir():
+        return None
+    if path.suffix == ".gz":
+        return None
+    with path.open("rb") as fh:
+        return max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b"")) - 1)
+
+
+def _remember_source(ds, source: str, path: Path, stats: dict) -> None:
+    """Keep what FER+ needs to match rows by position: the CSV and its row count."""
+    ds.reload()
+    sources = dict(ds.info.get("sources") or {})
+    kind = "folder" if path.is_dir() else "csv"
+    sources[source] = {"path": str(path), "kind": kind, "rows": stats.get("rows", 0)}
+    ds.info["sources"] = sources
+    ds.save()

@@ -1,0 +1,154 @@
+"""What every ingest source shares: candidates, skips, the batched writer and the report.
+
+A source module only *scans* (parses its layout into `Candidate`s and `Skip`s, no DB).
+`run_ingest` turns candidates into samples in chunks: it skips `source_id`s already in the
+dataset (idempotent re-runs), writes pixel rows as PNG atomically, probes image files, and
+inserts each chunk with one batched call, so an interrupted run leaves whole samples only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curate import store
+from curate.imageio import BadImage, probe, write_png_atomic
+from curate.progress import task
+
+log = logging.getLogger(__name__)
+
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A row or file that was not ingested, and why."""
+
+    file: str
+    row: int | None
+    reason: str
+
+
+@dataclass
+class Candidate:
+    """A sample-to-be. Exactly one of `decode` (pixels to write) or `path` (a file) is set."""
+
+    source_id: str
+    split: str
+    label: str
+    orig_label: str
+    path: Path | None = None
+    decode: Callable[[], np.ndarray] | None = None
+    row: int | None = None
+
+
+@dataclass
+class IngestReport:
+    source: str
+    path: str
+    dataset: str
+    added: int = 0
+    already_present: int = 0
+    skipped: list[Skip] = field(default_factory=list)
+    seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["skipped_count"] = len(self.skipped)
+        return d
+
+
+def _media_path(media: Path, source: str, source_id: str) -> Path:
+    return media / source / f"{int(source_id):06d}.png" if source_id.isdigit() else (
+        media / source / f"{source_id}.png")
+
+
+def _materialize(c: Candidate, *, source: str, media: Path) -> store.SampleRecord | Skip:
+    """Write or probe one candidate; a failure becomes a Skip."""
+    try:
+        if c.decode is not None:
+            pixels = c.decode()
+            out = _media_path(media, source, c.source_id)
+            size = write_png_atomic(pixels, out)
+            h, w = pixels.shape[:2]
+            ch = 1 if pixels.ndim == 2 else pixels.shape[2]
+            return store.SampleRecord(str(out), source, c.source_id, c.split, c.label,
+                                      c.orig_label, w, h, ch, size, "image/png")
+        assert c.path is not None
+        info = probe(c.path)
+        return store.SampleRecord(str(c.path), source, c.source_id, c.split, c.label,
+                                  c.orig_label, info.width, info.height, info.channels,
+                                  info.size_bytes, info.mime_type)
+    except (BadImage, ValueError) as e:
+        return Skip(str(c.path or ""), c.row, str(e))
+
+
+def _chunks(items: Iterable[Candidate | Skip], size: int) -> Iterator[list[Candidate | Skip]]:
+    chunk: list[Candidate | Skip] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def run_ingest(ds: Any, source: str, items: Iterable[Candidate | Skip], report: IngestReport,
+               media: Path, *, total: int | None = None, workers: int = 2,
+               progress: bool = True) -> IngestReport:
+    """Add the scanned candidates of one source to `ds`, chunk by chunk.
+
+    Decoding, PNG writing and image probing run in `workers` processes while this process
+    scans the next chunk and inserts the previous one (threads gain nothing here: the work
+    holds the GIL). A chunk's samples are inserted only after all its files are written, so
+    the insert is the commit point: files of uncommitted samples are simply rewritten on
+    re-run, and an interrupted run leaves whole samples only.
+    """
+    t0 = time.perf_counter()
+    present = store.existing_source_ids(ds, source)
+    work = partial(_materialize, source=source, media=media)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max(1, workers), mp_context=ctx) as pool, \
+            task(f"ingest {source}", total, progress) as tick:
+        pending: tuple[Future, int] | None = None
+        for chunk in _chunks(items, CHUNK):
+            todo: list[Candidate] = []
+            for item in chunk:
+                if isinstance(item, Skip):
+                    report.skipped.append(item)
+                elif item.source_id in present:
+                    report.already_present += 1
+                else:
+                    present.add(item.source_id)
+                    todo.append(item)
+            submitted = (pool.submit(_materialize_all, work, todo), len(chunk))
+            if pending is not None:
+                _commit(ds, report, *pending, tick)
+            pending = submitted
+        if pending is not None:
+            _commit(ds, report, *pending, tick)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _materialize_all(work: Callable[[Candidate], store.SampleRecord | Skip],
+                     todo: list[Candidate]) -> list[store.SampleRecord | Skip]:
+    return [work(c) for c in todo]
+
+
+def _commit(ds: Any, report: IngestReport, future: Future, n: int, tick: Callable) -> None:
+    done = future.result()
+    report.skipped.extend(d for d in done if isinstance(d, Skip))
+    report.added += store.add_records(ds, [d for d in done if isinstance(d, store.SampleRecord)])
+    tick(n)

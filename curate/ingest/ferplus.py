@@ -1,0 +1,98 @@
+"""FER+ crowd votes (`fer2013new.csv`), attached to the FER-2013 rows they belong to.
+
+The file has one row per FER-2013 CSV row, in the same order, so rows are matched by position
+to the ingested FER-2013 CSV (`source_id` = row number); a row-count mismatch is an error.
+Fields written: `ferplus_votes` (10 counts in FERPLUS_COLUMNS order), one int field per vote
+column (`ferplus_neutral` ... `ferplus_nf`) for filtering in the App, `ferplus_label` (strict
+majority, a Classification), `ferplus_agreement` (top votes / all votes).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from curate import store
+from curate.errors import InputError, StoreError
+from curate.ingest.base import IngestReport, Skip
+from curate.taxonomy import FERPLUS_COLUMNS, ferplus_majority
+
+HEADER = ("Usage", "Image name", *FERPLUS_COLUMNS)
+
+
+def vote_field(column: str) -> str:
+    return f"ferplus_{column.lower()}"
+
+
+def parse(path: Path) -> tuple[list[list[int] | None], list[Skip]]:
+    """One entry per data row: the 10 votes, or None with a Skip for a malformed row."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file (expected FER+ fer2013new.csv)")
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = [h.strip() for h in next(reader, [])]
+        if tuple(header[: len(HEADER)]) != HEADER:
+            raise InputError(f"{path}: header {','.join(header)[:120]!r} is not FER+'s "
+                             f"{','.join(HEADER)}")
+        rows: list[list[int] | None] = []
+        skips: list[Skip] = []
+        for i, fields in enumerate(reader):
+            votes = fields[2:12]
+            if len(votes) != 10 or not all(v.strip().isdigit() for v in votes):
+                rows.append(None)
+                skips.append(Skip(path.name, i, "malformed vote counts"))
+            else:
+                rows.append([int(v) for v in votes])
+    return rows, skips
+
+
+def fields_for(votes: list[int]) -> dict[str, Any]:
+    total = sum(votes)
+    values: dict[str, Any] = {vote_field(c): v for c, v in zip(FERPLUS_COLUMNS, votes)}
+    values["ferplus_votes"] = votes
+    values["ferplus_agreement"] = round(max(votes) / total, 4) if total else None
+    values["ferplus_majority"] = ferplus_majority(votes)
+    return values
+
+
+def attach(ds: Any, path: Path, report: IngestReport) -> IngestReport:
+    """Write the votes onto the FER-2013 CSV samples of `ds`."""
+    src = (ds.info.get("sources") or {}).get("fer2013")
+    if not src or src.get("kind") != "csv":
+        raise StoreError(f"dataset {ds.name!r} has no FER-2013 CSV ingest to attach FER+ votes to; "
+                         "run `curate ingest fer2013 <fer2013.csv>` first")
+    rows, report.skipped = parse(path)
+    if len(rows) != src["rows"]:
+        raise InputError(f"{path}: {len(rows)} rows but the ingested FER-2013 file "
+                         f"{Path(src['path']).name} has {src['rows']}; FER+ rows match FER-2013 "
+                         "rows by position, so both must be the same published pair")
+    view = ds.match({"source": "fer2013"})
+    ids = dict(zip(view.values("source_id"), view.values("id")))
+    updates: dict[str, dict[str, Any]] = {}
+    for i, votes in enumerate(rows):
+        sid = ids.get(str(i))
+        if votes is None:
+            continue
+        if sid is None:
+            report.skipped.append(Skip(path.name, i, "no FER-2013 sample for this row "
+                                                      "(skipped at FER-2013 ingest)"))
+            continue
+        updates[sid] = fields_for(votes)
+    _write(ds, updates)
+    report.added = len(updates)
+    return report
+
+
+def _write(ds: Any, updates: dict[str, dict[str, Any]]) -> None:
+    f = store.fo()
+    if not updates:
+        return
+    keys = next(iter(updates.values())).keys()
+    for key in keys:
+        if key == "ferplus_majority":
+            values = {i: (f.Classification(label=u[key]) if u[key] else None)
+                      for i, u in updates.items()}
+            ds.set_values("ferplus_label", values, key_field="id")
+        else:
+            ds.set_values(key, {i: u[key] for i, u in updates.items()}, key_field="id")

