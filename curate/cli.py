@@ -113,4 +113,11 @@ def app_cmd(
     with cli_errors(st.verbose):
         console.print(f"FiftyOne App on dataset {st.dataset!r}: http://{address}:{port}/ "
                       "(Ctrl-C to stop)")
-        launch(st.dataset, port=port, address=address)
+        try:
+            launch(st.dataset, port=port, address=address)
+        except KeyboardInterrupt:
+            console.print("App stopped")
+
+
+if __name__ == "__main__":
+    app()

@@ -49,6 +49,7 @@ class Candidate:
     path: Path | None = None
     decode: Callable[[], np.ndarray] | None = None
     row: int | None = None
+    file: str = ""  # for skip reports: the CSV name, or "" to use `source_id` (a relative path)
 
 
 @dataclass
@@ -90,7 +91,7 @@ def _materialize(c: Candidate, *, source: str, media: Path) -> store.SampleRecor
                                   c.orig_label, info.width, info.height, info.channels,
                                   info.size_bytes, info.mime_type)
     except (BadImage, ValueError) as e:
-        return Skip(str(c.path or ""), c.row, str(e))
+        return Skip(c.file or c.source_id, c.row, str(e))
 
 
 def _chunks(items: Iterable[Candidate | Skip], size: int) -> Iterator[list[Candidate | Skip]]:

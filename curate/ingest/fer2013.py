@@ -114,7 +114,8 @@ def _row(fields: list[str], row: int, name: str, width: int, i_emo: int, i_pix: 
         split = FER2013_USAGE[usage]
     pixels = fields[i_pix]
     return Candidate(source_id=str(row), split=split, label=FER2013_IDS[int(emo)],
-                     orig_label=emo, decode=partial(decode_pixels, pixels), row=row)
+                     orig_label=emo, decode=partial(decode_pixels, pixels), row=row,
+                     file=name)
 
 
 def _split_from_filename(path: Path, folder_split: str) -> str:

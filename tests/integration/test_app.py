@@ -1,0 +1,51 @@
+"""`curate app` starts the real FiftyOne App server; we fetch its page and stop it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from fixtures import fer_rows, write_fer_csv
+from typer.testing import CliRunner
+
+from curate import store
+from curate.app import ensure_saved_views
+from curate.cli import app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_app_serves_the_dataset_and_stops(tmp_path, dataset_name):
+    csv_path = write_fer_csv(tmp_path / "f.csv", fer_rows(6))
+    r = CliRunner().invoke(app, ["--dataset", dataset_name, "--workspace", str(tmp_path / "ws"),
+                                 "--no-progress", "ingest", "fer2013", str(csv_path)])
+    assert r.exit_code == 0, r.output
+    assert ensure_saved_views(store.load_dataset(dataset_name)) == ["split:test", "split:train",
+                                                                    "split:val"]
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "curate.cli", "--dataset", dataset_name, "app", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    try:
+        body, deadline = "", time.time() + 90
+        while time.time() < deadline and not body:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+                    body = resp.read().decode()
+            except OSError:
+                time.sleep(1)
+        assert "<html" in body.lower() and "fiftyone" in body.lower()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 0, out
+    assert "App stopped" in out
