@@ -4,6 +4,7 @@ print a summary. Global options (`--dataset`, `--workspace`, ...) come before th
 
 from __future__ import annotations
 
+import importlib
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -117,6 +118,13 @@ def app_cmd(
             launch(st.dataset, port=port, address=address)
         except KeyboardInterrupt:
             console.print("App stopped")
+
+
+# Stage commands live beside their stages; each module has `register(app)`. An explicit list,
+# not a directory scan.
+_STAGE_COMMANDS = ("curate.clean.commands", "curate.restore.commands", "curate.export.commands")
+for _module in _STAGE_COMMANDS:
+    importlib.import_module(_module).register(app)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,65 @@
+"""Stage provenance and fingerprints: what ran, with which settings, on which samples.
+
+A stage's fingerprint = its settings + the ids and the label/exclusion state of the samples it
+reads (DESIGN.md). A stage whose last run has the same fingerprint is skipped (a no-op re-run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from curate import store
+
+PACKAGES = ("fer-curate", "fiftyone", "torch", "timm", "cleanlab", "diffusers", "imagehash",
+            "spandrel", "numpy", "pillow")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def fingerprint(settings: dict[str, Any], rows: Iterable[Iterable[Any]] = ()) -> str:
+    """sha256 over the settings (as sorted JSON) and the per-sample state rows, in order."""
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for row in rows:
+        h.update(("\x1f".join(map(str, row)) + "\n").encode())
+    return h.hexdigest()
+
+
+def sample_state(view: Any, *fields: str) -> list[tuple]:
+    """(id, label, excluded, *fields) per sample of `view`, sorted by id: the usual input state."""
+    names = ["id", "ground_truth.label", *fields]
+    schema = view.get_field_schema()
+    if "excluded" in schema:
+        names.insert(2, "excluded")
+    cols = view.values(names)
+    return sorted(zip(*cols), key=lambda r: r[0])
+
+
+def last_run(ds: Any, stage: str) -> dict[str, Any] | None:
+    history = (ds.info.get("runs") or {}).get(stage) or []
+    return history[-1] if history else None
+
+
+def is_done(ds: Any, stage: str, fp: str) -> bool:
+    run = last_run(ds, stage)
+    return bool(run and run.get("fingerprint") == fp and run.get("status", "done") == "done")
+
+
+def record(ds: Any, stage: str, *, config: dict[str, Any], fp: str, counts: dict[str, Any],
+           seconds: float, **extra: Any) -> None:
+    """Record a finished run: config, package versions, fingerprint, counts, timings."""
+    store.record_run(ds, stage, {"config": config, "fingerprint": fp, "counts": counts,
+                                 "seconds": round(seconds, 3), "versions": package_versions(),
+                                 "status": "done", **extra})
