@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -89,7 +90,10 @@ def status(ctx: typer.Context) -> None:
     with cli_errors(st.verbose):
         s = dataset_status(st.dataset)
     console.print(f"dataset [bold]{s.dataset}[/]: {s.samples} samples")
-    table = Table("source", "split", *CLASSES, "total")
+    table = Table("source", "split", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 1), collapse_padding=True)
+    for name in (*CLASSES, "total"):
+        table.add_column(name, justify="right", min_width=len(name))
     for (source, split) in sorted({(k[0], k[1]) for k in s.counts}):
         row = [s.counts.get((source, split, c), 0) for c in CLASSES]
         table.add_row(source, split, *map(str, row), str(sum(row)))

@@ -27,12 +27,21 @@ PING_TIMEOUT_S = 3.0
 _fo = None
 
 
+def _env_defaults() -> None:
+    """Defaults FiftyOne reads once, at its first import (of any fiftyone submodule)."""
+    os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
+    os.environ.setdefault("FIFTYONE_SHOW_PROGRESS_BARS", "false")
+    if not os.environ.get("FIFTYONE_DATABASE_URI"):
+        # the embedded MongoDB 6.0 that install.sh pins triggers an "oldest supported
+        # version" notice on every command; it is a known, deliberate choice (README)
+        os.environ.setdefault("FIFTYONE_DATABASE_VALIDATION", "false")
+
+
 def fo():  # noqa: ANN201 - returns the fiftyone module
     """Import fiftyone with this tool's defaults (no telemetry) and return the module."""
     global _fo
     if _fo is None:
-        os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
-        os.environ.setdefault("FIFTYONE_SHOW_PROGRESS_BARS", "false")
+        _env_defaults()
         import fiftyone
 
         _fo = fiftyone
@@ -45,6 +54,7 @@ def check_database(timeout_s: float = PING_TIMEOUT_S) -> str:
     An external MongoDB (`FIFTYONE_DATABASE_URI`) is pinged with a short timeout instead of
     FiftyOne's 30 s default; the embedded one must have its mongod binary (see README).
     """
+    _env_defaults()
     uri = os.environ.get("FIFTYONE_DATABASE_URI")
     if uri:
         import pymongo

@@ -15,7 +15,8 @@ PY=${PYTHON:-python3}
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-pip() { "$VENV/bin/python" -m pip "$@"; }
+# (this machine kind's pip config lists local index folders that do not all exist: hide that noise)
+pip() { "$VENV/bin/python" -m pip "$@" 2> >(grep -v "^WARNING: Location '" >&2); }
 pip install -q --upgrade pip setuptools wheel
 
 case "$(uname -m)" in
