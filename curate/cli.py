@@ -124,6 +124,28 @@ def app_cmd(
             console.print("App stopped")
 
 
+@app.command()
+def pipeline(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Option(exists=True, dir_okay=False,
+                                         help="Pipeline TOML file (see pipelines/).")],
+    start: Annotated[str | None, typer.Option("--from", help="First stage to run.")] = None,
+    until: Annotated[str | None, typer.Option(help="Last stage to run.")] = None,
+) -> None:
+    """Run every stage from one config file, skipping stages already done; writes one report."""
+    from curate.pipeline import load_config, run_pipeline
+
+    st = state(ctx)
+    with cli_errors(st.verbose):
+        result = run_pipeline(load_config(config), start, until, st.progress)
+    table = Table("stage", "status", "seconds", "note", box=box.SIMPLE_HEAD, show_edge=False)
+    for o in result.outcomes:
+        table.add_row(o.stage, o.status, f"{o.seconds:.1f}", o.reason[:70])
+    console.print(table)
+    console.print(f"report: {result.report_md}\n        {result.report_html}")
+    console.print(f"review in the App: curate --dataset {result.config.dataset} app")
+
+
 # Stage commands live beside their stages; each module has `register(app)`. An explicit list,
 # not a directory scan.
 _STAGE_COMMANDS = ("curate.clean.commands", "curate.restore.commands", "curate.export.commands")

@@ -44,3 +44,13 @@ def write_json_atomic(obj: Any, path: Path) -> Path:
         fh.write("\n")
     os.replace(tmp, path)
     return path
+
+
+def write_text_atomic(text: str, path: Path) -> Path:
+    """Write text to `path` atomically (temp file + os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
