@@ -2,9 +2,135 @@
 
 from __future__ import annotations
 
-import typer
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
 
-from curate.clikit import global_options
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from curate.clikit import global_options, state
+from curate.errors import InputError, cli_errors
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 app.callback()(global_options)
+console = Console()
+
+
+class Plan(str, Enum):
+    balance = "balance"
+
+
+class Family(str, Enum):
+    auto = "auto"
+    sd15 = "sd15"
+    sdxl = "sdxl"
+    turbo = "turbo"
+    lcm = "lcm"
+
+
+def pick_device(device: str) -> str:
+    """`auto` -> cuda when present, else cpu; anything else is checked and passed through."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: CUDA is not available here (use auto or cpu)")
+    return device
+
+
+def _classes(value: str | None) -> tuple[str, ...]:
+    return tuple(c.strip().lower() for c in value.split(",") if c.strip()) if value else ()
+
+
+@app.command()
+def synth(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option(
+        envvar="FER_CURATE_SYNTH_MODEL",
+        help="Diffusers folder, single .safetensors checkpoint (with --config) or hub id.")],
+    classes: Annotated[str | None, typer.Option(
+        help="Comma-separated classes, e.g. disgust,fear.")] = None,
+    per_class: Annotated[int | None, typer.Option(
+        help="Admitted images wanted per class (from this model, counting earlier runs).")] = None,
+    plan: Annotated[Plan | None, typer.Option(
+        help="balance: classes and counts from `curate balance`'s stored plan.")] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="Local diffusers folder of the architecture, for a single-file --model.")] = None,
+    family: Annotated[Family, typer.Option(
+        help="Model family (sets default steps/guidance).")] = Family.auto,
+    steps: Annotated[int | None, typer.Option(
+        help="Denoising steps [default: per family].")] = None,
+    guidance: Annotated[float | None, typer.Option(
+        help="Guidance scale [default: per family; 0 for turbo].")] = None,
+    seed: Annotated[int, typer.Option(
+        help="Base seed; image i of class c uses seed + offset(c, i).")] = 0,
+    batch_size: Annotated[int, typer.Option(help="Images per pipeline call.")] = 1,
+    size: Annotated[int | None, typer.Option(
+        help="Generation size in px [default: the model's].")] = None,
+    target_size: Annotated[int | None, typer.Option(
+        help="Rendered size [default: the real train images' size].")] = None,
+    threshold: Annotated[float, typer.Option(
+        help="Min reference-classifier probability of the intended class.")] = 0.4,
+    dup_radius: Annotated[int, typer.Option(
+        help="pHash Hamming distance at or below which an image duplicates a real one.")] = 6,
+    max_attempts: Annotated[int | None, typer.Option(
+        help="Seeds tried per class at most [default: 4 x the count wanted].")] = None,
+    prompts: Annotated[Path | None, typer.Option(
+        help="TOML/JSON prompt file (class -> prompts) replacing the templates.")] = None,
+    device: Annotated[str, typer.Option(
+        help="auto (CUDA when present), cpu, cuda, cuda:1 ...")] = "auto",
+) -> None:
+    """Generate faces of rare classes, gate them (face, reference classifier, no near-duplicate
+    of a real image, not blacked out) and admit those that pass as synthetic train samples.
+
+    Exits 1 when images were generated but none passed the gate (the reasons are printed and
+    the rejected images kept under media/synthetic/rejected/).
+    """
+    from augment.synth import SynthConfig, synthesize
+    from augment.synth.gate import GateSettings
+
+    st = state(ctx)
+    with cli_errors(st.verbose):
+        cfg = SynthConfig(
+            model=model, dataset=st.dataset, workspace=st.workspace, classes=_classes(classes),
+            per_class=per_class, plan=plan.value if plan else None, config=config,
+            family=family.value, steps=steps, guidance=guidance, seed=seed,
+            batch_size=batch_size, size=size, target_size=target_size,
+            max_attempts=max_attempts, prompt_file=prompts,
+            gate=GateSettings(threshold=threshold, dup_radius=dup_radius),
+            device=pick_device(device), progress=st.progress)
+        report = synthesize(cfg)
+    _summary(report)
+    if report.attempted and not report.admitted:
+        reasons = ", ".join(f"{r} {n}" for r, n in report.reasons().most_common())
+        typer.echo(f"error: none of the {report.attempted} generated images passed the gate "
+                   f"({reasons}); see the reasons next to each image in {report.rejected_dir}",
+                   err=True)
+        raise typer.Exit(1)
+
+
+def _summary(report) -> None:  # noqa: ANN001 - a SynthReport
+    m = report.model
+    safety = {True: "on", False: "absent", None: "n/a"}[m.get("safety_checker")]
+    console.print(f"[bold]synth[/] model {m['id']} ({m['family']}, sha256 {m['sha256'][:12]}, "
+                  f"safety checker {safety}), steps {report.settings['steps']}, guidance "
+                  f"{report.settings['guidance']} -> dataset {report.dataset!r}")
+    table = Table("class", "wanted", "before", "generated", "admitted", "rejected: reasons")
+    for c, t in report.classes.items():
+        why = ", ".join(f"{r} {n}" for r, n in t.reasons.most_common()) or "-"
+        table.add_row(c, str(t.target), str(t.already), str(t.attempted), str(t.admitted), why)
+    console.print(table)
+    if not report.attempted:
+        console.print("nothing to do: every class already has its images from this model "
+                      "(or its seed range is used up)")
+    else:
+        console.print(f"{report.attempted} generated in {report.generate_seconds:.1f} s, gate "
+                      f"{report.gate_seconds:.1f} s, total {report.seconds:.1f} s")
+    console.print(f"report: {report.settings.get('report')}")
+
+
+if __name__ == "__main__":
+    app()

@@ -16,7 +16,7 @@ from typing import Any
 from curate import store
 
 PACKAGES = ("fer-curate", "fiftyone", "torch", "timm", "cleanlab", "diffusers", "imagehash",
-            "spandrel", "numpy", "pillow")
+            "spandrel", "transformers", "opencv-python-headless", "numpy", "pillow")
 
 
 def package_versions() -> dict[str, str]:

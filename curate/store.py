@@ -111,6 +111,7 @@ def load_dataset(name: str, create: bool = False) -> fo_t.Dataset:
 
 def _ensure_schema(ds: fo_t.Dataset) -> None:
     f = fo()
+    ds.media_type = "image"  # add_records inserts directly; later add_samples needs this set
     ds.add_sample_field("ground_truth", f.EmbeddedDocumentField, embedded_doc_type=f.Classification)
     ds.add_sample_field("metadata", f.EmbeddedDocumentField, embedded_doc_type=f.ImageMetadata)
     for name in ("orig_label", "source", "source_id", "split"):

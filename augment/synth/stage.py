@@ -1,0 +1,279 @@
+"""`augment synth`: generate minority-class faces, gate them, admit the ones that pass.
+
+Per class, image index i = 0, 1, ... gets seed `base_seed + seed_offset(class, i)` and a prompt
+from the grid; indices whose seed was already admitted or rejected (for this model) are skipped,
+so a re-run adds nothing twice and an interrupted run resumes. A class stops when it holds
+`per_class` admitted images from this model, or after `max_attempts` indices.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from augment.synth import dbio
+from augment.synth.gate import REASONS, GateScores, GateSettings, decide, score_batch
+from augment.synth.models import FAMILIES, Generator, ModelSource, load_generator, resolve_model
+from augment.synth.prompts import PromptSet, image_seed, load_prompt_file, template_prompts
+from augment.synth.render import TargetFormat, render
+from curate import runs, store
+from curate.errors import InputError
+from curate.imageio import write_png_atomic
+from curate.progress import task
+from curate.taxonomy import CLASSES
+from curate.workspace import Workspace, write_json_atomic
+from train.reference import ReferenceClassifier, load_reference, reference_dir
+
+log = logging.getLogger(__name__)
+STAGE = "synth"
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Settings of one `augment synth` run; validates itself."""
+
+    model: str
+    dataset: str = store.DEFAULT_DATASET
+    workspace: Path | None = None
+    classes: tuple[str, ...] = ()
+    per_class: int | None = None
+    plan: str | None = None  # "balance": classes and counts from dataset.info["balance_plan"]
+    config: Path | None = None
+    family: str = "auto"
+    steps: int | None = None
+    guidance: float | None = None
+    seed: int = 0
+    batch_size: int = 1
+    size: int | None = None  # generation size (default: the pipeline's)
+    target_size: int | None = None  # rendered size (default: the real train images')
+    margin: float = 0.2
+    max_attempts: int | None = None  # per class (default: 4 x per_class)
+    prompt_file: Path | None = None
+    gate: GateSettings = field(default_factory=GateSettings)
+    device: str = "cpu"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.classes if c not in CLASSES]
+        if unknown:
+            raise InputError(f"--classes: unknown class(es) {', '.join(unknown)} "
+                             f"(classes: {', '.join(CLASSES)})")
+        if self.plan not in (None, "balance"):
+            raise InputError(f"--plan {self.plan!r} unknown (only 'balance')")
+        if self.plan and self.classes:
+            raise InputError("give either --plan balance or --classes, not both")
+        if not self.plan and not self.classes:
+            raise InputError("give --classes c1,c2 with --per-class N, or --plan balance")
+        if not self.plan and (self.per_class is None or self.per_class < 1):
+            raise InputError(f"--per-class {self.per_class} must be >= 1 with --classes")
+        for name in ("steps", "batch_size", "size", "target_size", "max_attempts"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InputError(f"--{name.replace('_', '-')} {value} must be >= 1")
+        if self.guidance is not None and self.guidance < 0:
+            raise InputError(f"--guidance {self.guidance} must be >= 0")
+        if self.seed < 0:
+            raise InputError(f"--seed {self.seed} must be >= 0")
+        if self.family not in ("auto", *FAMILIES):
+            raise InputError(f"--family {self.family!r} unknown (auto, {', '.join(FAMILIES)})")
+
+
+@dataclass
+class ClassTally:
+    target: int = 0
+    already: int = 0  # admitted before this run
+    attempted: int = 0
+    admitted: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class SynthReport:
+    dataset: str
+    model: dict[str, Any]
+    settings: dict[str, Any]
+    classes: dict[str, ClassTally] = field(default_factory=dict)
+    rejected_dir: str = ""
+    seconds: float = 0.0
+    generate_seconds: float = 0.0
+    gate_seconds: float = 0.0
+
+    @property
+    def attempted(self) -> int:
+        return sum(t.attempted for t in self.classes.values())
+
+    @property
+    def admitted(self) -> int:
+        return sum(t.admitted for t in self.classes.values())
+
+    def reasons(self) -> Counter:
+        return sum((t.reasons for t in self.classes.values()), Counter())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["classes"] = {c: {**asdict(t), "reasons": dict(t.reasons)}
+                        for c, t in self.classes.items()}
+        return d
+
+
+@dataclass
+class _Run:
+    """What the per-batch step needs."""
+
+    cfg: SynthConfig
+    gen: Generator
+    ref: ReferenceClassifier
+    prompts: PromptSet
+    target: TargetFormat
+    hashes: Any
+    hash_ids: list[str]
+    media: Path
+    rejected: Path
+    steps: int
+    guidance: float
+
+
+def _targets(cfg: SynthConfig, ds: Any) -> dict[str, int]:
+    if cfg.plan:
+        plan = dbio.balance_plan(ds)
+        unknown = [c for c in plan if c not in CLASSES]
+        if unknown:
+            raise InputError(f"balance plan names unknown class(es) {', '.join(unknown)}")
+        return {c: n for c, n in plan.items() if n > 0}
+    return {c: int(cfg.per_class or 0) for c in cfg.classes}
+
+
+def synthesize(cfg: SynthConfig) -> SynthReport:
+    """Generate, gate and admit synthetic faces; returns per-class counts and reasons."""
+    t0 = time.perf_counter()
+    ws = Workspace.for_dataset(cfg.dataset, cfg.workspace)
+    ds = store.load_dataset(cfg.dataset)
+    targets = _targets(cfg, ds)
+    prompts = load_prompt_file(cfg.prompt_file) if cfg.prompt_file else template_prompts()
+    for c in targets:
+        prompts.for_image(c, 0)  # a prompt file must cover every class asked
+    ref = load_reference(reference_dir(ws), cfg.device)  # none: stop with its message
+    missing = [c for c in targets if c not in ref.spec.classes]
+    if missing:
+        raise InputError(f"the reference classifier has no class {', '.join(missing)}")
+    source = resolve_model(cfg.model, cfg.config, cfg.family)
+    steps, guidance = source.defaults()
+    steps, guidance = cfg.steps or steps, guidance if cfg.guidance is None else cfg.guidance
+    media, rejected = ws.media / "synthetic", ws.media / "synthetic" / "rejected"
+    report = SynthReport(cfg.dataset, _model_info(source), {
+        "steps": steps, "guidance": guidance, "seed": cfg.seed, "batch_size": cfg.batch_size,
+        "threshold": cfg.gate.threshold, "dup_radius": cfg.gate.dup_radius,
+        "prompts": prompts.source, "plan": cfg.plan}, rejected_dir=str(rejected))
+    todo: dict[str, list[int]] = {}
+    for c, n in targets.items():
+        decided, n_admitted = dbio.decided_seeds(ds, rejected, source.short_hash, c)
+        if cfg.plan:  # the plan asks for n more (from any model): count from what is here
+            n += n_admitted
+        report.classes[c] = ClassTally(target=n, already=n_admitted)
+        limit = cfg.max_attempts or 4 * n
+        todo[c] = [i for i in range(limit) if image_seed(cfg.seed, c, i) not in decided]
+        if n_admitted >= n:
+            todo[c] = []
+    if any(todo.values()):
+        gen = load_generator(source, cfg.device)
+        report.model["safety_checker"] = gen.has_safety_checker
+        run = _Run(cfg, gen, ref, prompts, dbio.target_format(ds, cfg.target_size),
+                   *dbio.real_hashes(ds, ws.runs / "synth" / "real_phash.json", cfg.progress),
+                   media, rejected, steps, guidance)
+        report.settings["target"] = run.target.describe()
+        _generate_all(run, ds, todo, report)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    _record(ds, ws, cfg, report)
+    return report
+
+
+def _model_info(source: ModelSource) -> dict[str, Any]:
+    return {"id": source.ref, "kind": source.kind, "sha256": source.sha256,
+            "pipeline": source.pipeline_class, "family": source.family,
+            "hashed_files": list(source.hashed_files),
+            "config": str(source.config) if source.config else None}
+
+
+def _generate_all(run: _Run, ds: Any, todo: dict[str, list[int]], report: SynthReport) -> None:
+    total = sum(min(len(v), 4 * max(1, report.classes[c].target)) for c, v in todo.items())
+    with task("synth", total, run.cfg.progress) as tick:
+        for c, indices in todo.items():
+            tally = report.classes[c]
+            k = 0
+            while k < len(indices) and tally.already + tally.admitted < tally.target:
+                need = tally.target - tally.already - tally.admitted
+                batch = indices[k:k + min(run.cfg.batch_size, need)]
+                k += len(batch)
+                _one_batch(run, ds, c, batch, report)
+                tick(len(batch))
+
+
+def _one_batch(run: _Run, ds: Any, cls: str, indices: list[int], report: SynthReport) -> None:
+    """Generate, render, score and decide one batch; write files, then insert the admitted."""
+    seeds = [image_seed(run.cfg.seed, cls, i) for i in indices]
+    prompts = [run.prompts.for_image(cls, i) for i in indices]
+    t = time.perf_counter()
+    outs = run.gen.generate([p.text for p in prompts], [p.negative for p in prompts], seeds,
+                            run.steps, run.guidance, run.cfg.size)
+    t_gate = time.perf_counter()
+    report.generate_seconds += t_gate - t
+    rendered, faces = [], []
+    for o in outs:
+        img, box = render(o.image, run.target, run.cfg.margin)
+        rendered.append(img)
+        faces.append((box is not None, box.score if box else 0.0))
+    probs = run.ref.predict_proba(rendered)
+    scores = score_batch(faces, rendered, [cls] * len(outs), probs, run.ref.spec.classes,
+                         [o.nsfw for o in outs], [int(o.image.max()) for o in outs],
+                         run.hashes, run.hash_ids)
+    report.gate_seconds += time.perf_counter() - t_gate
+    rows = []
+    tally = report.classes[cls]
+    for seed, prompt, img, s, o in zip(seeds, prompts, rendered, scores, outs, strict=True):
+        reasons = decide(s, run.cfg.gate)
+        prov = _provenance(run, cls, seed, prompt.text, prompt.negative, s, reasons,
+                           [int(o.image.shape[1]), int(o.image.shape[0])])
+        tally.attempted += 1
+        name = f"{run.gen.source.short_hash}_{seed}"
+        if reasons:
+            tally.reasons.update(reasons)
+            write_png_atomic(img, run.rejected / cls / f"{name}.png")
+            write_json_atomic({"class": cls, "reasons": reasons, **prov},
+                              run.rejected / cls / f"{name}.json")
+            continue
+        path = run.media / cls / f"{name}.png"
+        size = write_png_atomic(img, path)
+        rows.append({"filepath": str(path), "class": cls, "size_bytes": size,
+                     "width": img.shape[1], "height": img.shape[0],
+                     "channels": 1 if img.ndim == 2 else img.shape[2], "synthetic": prov,
+                     "source_id": f"{run.gen.source.short_hash}/{cls}/{seed}"})
+    tally.admitted += dbio.add_synthetic(ds, rows)
+
+
+def _provenance(run: _Run, cls: str, seed: int, prompt: str, negative: str, s: GateScores,
+                reasons: list[str], size: list[int]) -> dict[str, Any]:
+    src = run.gen.source
+    return {"model": src.ref, "model_sha256": src.sha256, "pipeline": src.pipeline_class,
+            "family": src.family, "prompt": prompt, "negative_prompt": negative, "seed": seed,
+            "steps": run.steps, "guidance": run.guidance, "size": size,
+            "intended_class": cls, "safety_checker": run.gen.has_safety_checker,
+            "gate": {**s.to_dict(), "threshold": run.cfg.gate.threshold,
+                     "dup_radius": run.cfg.gate.dup_radius, "passed": not reasons}}
+
+
+def _record(ds: Any, ws: Workspace, cfg: SynthConfig, report: SynthReport) -> None:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = write_json_atomic(report.to_dict(), ws.reports / f"synth-{stamp}.json")
+    config = json.loads(json.dumps({k: v for k, v in asdict(cfg).items() if k != "progress"},
+                                   default=str))
+    counts = {"attempted": report.attempted, "admitted": report.admitted,
+              "reasons": {r: report.reasons().get(r, 0) for r in REASONS}}
+    fp = runs.fingerprint({**config, "model_sha256": report.model["sha256"]})
+    runs.record(ds, STAGE, config=config, fp=fp, counts=counts, seconds=report.seconds,
+                report=str(path))
+    report.settings["report"] = str(path)
