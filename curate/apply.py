@@ -1,0 +1,176 @@
+"""`curate apply`: commit review decisions (tags set in the App) and, optionally, an auto policy.
+
+- `review:drop` -> `excluded=True`, `exclusion_reason="review:drop"`.
+- `review:keep` -> `excluded=False` (the flags stay, their effect is cleared; auto never drops it).
+- `review:relabel:<class>` -> `ground_truth` set to the class; `orig_label` is never touched.
+- `--auto` (samples without a review tag only; test only with `--include-test`):
+  exact duplicates spanning splits are dropped from train/val (the test copy is kept; a
+  train+val group keeps its val copies), exact duplicates with conflicting labels are dropped
+  from train/val, and each remaining exact-duplicate group within train keeps one sample.
+Samples are only ever excluded, never deleted. Who/when/what goes into the run history;
+a re-run with the same tags, policy and samples changes nothing and is recorded as a no-op.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from curate import runs, store
+from curate.errors import InputError, StoreError
+from curate.taxonomy import CLASSES
+
+log = logging.getLogger(__name__)
+
+DROP, KEEP, RELABEL = "review:drop", "review:keep", "review:relabel:"
+PROTECTED = "test"
+
+
+@dataclass(frozen=True)
+class ApplyConfig:
+    dataset: str = store.DEFAULT_DATASET
+    auto: bool = False
+    include_test: bool = False
+    user: str = ""
+
+
+@dataclass
+class ApplyResult:
+    changed: Counter = field(default_factory=Counter)  # action -> samples changed
+    skipped_test: int = 0
+    noop: bool = False
+
+
+def _decision(tags: list[str]) -> tuple[str | None, str | None]:
+    """(action, class) of a sample's review tags: drop / keep / relabel, or (None, None)."""
+    review = [t for t in tags or [] if t.startswith("review:")]
+    relabel = [t[len(RELABEL):] for t in review if t.startswith(RELABEL)]
+    if DROP in review and KEEP in review:
+        return "conflict", None
+    if DROP in review:
+        return "drop", relabel[0] if relabel else None
+    if KEEP in review:
+        return "keep", relabel[0] if relabel else None
+    return ("relabel", relabel[0]) if relabel else (None, None)
+
+
+def _check_tags(ds: Any) -> None:
+    counts = ds.count_sample_tags()
+    bad = {t: n for t, n in counts.items()
+           if t.startswith(RELABEL) and t[len(RELABEL):] not in CLASSES}
+    if bad:
+        listed = ", ".join(f"{t!r} ({n} samples)" for t, n in sorted(bad.items()))
+        raise InputError(f"review tag with an unknown class: {listed}; "
+                         f"classes: {', '.join(CLASSES)}")
+    unknown = {t: n for t, n in counts.items() if t.startswith("review:")
+               and t not in (DROP, KEEP) and not t.startswith(RELABEL)}
+    if unknown:
+        listed = ", ".join(f"{t!r} ({n} samples)" for t, n in sorted(unknown.items()))
+        raise InputError(f"unknown review tag {listed}; use review:drop, review:keep or "
+                         "review:relabel:<class>")
+
+
+def auto_drops(rows: list[dict[str, Any]], include_test: bool) -> dict[str, str]:
+    """The auto policy over exact-duplicate groups: sample id -> exclusion reason."""
+    groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if r.get("exact_group") is not None:
+            groups[r["exact_group"]].append(r)
+    out: dict[str, str] = {}
+    for members in groups.values():
+        members.sort(key=lambda r: (r["split"] != "test", r["split"] != "val", r["id"]))
+        labels = {r["label"] for r in members}
+        splits = {r["split"] for r in members}
+        for i, r in enumerate(members):
+            editable = r["split"] != PROTECTED or include_test
+            if not editable:
+                continue
+            if len(labels) > 1 and (r["split"] != PROTECTED):
+                out[r["id"]] = "auto: exact duplicate with conflicting labels"
+            elif len(splits) > 1 and r["split"] != members[0]["split"]:
+                out[r["id"]] = f"auto: exact duplicate of a {members[0]['split']} sample"
+            elif i > 0 and r["split"] == members[i - 1]["split"] and (
+                    r["split"] == "train" or include_test and r["split"] == PROTECTED):
+                out[r["id"]] = f"auto: exact duplicate within {r['split']} (one kept)"
+    return out
+
+
+def _targets(ds: Any, cfg: ApplyConfig) -> tuple[dict[str, tuple], int]:
+    """Per sample id: the wanted (excluded, reason, label); and test samples left alone."""
+    schema = ds.get_field_schema()
+    has_exact, has_excl = "exact_group" in schema, "excluded" in schema
+    if cfg.auto and not has_exact:
+        raise StoreError("--auto needs the duplicate check: run `curate clean --checks "
+                         "duplicates` first")
+    names = ["id", "tags", "split", "ground_truth.label"]
+    keys = ["id", "tags", "split", "label"]
+    if has_excl:
+        names, keys = names + ["excluded", "exclusion_reason"], keys + ["excluded", "reason"]
+    if has_exact:
+        names, keys = names + ["exact_group"], keys + ["exact_group"]
+    rows = [dict(zip(keys, vals)) for vals in zip(*ds.values(names))]
+    # groups are judged whole; a sample with a review tag keeps the reviewer's decision
+    auto = auto_drops(rows, cfg.include_test) if cfg.auto else {}
+    wanted: dict[str, tuple] = {}
+    skipped = 0
+    for r in rows:
+        excluded, reason, label = bool(r.get("excluded")), r.get("reason"), r["label"]
+        action, cls = _decision(r["tags"])
+        if action == "conflict":
+            raise InputError(f"sample {r['id']} has both review:drop and review:keep; "
+                             "remove one in the App")
+        if action and r["split"] == PROTECTED and not cfg.include_test:
+            skipped += 1
+            action = None
+        if action == "drop":
+            excluded, reason = True, DROP
+        elif action == "keep":
+            excluded, reason = False, None
+        elif r["id"] in auto:
+            excluded, reason = True, auto[r["id"]]
+        label = cls if cls else label
+        wanted[r["id"]] = (excluded, reason, label, bool(r.get("excluded")), r.get("reason"),
+                           r["label"])
+    return wanted, skipped
+
+
+def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
+    """Commit review tags (and the auto policy) to `excluded` / `ground_truth`; idempotent."""
+    ds = store.load_dataset(cfg.dataset)
+    if len(ds) == 0:
+        raise StoreError(f"dataset {cfg.dataset!r} is empty; run `curate ingest ...` first")
+    _check_tags(ds)
+    t0 = time.perf_counter()
+    wanted, skipped = _targets(ds, cfg)
+    result = ApplyResult(skipped_test=skipped)
+    f = store.fo()
+    schema = ds.get_field_schema()
+    if "excluded" not in schema:
+        ds.add_sample_field("excluded", f.BooleanField)
+        ds.add_sample_field("exclusion_reason", f.StringField)
+    changed_ex = {i: w for i, w in wanted.items() if (w[0], w[1]) != (w[3], w[4])}
+    changed_lab = {i: w[2] for i, w in wanted.items() if w[2] != w[5]}
+    for w in changed_ex.values():
+        result.changed["excluded" if w[0] else "included"] += 1
+    result.changed["relabelled"] = len(changed_lab)
+    if "excluded" not in schema:  # first apply: every sample gets an explicit False
+        ds.set_values("excluded", [False] * len(ds))
+    if changed_ex:
+        ds.set_values("excluded", {i: w[0] for i, w in changed_ex.items()}, key_field="id")
+        ds.set_values("exclusion_reason", {i: w[1] for i, w in changed_ex.items()},
+                      key_field="id")
+    if changed_lab:
+        ds.set_values("ground_truth.label", changed_lab, key_field="id")
+    result.noop = not changed_ex and not changed_lab
+    counts = {**dict(result.changed), "skipped_test": skipped,
+              "excluded_total": sum(1 for w in wanted.values() if w[0])}
+    runs.record(ds, "apply", config=asdict(cfg) | {"user": cfg.user or getpass.getuser()},
+                fp=runs.fingerprint(asdict(cfg), sorted((i, *w[:3]) for i, w in wanted.items())),
+                counts=counts, seconds=time.perf_counter() - t0, noop=result.noop,
+                relabelled_ids=sorted(changed_lab)[:5000],
+                excluded_ids=sorted(i for i, w in changed_ex.items() if w[0])[:5000])
+    return result

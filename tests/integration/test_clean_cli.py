@@ -1,0 +1,128 @@
+"""`curate clean` and `curate apply` through the CLI on a small real-DB dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fixtures import fer_rows, write_fer_csv
+from typer.testing import CliRunner
+
+from curate import runs, store
+from curate.cli import app
+
+runner = CliRunner()
+
+
+def cli(name: str, ws: Path, *args: str):
+    return runner.invoke(app, ["--dataset", name, "--workspace", str(ws), "--no-progress", *args])
+
+
+def _planted_csv(path: Path) -> Path:
+    rows = fer_rows(24)
+    rows.append((0, rows[0][1], "PrivateTest"))   # 24: exact copy of train row 0 in test (leak)
+    rows.append((3, rows[3][1], "Training"))      # 25: exact copy of train row 3, same label
+    rows.append((5, rows[6][1], "Training"))      # 26: exact copy of train row 6, other label
+    rows.append((2, " ".join(["0"] * 2304), "Training"))  # 27: blank
+    return write_fer_csv(path, rows)
+
+
+def _by_source_id(ds, field: str) -> dict[str, object]:
+    return dict(zip(ds.values("source_id"), ds.values(field)))
+
+
+@pytest.fixture
+def cleaned(tmp_path, dataset_name):
+    ws = tmp_path / "ws"
+    r = cli(dataset_name, ws, "ingest", "fer2013", str(_planted_csv(tmp_path / "f.csv")))
+    assert r.exit_code == 0, r.output
+    (ws / "media" / "fer2013" / "000010.png").unlink()  # a missing image file
+    r = cli(dataset_name, ws, "clean", "--checks", "duplicates,quality")
+    assert r.exit_code == 0, r.output
+    return dataset_name, ws, r.output
+
+
+def test_clean_tags_fields_report_and_noop_rerun(cleaned):
+    name, ws, out = cleaned
+    ds = store.load_dataset(name)
+    tags = _by_source_id(ds, "tags")
+    exact = _by_source_id(ds, "exact_group")
+    assert exact["0"] == exact["24"] is not None and exact["3"] == exact["25"] is not None
+    assert exact["6"] == exact["26"] is not None and exact["1"] is None
+    for sid in ("0", "24", "3", "25", "6", "26"):
+        assert "issue:duplicate" in tags[sid]
+    assert "issue:leak" in tags["0"] and "issue:leak" in tags["24"]
+    assert "issue:leak" not in tags["3"] and "issue:conflict" in tags["26"]
+    assert "issue:lowinfo" in tags["27"] and "issue:duplicate" not in tags["1"]
+    phash = _by_source_id(ds, "phash")
+    assert phash["0"] == phash["24"] and len(phash["1"]) == 16 and phash["10"] is None
+    faces = _by_source_id(ds, "face_score")
+    assert faces["27"] == 0.0 and faces["10"] is None and 0 <= faces["1"] <= 1
+    assert _by_source_id(ds, "quality_reasons")["27"][0].startswith("lowinfo")
+    assert "issue:duplicate" in ds.list_saved_views()
+    rep = json.loads((ws / "reports" / "clean.json").read_text())
+    assert rep["missing_count"] == 1 and rep["ran"]["duplicates"]["exact_groups"] == 3
+    assert rep["ran"]["duplicates"]["exact_cross_split_groups"] == 1
+    assert rep["ran"]["duplicates"]["exact_conflict_groups"] == 1
+    assert (ws / "reports" / "clean.md").is_file()
+    assert (ws / "reports" / "clean-class-histogram.png").stat().st_size > 1000
+    assert "exact_groups 3" in out and "unreadable 1" in out
+
+    r = cli(name, ws, "clean", "--checks", "duplicates,quality")
+    assert r.exit_code == 0 and "nothing to do" in r.output
+    r = cli(name, ws, "clean", "--checks", "duplicates", "--radius", "2")
+    assert r.exit_code == 0 and "duplicates:" in r.output and "nothing to do" not in r.output
+    assert runs.last_run(store.load_dataset(name), "clean:duplicates")["config"]["radius"] == 2
+
+
+def test_apply_review_tags_and_auto_policy(cleaned):
+    name, ws, _ = cleaned
+    ds = store.load_dataset(name)
+    ds.match({"source_id": "1"}).tag_samples("review:relabel:bogus")
+    r = cli(name, ws, "apply")
+    assert r.exit_code == 2 and "'review:relabel:bogus' (1 samples)" in r.output
+    ds.match({"source_id": "1"}).untag_samples("review:relabel:bogus")
+    ds.match({"source_id": "1"}).tag_samples("review:relabel:sad")
+    ds.match({"source_id": "4"}).tag_samples("review:drop")
+    ds.match({"source_id": "3"}).tag_samples("review:keep")   # reviewed: auto leaves it alone
+    ds.match({"source_id": "2"}).tag_samples("review:drop")   # test split: left alone
+    r = cli(name, ws, "apply", "--auto")
+    assert r.exit_code == 0, r.output
+    assert "left alone" in r.output
+    ds = store.load_dataset(name)
+    ex = _by_source_id(ds, "excluded")
+    why = _by_source_id(ds, "exclusion_reason")
+    assert ex["4"] and why["4"] == "review:drop"
+    assert ex["0"] and not ex["24"] and "test" in why["0"]       # leak: test copy kept
+    assert ex["6"] and ex["26"] and "conflicting" in why["26"]
+    assert ex["25"] and not ex["3"]                               # keep one within train
+    assert not ex["2"] and not ex["1"]
+    labels = _by_source_id(ds, "ground_truth.label")
+    assert labels["1"] == "sad" and _by_source_id(ds, "orig_label")["1"] == "1"
+    r = cli(name, ws, "apply", "--auto")
+    assert r.exit_code == 0 and "nothing to change" in r.output
+    hist = ds.info["runs"]["apply"]
+    assert hist[-1]["noop"] and hist[-1]["config"]["user"] and "finished_at" in hist[-1]
+
+
+def test_bad_input(tmp_path, dataset_name):
+    ws = tmp_path / "ws"
+    r = cli(dataset_name, ws, "clean", "--checks", "duplicates")
+    assert r.exit_code == 3 and "does not exist" in r.output
+    r = cli(dataset_name, ws, "clean", "--checks", "duplicates,typo")
+    assert r.exit_code == 2 and "unknown check 'typo'" in r.output
+    store.load_dataset(dataset_name, create=True)
+    r = cli(dataset_name, ws, "clean", "--checks", "quality")
+    assert r.exit_code == 3 and "is empty" in r.output
+
+
+def test_labels_check_import_failure_is_an_error(tmp_path, dataset_name, monkeypatch):
+    import sys
+
+    ws = tmp_path / "ws"
+    assert cli(dataset_name, ws, "ingest", "fer2013",
+               str(write_fer_csv(tmp_path / "f.csv", fer_rows(6)))).exit_code == 0
+    monkeypatch.setitem(sys.modules, "curate.clean.labels", None)  # import raises ImportError
+    r = cli(dataset_name, ws, "clean", "--checks", "labels")
+    assert r.exit_code == 1 and "curate.clean.labels" in r.output
