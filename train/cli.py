@@ -2,9 +2,205 @@
 
 from __future__ import annotations
 
-import typer
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
 
-from curate.clikit import global_options
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from curate.clikit import global_options, state
+from curate.errors import InputError, cli_errors
+from curate.taxonomy import CLASSES
+from curate.workspace import Workspace
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 app.callback()(global_options)
+console = Console()
+
+
+class ViewName(str, Enum):
+    raw = "raw"
+    curated = "curated"
+
+
+class Schedule(str, Enum):
+    onecycle = "onecycle"
+    cosine = "cosine"
+
+
+class LabelField(str, Enum):
+    ground_truth = "ground_truth"
+    ferplus_label = "ferplus_label"
+    orig_label = "orig_label"
+
+
+class Profile(str, Enum):
+    cpu = "cpu"
+    gpu = "gpu"
+
+
+Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:1 ...")]
+Seed = Annotated[int, typer.Option(help="Seed of every RNG.")]
+
+
+def pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _ws(ctx: typer.Context) -> Workspace:
+    st = state(ctx)
+    return Workspace.for_dataset(st.dataset, st.workspace)
+
+
+def _metrics_table(title: str, m: dict) -> Table:
+    t = Table("class", "precision", "recall", "F1", "support", title=title)
+    for c in CLASSES:
+        pc = m["per_class"][c]
+        t.add_row(c, f"{pc['precision']:.3f}", f"{pc['recall']:.3f}", f"{pc['f1']:.3f}",
+                  str(pc["support"]))
+    return t
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    data: Annotated[Path | None, typer.Option(help="An export <split>/<class>/*.")] = None,
+    view: Annotated[ViewName | None, typer.Option(help="Or a view of the dataset.")] = None,
+    backbone: Annotated[str, typer.Option(help="Any timm model name.")] = "resnet18",
+    epochs: int = 30,
+    img_size: Annotated[int, typer.Option(help="Input side in pixels.")] = 48,
+    in_chans: Annotated[int, typer.Option(help="1 grayscale, 3 RGB.")] = 1,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    schedule: Schedule = Schedule.onecycle,
+    patience: Annotated[int, typer.Option(help="Early stop after N flat epochs (0 off).")] = 8,
+    pretrained: Annotated[Path | None, typer.Option(help="Local timm weights file.")] = None,
+    freeze_epochs: Annotated[int, typer.Option(help="Epochs with a frozen backbone first.")] = 0,
+    seed: Seed = 0,
+    device: Device = "auto",
+    out: Annotated[Path | None, typer.Option(help="Run folder [default: runs/<name>].")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the run folder's last.pt.")] = True,
+) -> None:
+    """Train one backbone and score it on the test split."""
+    from train.loop import TrainConfig
+    from train.run import DataSource, run_training
+
+    st = state(ctx)
+    with cli_errors(st.verbose):
+        src = DataSource(folder=data, view=view.value if view else None, dataset=st.dataset)
+        cfg = TrainConfig(backbone=backbone, img_size=img_size, in_chans=in_chans, epochs=epochs,
+                          batch_size=batch_size, lr=lr, schedule=schedule.value,
+                          patience=patience, seed=seed, device=pick_device(device),
+                          pretrained=str(pretrained) if pretrained else None,
+                          freeze_epochs=freeze_epochs)
+        name = (data.name if data else view.value) if (data or view) else "run"
+        out = out or _ws(ctx).runs / f"{name}-{backbone}-s{seed}"
+        r = run_training(src, cfg, out, progress=st.progress, resume=resume)
+    t, c = r["test"], r["cost"]
+    console.print(_metrics_table(f"{backbone} on {r['source']}: test", t))
+    console.print(f"accuracy {100 * t['accuracy']:.2f}%  macro-F1 {100 * t['macro_f1']:.2f}%  "
+                  f"ECE {100 * t['ece']:.2f}%  log-loss {t['log_loss']:.3f}  best epoch "
+                  f"{r['best_epoch']}  train {c['train_seconds']:.0f} s "
+                  f"({c['images_per_s']:.0f} img/s)  params {c['params']:,}  "
+                  f"{c['inference_ms_per_image']:.2f} ms/image")
+    console.print(f"run: {out}")
+
+
+@app.command()
+def oof(
+    ctx: typer.Context,
+    folds: Annotated[int | None, typer.Option(help="K of the K-fold.")] = None,
+    epochs: int | None = None,
+    backbone: str | None = None,
+    img_size: int | None = None,
+    fast: Annotated[bool, typer.Option(help="The CPU-budget profile.")] = False,
+    seed: Seed = 0,
+    device: Device = "auto",
+) -> None:
+    """Out-of-fold probabilities (field `oof`) and the reference classifier `curate clean` uses."""
+    from curate import store
+    from curate.clean.labels import LabelsConfig
+    from train.oof import ensure_oof
+    from train.run import named_view
+
+    st = state(ctx)
+    with cli_errors(st.verbose):
+        cfg = LabelsConfig(folds=folds, epochs=epochs, backbone=backbone, img_size=img_size,
+                           fast=fast, seed=seed, device=pick_device(device)).oof_config()
+        ds = store.load_dataset(st.dataset)
+        view, _ = named_view(ds, "curated")
+        s = ensure_oof(ds, view, cfg, _ws(ctx), progress=st.progress)
+    verb = "reused" if s.get("reused") else f"computed in {s['seconds']:.0f} s"
+    console.print(f"out-of-fold probabilities ({s['folds']} folds, {s['samples']} samples) {verb}: "
+                  f"accuracy {100 * s['oof_accuracy']:.2f}%  log-loss {s['log_loss']:.3f}")
+
+
+@app.command("eval")
+def eval_cmd(
+    ctx: typer.Context,
+    run_dir: Annotated[Path, typer.Option("--run", help="A folder written by `train run`.")],
+    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
+    label_field: LabelField = LabelField.ground_truth,
+    device: Device = "auto",
+) -> None:
+    """Score a run on a split of the dataset; predictions go back to FiftyOne."""
+    from train.evaluate import eval_run
+
+    st = state(ctx)
+    with cli_errors(st.verbose):
+        if split not in ("train", "val", "test"):
+            raise InputError(f"--split {split!r}: use train, val or test")
+        m = eval_run(run_dir, st.dataset, split=split, label_field=label_field.value,
+                     device=pick_device(device), progress=st.progress)
+    console.print(_metrics_table(f"{run_dir.name} on {split} vs {label_field.value}", m))
+    console.print(f"accuracy {100 * m['accuracy']:.2f}%  macro-F1 {100 * m['macro_f1']:.2f}%  "
+                  f"ECE {100 * m['ece']:.2f}%  ({m['n']} images) -> field {m['pred_field']}, "
+                  f"evaluation {m['eval_key']}")
+
+
+@app.command("compare")
+def compare_cmd(
+    ctx: typer.Context,
+    variants: Annotated[str | None, typer.Option(help="NAME=DIR,NAME=DIR export folders.")] = None,
+    views: Annotated[str | None, typer.Option(help="Or views of the dataset: raw,curated.")] = None,
+    backbones: Annotated[str | None, typer.Option(help="Comma-separated timm names.")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Seeds per backbone and variant.")] = None,
+    profile: Profile = Profile.cpu,
+    epochs: int | None = None,
+    img_size: int | None = None,
+    batch_size: int = 128,
+    device: Device = "auto",
+    out: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
+) -> None:
+    """Same backbones, budget and seeds on each variant; Markdown + HTML report."""
+    from train.compare import PROFILES, CompareConfig, compare, parse_variants
+    from train.loop import TrainConfig
+
+    st = state(ctx)
+    with cli_errors(st.verbose):
+        if (variants is None) == (views is None):
+            raise InputError("give exactly one of --variants NAME=DIR,... or --views raw,curated")
+        p = PROFILES[profile.value]
+        names = tuple(b.strip() for b in backbones.split(",")) if backbones else p["backbones"]
+        base = TrainConfig(backbone=names[0], epochs=epochs or p["epochs"],
+                           img_size=img_size or p["img_size"], batch_size=batch_size,
+                           device=pick_device(device), patience=0)
+        cfg = CompareConfig(parse_variants(variants or views or "", st.dataset, views is not None),
+                            names, seeds or p["seeds"], base)
+        for b in names:
+            TrainConfig(backbone=b)  # validates every name before any training
+        out = out or _ws(ctx).reports / "compare"
+        r = compare(cfg, out, progress=st.progress)
+    t = Table("backbone", "variant", "seeds", "accuracy %", "macro-F1 %", title="test, mean ± std")
+    for row in r["summary"]["table"]:
+        t.add_row(row["backbone"], row["variant"], str(row["seeds"]),
+                  f"{100 * row['accuracy'][0]:.1f} ± {100 * row['accuracy'][1]:.1f}",
+                  f"{100 * row['macro_f1'][0]:.1f} ± {100 * row['macro_f1'][1]:.1f}")
+    console.print(t)
+    console.print(f"report: {r['markdown']} and {r['html']}")

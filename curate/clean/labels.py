@@ -1,0 +1,232 @@
+"""Label issues (cleanlab) from out-of-fold probabilities of a timm backbone trained on the data.
+
+train + val are checked: `label_quality`, `suggested_label` (with its probability as
+confidence) and the `issue:label` tag. The test split is audited (scores written and counted in
+the report) but never tagged. Where FER+ votes were ingested, the agreement of the given and
+suggested labels with the FER+ majority is reported. The out-of-fold probabilities come from
+`train.oof` (computed once, reused while the data and settings are unchanged).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curate import runs
+from curate.errors import InputError, StoreError
+from curate.taxonomy import CLASS_INDEX, CLASSES
+from curate.workspace import Workspace
+
+log = logging.getLogger(__name__)
+STAGE = "labels"
+TAG = "issue:label"
+CHECKED = ("train", "val")
+FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
+           "predicted_neq_given")
+CSV_NAME = "label_issues.csv"
+CSV_COLUMNS = ("source_id", "split", "given_label", "label_quality", "suggested_label",
+               "suggested_prob", "is_issue")
+# Profiles: what `--fast` (the CPU budget) and the default mean for the K-fold training.
+PROFILES: dict[str, dict[str, Any]] = {
+    "default": {"folds": 5, "epochs": 6, "backbone": "mobilenetv3_small_100", "img_size": 48},
+    "fast": {"folds": 3, "epochs": 2, "backbone": "mobilenetv3_small_100", "img_size": 48},
+}
+
+
+@dataclass(frozen=True)
+class LabelsConfig:
+    """Settings of the label check; None = the profile's value (`fast` picks the CPU budget)."""
+
+    folds: int | None = None
+    epochs: int | None = None
+    backbone: str | None = None
+    img_size: int | None = None
+    seed: int = 0
+    device: str = "cpu"
+    fast: bool = False
+    batch_size: int = 128
+    shift: int = 3
+    filter_by: str = "prune_by_noise_rate"
+
+    def __post_init__(self) -> None:
+        if self.filter_by not in FILTERS:
+            raise InputError(f"filter_by={self.filter_by!r}: use one of {', '.join(FILTERS)}")
+        self.oof_config()  # validates folds, epochs, backbone name, sizes
+
+    def resolved(self, key: str) -> Any:
+        value = getattr(self, key)
+        return PROFILES["fast" if self.fast else "default"][key] if value is None else value
+
+    def oof_config(self):  # noqa: ANN201 - train.oof.OofConfig
+        from train.oof import OofConfig
+
+        return OofConfig(folds=self.resolved("folds"), backbone=self.resolved("backbone"),
+                         img_size=self.resolved("img_size"), epochs=self.resolved("epochs"),
+                         batch_size=self.batch_size, seed=self.seed, device=self.device,
+                         shift=self.shift)
+
+
+def score_labels(labels: np.ndarray, probs: np.ndarray,
+                 filter_by: str = "prune_by_noise_rate") -> dict[str, np.ndarray]:
+    """cleanlab on out-of-sample probabilities: quality score, issue mask, suggestion."""
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    probs = np.asarray(probs, dtype=np.float64)
+    probs = probs / probs.sum(1, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "may not flag all label issues" for rare classes
+        ranked = find_label_issues(labels, probs, filter_by=filter_by,
+                                   return_indices_ranked_by="self_confidence")
+        quality = get_label_quality_scores(labels, probs, method="self_confidence")
+    issue = np.zeros(len(labels), bool)
+    issue[ranked] = True
+    suggested = probs.argmax(1)
+    return {"quality": quality, "is_issue": issue, "suggested": suggested,
+            "suggested_prob": probs[np.arange(len(probs)), suggested], "ranked": ranked}
+
+
+def ferplus_agreement(given: np.ndarray, suggested: np.ndarray, ferplus: list[str | None],
+                      issue: np.ndarray) -> dict[str, Any]:
+    """How often the given / suggested labels match the FER+ majority (where it is a class)."""
+    fp = np.array([CLASS_INDEX.get(v, -1) if v else -1 for v in ferplus])
+    has = fp >= 0
+    if not has.any():
+        return {}
+    flagged = has & issue
+    return {"with_majority": int(has.sum()),
+            "given_agrees": float((given[has] == fp[has]).mean()),
+            "suggested_agrees": float((suggested[has] == fp[has]).mean()),
+            "flagged_with_majority": int(flagged.sum()),
+            "flagged_given_disagrees": float((given[flagged] != fp[flagged]).mean())
+            if flagged.any() else None,
+            "flagged_suggested_agrees": float((suggested[flagged] == fp[flagged]).mean())
+            if flagged.any() else None}
+
+
+def _read(view: Any) -> dict[str, Any]:
+    schema = view.get_field_schema()
+    cols = {"id": view.values("id"), "split": view.values("split"),
+            "label": view.values("ground_truth.label"), "source_id": view.values("source_id"),
+            "oof": view.values("oof")}
+    cols["ferplus"] = (view.values("ferplus_label.label") if "ferplus_label" in schema
+                       else [None] * len(cols["id"]))
+    return cols
+
+
+def _write_csv(path: Path, rows: list[tuple]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(CSV_COLUMNS)
+        w.writerows(rows)
+    os.replace(tmp, path)
+    return path
+
+
+def _part(cols: dict[str, Any], idx: np.ndarray, filter_by: str) -> dict[str, Any]:
+    labels = np.array([CLASS_INDEX[cols["label"][i]] for i in idx], dtype=np.int64)
+    probs = np.array([cols["oof"][i] for i in idx], dtype=np.float64)
+    return {"idx": idx, "labels": labels, **score_labels(labels, probs, filter_by)}
+
+
+def _apply(ds: Any, cols: dict[str, Any], parts: list[dict[str, Any]], checked: dict) -> None:
+    f = _fo()
+    quality, suggested = {}, {}
+    for part in parts:
+        for j, i in enumerate(part["idx"]):
+            sid = cols["id"][i]
+            quality[sid] = float(part["quality"][j])
+            suggested[sid] = f.Classification(label=CLASSES[int(part["suggested"][j])],
+                                              confidence=float(part["suggested_prob"][j]))
+    ds.set_values("label_quality", quality, key_field="id")
+    ds.set_values("suggested_label", suggested, key_field="id")
+    checked_ids = [cols["id"][i] for i in checked["idx"]]
+    ds.select(checked_ids).untag_samples(TAG)
+    flagged = [cols["id"][i] for i, bad in zip(checked["idx"], checked["is_issue"], strict=True)
+               if bad]
+    if flagged:
+        ds.select(flagged).tag_samples(TAG)
+
+
+def _fo():  # noqa: ANN202
+    from curate import store
+
+    return store.fo()
+
+
+def _rows(cols: dict[str, Any], part: dict[str, Any]) -> list[tuple]:
+    return [(cols["source_id"][i], cols["split"][i], cols["label"][i],
+             round(float(part["quality"][j]), 6), CLASSES[int(part["suggested"][j])],
+             round(float(part["suggested_prob"][j]), 6), bool(part["is_issue"][j]))
+            for j, i in enumerate(part["idx"])]
+
+
+def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
+        progress: bool = False) -> dict[str, Any]:
+    """Find label issues in train+val of `view`, audit its test split; returns summary counts."""
+    from train.oof import ensure_oof
+
+    t0 = time.perf_counter()
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace))
+    if len(view) == 0:
+        raise StoreError("the view to check is empty: ingest data first")
+    oof_cfg = cfg.oof_config()
+    oof = ensure_oof(ds, view, oof_cfg, ws, progress=progress)
+    settings = {**asdict(cfg), "oof": oof_cfg.settings()}
+    settings.pop("device")
+    fp = runs.fingerprint(settings, runs.sample_state(view, "oof"))
+    if runs.is_done(ds, STAGE, fp) and (ws.reports / CSV_NAME).is_file():
+        log.info("label issues are up to date; nothing to do")
+        return {**runs.last_run(ds, STAGE)["counts"], "reused": True}
+    cols = _read(view)
+    usable = [i for i, (lab, p) in enumerate(zip(cols["label"], cols["oof"], strict=False))
+              if lab in CLASS_INDEX and p is not None]
+    split = np.array(cols["split"], dtype=object)
+    idx = np.array(usable, dtype=np.int64)
+    checked_idx = idx[np.isin(split[idx], CHECKED)]
+    if len(checked_idx) < 2:
+        raise StoreError("no train/val samples with out-of-fold probabilities to check")
+    checked = _part(cols, checked_idx, cfg.filter_by)
+    test_idx = idx[split[idx] == "test"]
+    test = _part(cols, test_idx, cfg.filter_by) if len(test_idx) > 1 else None
+    parts = [checked] + ([test] if test else [])
+    _apply(ds, cols, parts, checked)
+    csv_path = _write_csv(ws.reports / CSV_NAME, [r for p in parts for r in _rows(cols, p)])
+    summary = _summary(cols, checked, test, oof, time.perf_counter() - t0)
+    summary["csv"] = str(csv_path)
+    runs.record(ds, STAGE, config=settings, fp=fp, counts=summary, seconds=summary["seconds"])
+    return {**summary, "reused": False}
+
+
+def _summary(cols: dict[str, Any], checked: dict, test: dict | None, oof: dict,
+             seconds: float) -> dict[str, Any]:
+    given = checked["labels"]
+    flagged = np.bincount(given[checked["is_issue"]], minlength=len(CLASSES))
+    out: dict[str, Any] = {
+        "checked": int(len(given)), "flagged": int(checked["is_issue"].sum()),
+        "flagged_per_class": {c: int(n) for c, n in zip(CLASSES, flagged, strict=False)},
+        "oof_accuracy": oof.get("oof_accuracy"), "log_loss": oof.get("log_loss"),
+        "folds": oof.get("folds"), "oof_seconds": round(oof.get("seconds", 0.0), 1),
+        "oof_reused": oof.get("reused", False), "seconds": round(seconds, 1),
+    }
+    if test is not None:
+        out["test_audit"] = {"audited": int(len(test["labels"])),
+                             "would_flag": int(test["is_issue"].sum()),
+                             "accuracy": float((test["suggested"] == test["labels"]).mean()),
+                             "mean_quality": float(test["quality"].mean())}
+    ferplus = [cols["ferplus"][i] for i in checked["idx"]]
+    agreement = ferplus_agreement(given, checked["suggested"], ferplus, checked["is_issue"])
+    if agreement:
+        out["ferplus"] = agreement
+    return out

@@ -1,0 +1,164 @@
+"""`train` through the CLI on tiny exports and a small real-DB dataset; `curate.clean.labels`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from train_fixtures import class_image, export_tree
+from typer.testing import CliRunner
+
+from curate import store
+from curate.clean.labels import TAG, LabelsConfig
+from curate.clean.labels import run as check_labels
+from curate.imageio import write_png_atomic
+from curate.store import SampleRecord
+from curate.taxonomy import CLASSES
+from curate.workspace import Workspace
+from train.cli import app
+from train.report import SECTIONS
+
+runner = CliRunner()
+TINY = ["--backbone", "test_efficientnet_gn", "--img-size", "32", "--batch-size", "16",
+        "--device", "cpu"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def cli(ws: Path, *args: str, dataset: str = "fer"):
+    return runner.invoke(app, ["--dataset", dataset, "--workspace", str(ws), "--no-progress",
+                               *args])
+
+
+def test_run_on_an_export_then_reuse_and_bad_inputs(tmp_path):
+    exp = export_tree(tmp_path / "exp", {"train": 12, "val": 3, "test": 3}, side=32)
+    ws = tmp_path / "ws"
+    r = cli(ws, "run", "--data", str(exp), "--epochs", "2", *TINY, "--out", str(tmp_path / "r"))
+    assert r.exit_code == 0, r.output
+    assert "macro-F1" in r.output and "img/s" in r.output
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert m["test"]["n"] == 21 and len(m["history"]) == 2
+    assert (tmp_path / "r" / "best.safetensors").is_file()
+    before = (tmp_path / "r" / "metrics.json").stat().st_mtime_ns
+    r = cli(ws, "run", "--data", str(exp), "--epochs", "2", *TINY, "--out", str(tmp_path / "r"))
+    assert r.exit_code == 0 and (tmp_path / "r" / "metrics.json").stat().st_mtime_ns == before
+
+    r = cli(ws, "run", "--data", str(exp), "--backbone", "resnet18x")
+    assert r.exit_code == 2 and "did you mean" in r.output
+    shutil.rmtree(exp / "test" / "fear")
+    r = cli(ws, "run", "--data", str(exp), *TINY)
+    assert r.exit_code == 2 and "fear missing from split 'test'" in r.output
+
+
+def test_compare_two_exports_renders_every_section_and_refuses_other_tests(tmp_path):
+    raw = export_tree(tmp_path / "raw", {"train": 8, "val": 2, "test": 2}, side=32)
+    cur = tmp_path / "cur"
+    shutil.copytree(raw, cur)
+    for f in sorted((cur / "train" / "happy").iterdir())[:3]:
+        f.unlink()
+    out = tmp_path / "cmp"
+    r = cli(tmp_path / "ws", "compare", "--variants", f"raw={raw},curated={cur}",
+            "--backbones", "test_efficientnet_gn", "--seeds", "2", "--epochs", "1",
+            "--img-size", "32", "--batch-size", "16", "--device", "cpu", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    md = (out / "report.md").read_text()
+    for section in SECTIONS:
+        assert f"## {section}" in md
+    assert md.count("| test_efficientnet_gn | ") >= 4
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3
+    assert len(list((out / "runs").iterdir())) == 4
+
+    (cur / "test" / "sad" / sorted(p.name for p in (cur / "test" / "sad").iterdir())[0]).unlink()
+    r = cli(tmp_path / "ws", "compare", "--variants", f"raw={raw},curated={cur}",
+            "--backbones", "test_efficientnet_gn", "--seeds", "1", "--epochs", "1",
+            "--img-size", "32", "--device", "cpu", "--out", str(out))
+    assert r.exit_code == 2 and "test sets differ" in r.output
+
+
+def _make_dataset(name: str, media: Path, per_class: dict[str, int], flips: int, seed: int = 0):
+    """A DB dataset of stripe images; `flips` train labels changed. Returns (ds, flipped ids)."""
+    rng = np.random.default_rng(seed)
+    records, k = [], 0
+    for split, n in per_class.items():
+        for y, c in enumerate(CLASSES):
+            for _ in range(n):
+                path = media / f"{k:05d}.png"
+                size = write_png_atomic(class_image(y, rng, 32), path)
+                records.append(SampleRecord(str(path), "folder", f"{split}/{c}/{k}.png", split,
+                                            c, c, 32, 32, 1, size))
+                k += 1
+    ds = store.load_dataset(name, create=True)
+    store.add_records(ds, records)
+    train = ds.match({"split": "train"})
+    ids = train.values("id")
+    flipped = list(rng.choice(ids, flips, replace=False))
+    labels = dict(zip(ids, train.values("ground_truth.label"), strict=False))
+    f = store.fo()
+    ds.set_values("ground_truth", {i: f.Classification(
+        label=CLASSES[(CLASSES.index(labels[i]) + 3) % 7]) for i in flipped}, key_field="id")
+    return ds, set(flipped)
+
+
+def test_label_issues_on_a_real_db_with_planted_flips(tmp_path, dataset_name):
+    ds, flipped = _make_dataset(dataset_name, tmp_path / "media",
+                                {"train": 24, "val": 6, "test": 4}, flips=17)
+    ws = Workspace(tmp_path / "ws")
+    cfg = LabelsConfig(folds=3, epochs=3, backbone="test_efficientnet_gn", img_size=32,
+                       batch_size=16, shift=1)
+    s = check_labels(ds, ds.view(), cfg, workspace=ws)
+    assert s["checked"] == 7 * 30 and s["folds"] == 3 and not s["oof_reused"]
+    assert s["oof_accuracy"] > 0.7 and s["test_audit"]["audited"] == 28
+    tagged = set(ds.match_tags(TAG).values("id"))
+    assert len(tagged & flipped) / len(flipped) >= 0.7
+    assert len(tagged - flipped) <= 6
+    assert not set(ds.match({"split": "test"}).match_tags(TAG).values("id"))
+    assert sum(s["flagged_per_class"].values()) == len(tagged)
+    q = dict(zip(ds.values("id"), ds.values("label_quality"), strict=False))
+    clean = [q[i] for i in ds.match({"split": "train"}).values("id") if i not in flipped]
+    assert np.mean([q[i] for i in flipped]) < np.mean(clean) - 0.3
+    sample = ds[next(iter(flipped))]
+    assert sample.suggested_label.label in CLASSES and 0 < sample.suggested_label.confidence <= 1
+    rows = list(csv.DictReader(open(ws.reports / "label_issues.csv")))
+    assert len(rows) == len(ds) and set(rows[0]) == {
+        "source_id", "split", "given_label", "label_quality", "suggested_label",
+        "suggested_prob", "is_issue"}
+    assert (ws.runs / "reference" / "reference.json").is_file()
+
+    again = check_labels(ds, ds.view(), cfg, workspace=ws)   # same data + settings: a no-op
+    assert again["reused"] and again["flagged"] == s["flagged"]
+
+    args = ("oof", "--folds", "3", "--epochs", "1", "--backbone", "test_efficientnet_gn",
+            "--img-size", "32", "--device", "cpu")
+    r = cli(ws.root, *args, dataset=dataset_name)   # other settings: recomputed
+    assert r.exit_code == 0 and "(3 folds, 210 samples) computed" in r.output, r.output
+    r = cli(ws.root, *args, dataset=dataset_name)
+    assert r.exit_code == 0 and "reused" in r.output, r.output
+
+
+def test_train_on_a_view_and_eval_writes_predictions_back(tmp_path, dataset_name):
+    ds, _ = _make_dataset(dataset_name, tmp_path / "media", {"train": 10, "val": 3, "test": 3}, 0)
+    ws = tmp_path / "ws"
+    r = cli(ws, "run", "--view", "curated", "--epochs", "1", *TINY, "--out",
+            str(tmp_path / "run1"), dataset=dataset_name)
+    assert r.exit_code == 0, r.output
+    r = cli(ws, "eval", "--run", str(tmp_path / "run1"), "--split", "test", "--device", "cpu",
+            dataset=dataset_name)
+    assert r.exit_code == 0, r.output
+    assert "pred_run1" in r.output and "eval_run1" in r.output
+    ds.reload()
+    assert "eval_run1" in ds.list_evaluations()
+    assert len(ds.exists("pred_run1")) == 21
+    r = cli(ws, "eval", "--run", str(tmp_path / "nothing"), dataset=dataset_name)
+    assert r.exit_code == 2 and "no config.json" in r.output

@@ -1,0 +1,120 @@
+"""The training loop on generated images with tiny real timm models (no DB)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from train_fixtures import make_set
+
+from curate.errors import InputError, ModelError
+from train.data import augment
+from train.loop import BEST, CONFIG, LAST, TrainConfig, Trainer, check_backbone, create_model
+from train.metrics import ece, evaluate, log_loss
+
+TINY = dict(backbone="test_efficientnet_gn", img_size=32, batch_size=16, lr=3e-3, shift=1,
+            patience=0)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_loss_falls_and_best_checkpoint_is_saved(tmp_path):
+    cfg = TrainConfig(epochs=3, **TINY)
+    r = Trainer(cfg, make_set(112, side=32), make_set(28, 1, 32, "val"), tmp_path).fit()
+    losses = [h["train_loss"] for h in r.history]
+    assert losses[-1] < 0.5 * losses[0]
+    assert r.history[-1]["val_accuracy"] > 0.5
+    assert (tmp_path / BEST).is_file() and (tmp_path / CONFIG).is_file()
+    ckpt = torch.load(tmp_path / LAST, weights_only=True)
+    assert ckpt["state"]["epoch"] == 3
+
+
+def test_resume_continues_the_same_run(tmp_path, monkeypatch):
+    cfg = TrainConfig(epochs=4, schedule="cosine", **TINY)
+    train, val = make_set(64, side=32), make_set(14, 1, 32, "val")
+    ref = Trainer(cfg, train, val, tmp_path / "a").fit()
+
+    crashing = Trainer(cfg, train, val, tmp_path / "b")
+    real = crashing.train_epoch
+    calls = []
+
+    def die_on_third():
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real()
+
+    monkeypatch.setattr(crashing, "train_epoch", die_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        crashing.fit()
+    resumed = Trainer(cfg, train, val, tmp_path / "b")
+    assert resumed.resume() and resumed.state["epoch"] == 2
+    got = resumed.fit()
+    assert len(got.history) == 4
+    np.testing.assert_allclose([h["train_loss"] for h in got.history],
+                               [h["train_loss"] for h in ref.history], rtol=1e-4)
+
+    other = Trainer(TrainConfig(epochs=5, schedule="cosine", **TINY), train, val, tmp_path / "b")
+    with pytest.raises(InputError, match="different settings"):
+        other.resume()
+    (tmp_path / "b" / LAST).write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelError, match="corrupt"):
+        Trainer(cfg, train, val, tmp_path / "b").resume()
+
+
+def test_unknown_backbone_suggests_close_names():
+    with pytest.raises(InputError, match="did you mean .*resnet18"):
+        check_backbone("resnet18x")
+
+
+def test_pretrained_from_a_local_file_and_missing_file(tmp_path):
+    import timm
+    from safetensors.torch import save_file
+
+    src = timm.create_model("test_convnext", pretrained=False)  # 1000 classes, RGB
+    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, tmp_path / "w.safetensors")
+    cfg = TrainConfig(backbone="test_convnext", img_size=32, in_chans=1,
+                      pretrained=str(tmp_path / "w.safetensors"))
+    model = create_model(cfg)
+    name = "stages.1.downsample.1.weight"
+    assert torch.equal(model.state_dict()[name], src.state_dict()[name])
+    assert model.get_classifier().out_features == 7
+    with pytest.raises(ModelError, match="not found"):
+        TrainConfig(backbone="test_convnext", pretrained=str(tmp_path / "none.pth"))
+
+
+def test_config_validation():
+    with pytest.raises(InputError, match="schedule"):
+        TrainConfig(schedule="step")
+    with pytest.raises(InputError, match="in_chans"):
+        TrainConfig(in_chans=2)
+
+
+def test_augment_keeps_shape_and_identity_when_off():
+    x = torch.rand(5, 1, 12, 12)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(augment(x, g, shift=0, flip=False), x)
+    y = augment(x, g, shift=2, flip=True)
+    assert y.shape == x.shape
+    # every output is a flipped-or-not crop of the reflect-padded input
+    assert not torch.equal(y, x)
+
+
+def test_metrics_on_known_answers():
+    y = np.array([0, 0, 1, 1, 2])
+    probs = np.eye(3)[[0, 1, 1, 1, 2]] * 0.9 + 0.1 / 3
+    m = evaluate(probs, y, ("a", "b", "c"))
+    assert m["accuracy"] == pytest.approx(0.8)
+    assert m["confusion"] == [[1, 1, 0], [0, 2, 0], [0, 0, 1]]
+    assert m["per_class"]["a"]["recall"] == 0.5 and m["per_class"]["b"]["precision"] == 2 / 3
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8 + 1) / 3)
+    assert log_loss(np.eye(3)[[0, 1]], np.array([0, 1])) == pytest.approx(0, abs=1e-6)
+    confident_right = np.eye(3)[[0, 1, 2]]
+    assert ece(confident_right, np.array([0, 1, 2])) == pytest.approx(0)
+    assert ece(confident_right, np.array([1, 2, 0])) == pytest.approx(1)

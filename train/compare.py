@@ -1,0 +1,129 @@
+"""`train compare`: the same backbones, budget and seeds on each data variant (raw vs curated),
+on a shared test set; a Markdown + HTML report says where curation helped and whether the
+difference is larger than seed noise.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curate.errors import InputError
+from train.data import ImageSet
+from train.loop import TrainConfig
+from train.run import DataSource, load_source, run_training, test_key
+
+log = logging.getLogger(__name__)
+
+# --profile cpu: one fast backbone, 3 seeds, a short schedule (fits 2 CPU cores).
+PROFILES: dict[str, dict[str, Any]] = {
+    "cpu": {"backbones": ("mobilenetv3_small_100",), "seeds": 3, "epochs": 6, "img_size": 48},
+    "gpu": {"backbones": ("resnet18", "efficientnet_b0", "convnext_atto"), "seeds": 3,
+            "epochs": 30, "img_size": 64},
+}
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    variants: tuple[tuple[str, DataSource], ...]
+    backbones: tuple[str, ...]
+    seeds: int
+    base: TrainConfig
+
+    def __post_init__(self) -> None:
+        if len(self.variants) < 2:
+            raise InputError("compare needs at least two variants, e.g. raw=DIR,curated=DIR")
+        names = [n for n, _ in self.variants]
+        if len(set(names)) != len(names):
+            raise InputError(f"variant names must differ: {', '.join(names)}")
+        if self.seeds < 1:
+            raise InputError(f"--seeds {self.seeds}: must be at least 1")
+
+
+def parse_variants(text: str, dataset: str | None = None,
+                   views: bool = False) -> tuple[tuple[str, DataSource], ...]:
+    """`raw=DIR,curated=DIR` (or `raw,curated` for views of the dataset) -> named sources."""
+    out = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        if views:
+            out.append((item, DataSource(view=item, dataset=dataset)))
+            continue
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"variant {item!r}: write NAME=DIR, e.g. raw=exports/fer-raw")
+        out.append((name.strip(), DataSource(folder=Path(path.strip()))))
+    return tuple(out)
+
+
+def _check_same_test(loaded: dict[str, ImageSet]) -> None:
+    keys = {name: test_key(d) for name, d in loaded.items()}
+    if len(set(keys.values())) > 1:
+        detail = ", ".join(f"{n}: {len(d.split('test'))} test images"
+                           for n, d in loaded.items())
+        raise InputError(f"the variants' test sets differ ({detail}); a comparison must share "
+                         "the same test samples and labels: re-export with the same test split")
+    classes = {d.classes for d in loaded.values()}
+    if len(classes) > 1:
+        raise InputError("the variants use different label sets; export them with the same classes")
+
+
+def noise_verdict(a: list[float], b: list[float]) -> dict[str, Any]:
+    """Difference of means, its standard error, and whether it exceeds 2 SE (seed noise)."""
+    diff = float(np.mean(b) - np.mean(a))
+    if len(a) < 2 or len(b) < 2:
+        return {"diff": diff, "se": None, "significant": None}
+    se = math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
+    return {"diff": diff, "se": se, "significant": bool(abs(diff) > 2 * se)}
+
+
+def compare(cfg: CompareConfig, out: Path, *, progress: bool = False) -> dict[str, Any]:
+    """Train every (variant, backbone, seed); returns all results plus the report paths."""
+    from train.report import write_report
+
+    t0 = time.perf_counter()
+    loaded = {name: load_source(src, cfg.base.img_size, cfg.base.in_chans, progress)
+              for name, src in cfg.variants}
+    _check_same_test(loaded)
+    results: list[dict[str, Any]] = []
+    for backbone in cfg.backbones:
+        for seed in range(cfg.seeds):
+            for name, src in cfg.variants:
+                tc = replace(cfg.base, backbone=backbone, seed=seed)
+                run_dir = out / "runs" / f"{name}-{backbone}-s{seed}"
+                log.info("training %s on %s (seed %d)", backbone, name, seed)
+                r = run_training(src, tc, run_dir, progress=progress, data=loaded[name])
+                results.append({"variant": name, "backbone": backbone, "seed": seed,
+                                "run": str(run_dir), **r})
+    summary = summarise(results, [n for n, _ in cfg.variants], cfg.backbones)
+    paths = write_report(out, results, summary, time.perf_counter() - t0)
+    return {"results": results, "summary": summary, **paths}
+
+
+def summarise(results: list[dict], variants: list[str], backbones: tuple[str, ...]) -> dict:
+    """Mean ± std per (backbone, variant) and the noise verdict of each variant vs the first."""
+    table, verdicts = [], []
+    for bb in backbones:
+        per = {v: [r for r in results if r["backbone"] == bb and r["variant"] == v]
+               for v in variants}
+        for v, rs in per.items():
+            row = {"backbone": bb, "variant": v, "seeds": len(rs)}
+            for m in ("accuracy", "macro_f1", "ece"):
+                vals = [r["test"][m] for r in rs]
+                std = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+                row[m] = (float(np.mean(vals)), std)
+            row["train_seconds"] = float(np.mean([r["cost"]["train_seconds"] for r in rs]))
+            table.append(row)
+        base = variants[0]
+        for v in variants[1:]:
+            for m in ("macro_f1", "accuracy"):
+                verdict = noise_verdict([r["test"][m] for r in per[base]],
+                                        [r["test"][m] for r in per[v]])
+                verdicts.append({"backbone": bb, "metric": m, "baseline": base, "variant": v,
+                                 **verdict})
+    return {"table": table, "verdicts": verdicts}

@@ -1,0 +1,385 @@
+"""The training loop: any timm backbone on in-memory uint8 images; AdamW with a cosine or
+one-cycle schedule; seeded; AMP on CUDA; early stopping on val; the best weights as
+safetensors + JSON config; resumable from `last.pt` (model, optimizer, scheduler, RNG state),
+which loads under `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curate.errors import InputError, ModelError
+from curate.progress import task
+from curate.workspace import write_json_atomic
+from train.data import ImageSet, augment
+from train.metrics import evaluate
+from train.reference import ReferenceSpec
+
+log = logging.getLogger(__name__)
+
+SCHEDULES = ("cosine", "onecycle")
+MONITORS = ("macro_f1", "accuracy", "loss")
+BEST, LAST, CONFIG = "best.safetensors", "last.pt", "config.json"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run (its fingerprint)."""
+
+    backbone: str = "resnet18"
+    img_size: int = 48
+    in_chans: int = 1
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    schedule: str = "onecycle"
+    warmup_frac: float = 0.1
+    label_smoothing: float = 0.0
+    shift: int = 3
+    flip: bool = True
+    patience: int = 8
+    monitor: str = "macro_f1"
+    seed: int = 0
+    device: str = "cpu"
+    pretrained: str | None = None
+    freeze_epochs: int = 0
+    max_steps_per_epoch: int | None = None
+    tta_flip: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("img_size", "in_chans", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name}={getattr(self, name)}: must be at least 1")
+        if self.in_chans not in (1, 3):
+            raise InputError(f"in_chans={self.in_chans}: use 1 (grayscale) or 3 (RGB)")
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"schedule={self.schedule!r}: use one of {', '.join(SCHEDULES)}")
+        if self.monitor not in MONITORS:
+            raise InputError(f"monitor={self.monitor!r}: use one of {', '.join(MONITORS)}")
+        if not (0 < self.lr < 1):
+            raise InputError(f"lr={self.lr}: expected a value in (0, 1)")
+        check_backbone(self.backbone)
+        if self.pretrained and not Path(self.pretrained).is_file():
+            raise ModelError(f"pretrained weights {self.pretrained} not found: give a local "
+                             ".safetensors/.pth file of {self.backbone}")
+
+    def spec(self) -> ReferenceSpec:
+        return ReferenceSpec(backbone=self.backbone, img_size=self.img_size, in_chans=self.in_chans)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_backbone(name: str) -> None:
+    """Raise InputError suggesting close timm names when `name` is not a timm model."""
+    import timm
+
+    if timm.is_model(name):
+        return
+    close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see timm.list_models()"
+    raise InputError(f"unknown backbone {name!r}{hint}")
+
+
+def create_model(cfg: TrainConfig, num_classes: int = 7):  # noqa: ANN201 - torch.nn.Module
+    """A timm model for `cfg`; pretrained only from a local file (no hub access)."""
+    import timm
+
+    check_backbone(cfg.backbone)
+    kw: dict[str, Any] = dict(num_classes=num_classes, in_chans=cfg.in_chans)
+    if not cfg.pretrained:
+        return timm.create_model(cfg.backbone, pretrained=False, **kw)
+    try:
+        return timm.create_model(cfg.backbone, pretrained=True,
+                                 pretrained_cfg_overlay=dict(file=str(cfg.pretrained)), **kw)
+    except Exception as e:  # noqa: BLE001 - timm raises many types for a bad file
+        raise ModelError(f"cannot load pretrained weights {cfg.pretrained} into {cfg.backbone}: "
+                         f"{type(e).__name__}: {str(e)[:150]}") from None
+
+
+def pretrained_offline_message(backbone: str) -> str:
+    return (f"pretrained {backbone} weights cannot be downloaded here (no model hub): download "
+            f"the timm checkpoint for {backbone} elsewhere and pass it with --pretrained FILE, "
+            "or train from scratch (the default)")
+
+
+def to_input(images, spec_mean: float = 0.5, spec_std: float = 0.5):  # noqa: ANN001, ANN201
+    """uint8 (N, C, H, W) tensor -> normalised float tensor."""
+    return (images.float() / 255.0 - spec_mean) / spec_std
+
+
+def predict(model, images: np.ndarray, *, device: str = "cpu", batch_size: int = 512,  # noqa: ANN001
+            tta_flip: bool = True) -> np.ndarray:
+    """Softmax probabilities (N, classes) for uint8 images; averages a horizontal flip."""
+    import torch
+
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(images), batch_size):
+            x = to_input(torch.from_numpy(images[i:i + batch_size]).to(device))
+            with _autocast(device):
+                p = torch.softmax(model(x).float(), 1)
+                if tta_flip:
+                    p = (p + torch.softmax(model(x.flip(3)).float(), 1)) / 2
+            out.append(p.cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 7), np.float32)
+
+
+def _autocast(device: str):  # noqa: ANN202
+    import contextlib
+
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+def _scheduler(opt, cfg: TrainConfig, total_steps: int):  # noqa: ANN001, ANN202
+    import torch
+
+    if cfg.schedule == "onecycle":
+        total = max(total_steps, 4)  # OneCycleLR divides by each phase's length
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=cfg.lr, total_steps=total,
+            pct_start=min(max(cfg.warmup_frac, 2.5 / total), 0.5))
+    warm = max(1, int(cfg.warmup_frac * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        t = (step - warm) / max(1, total_steps - warm)
+        return 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_score: float
+    seconds: float
+    images_per_s: float
+    stopped_early: bool
+    model: Any = None
+
+
+def _set_frozen(model, frozen: bool) -> None:  # noqa: ANN001
+    head = {id(p) for p in model.get_classifier().parameters()}
+    for p in model.parameters():
+        p.requires_grad_(not frozen or id(p) in head)
+
+
+def _score(metrics: dict[str, float], monitor: str) -> float:
+    return -metrics["loss"] if monitor == "loss" else metrics[monitor]
+
+
+def _val_metrics(model, val: ImageSet, cfg: TrainConfig) -> dict[str, float]:  # noqa: ANN001
+    probs = predict(model, val.images, device=cfg.device, tta_flip=False)
+    m = evaluate(probs, val.labels, val.classes)
+    return {"loss": m["log_loss"], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}
+
+
+class Trainer:
+    """One training run over an in-memory ImageSet, checkpointing into `run_dir` (if given)."""
+
+    def __init__(self, cfg: TrainConfig, train: ImageSet, val: ImageSet | None,
+                 run_dir: Path | None = None, progress: bool = False) -> None:
+        import torch
+
+        self.cfg, self.train, self.val, self.dir, self.progress = cfg, train, val, run_dir, progress
+        torch.manual_seed(cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.model = create_model(cfg, len(train.classes)).to(cfg.device)
+        self.steps = self._steps_per_epoch()
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
+                                     weight_decay=cfg.weight_decay)
+        self.sched = _scheduler(self.opt, cfg, self.steps * cfg.epochs)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.device.startswith("cuda"))
+        self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.images = torch.from_numpy(train.images).to(cfg.device)
+        self.labels = torch.from_numpy(train.labels).to(cfg.device)
+        self.state = {"epoch": 0, "best_score": -math.inf, "best_epoch": -1, "bad_epochs": 0,
+                      "history": [], "seconds": 0.0, "images": 0}
+
+    def _steps_per_epoch(self) -> int:
+        n = len(self.train) // self.cfg.batch_size or 1
+        return min(n, self.cfg.max_steps_per_epoch or n)
+
+    def train_epoch(self) -> float:
+        """One pass over the shuffled train set; returns the mean training loss."""
+        import torch
+
+        cfg, model = self.cfg, self.model
+        _set_frozen(model, self.state["epoch"] < cfg.freeze_epochs)
+        model.train()
+        perm = torch.randperm(len(self.train), generator=self.gen)
+        total, n = 0.0, 0
+        bs = min(cfg.batch_size, len(self.train))
+        with task(f"epoch {self.state['epoch'] + 1}/{cfg.epochs}", self.steps,
+                  self.progress) as tick:
+            for s in range(self.steps):
+                idx = perm[s * bs:(s + 1) * bs].to(cfg.device)
+                x = augment(to_input(self.images[idx]), self.gen, cfg.shift, cfg.flip)
+                with _autocast(cfg.device):
+                    loss = self.loss_fn(model(x), self.labels[idx])
+                self.opt.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.opt)
+                self.scaler.update()
+                self.sched.step()
+                total += float(loss.detach()) * len(idx)
+                n += len(idx)
+                tick()
+        self.state["images"] += n
+        return total / max(n, 1)
+
+    def fit(self) -> FitResult:
+        """Train until the epoch budget or early stopping; keep the best weights on val."""
+        cfg, st = self.cfg, self.state
+        stopped = False
+        while st["epoch"] < cfg.epochs:
+            t0 = time.perf_counter()
+            train_loss = self.train_epoch()
+            st["seconds"] += time.perf_counter() - t0
+            row = {"epoch": st["epoch"] + 1, "train_loss": train_loss,
+                   "lr": self.opt.param_groups[0]["lr"]}
+            if self.val is not None and len(self.val):
+                val = _val_metrics(self.model, self.val, cfg)
+                row.update({f"val_{k}": v for k, v in val.items()})
+                score = _score({k[4:]: v for k, v in row.items() if k.startswith("val_")},
+                               cfg.monitor)
+            else:  # no val (e.g. out-of-fold training): the last epoch is the one kept
+                score = float(st["epoch"])
+            st["history"].append(row)
+            st["epoch"] += 1
+            log.info("epoch %d: %s", st["epoch"], ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
+            if score > st["best_score"]:
+                st.update(best_score=score, best_epoch=st["epoch"], bad_epochs=0)
+                self._save_best()
+            else:
+                st["bad_epochs"] += 1
+            self._save_last()
+            if cfg.patience and st["bad_epochs"] >= cfg.patience:
+                stopped = True
+                log.info("early stop after epoch %d (best %d)", st["epoch"], st["best_epoch"])
+                break
+        return self._result(stopped)
+
+    def _result(self, stopped: bool) -> FitResult:
+        st = self.state
+        if self.dir is not None and (self.dir / BEST).is_file():
+            load_weights(self.model, self.dir / BEST)
+        elif self._best_state is not None:
+            self.model.load_state_dict(self._best_state)
+        ips = st["images"] / st["seconds"] if st["seconds"] else 0.0
+        return FitResult(st["history"], st["best_epoch"], st["best_score"], st["seconds"], ips,
+                         stopped, self.model)
+
+    _best_state: dict | None = None
+
+    def _save_best(self) -> None:
+        if self.dir is None:
+            self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            return
+        from safetensors.torch import save_file
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / (BEST + ".incomplete")
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
+                  str(tmp))
+        os.replace(tmp, self.dir / BEST)
+        write_json_atomic({"config": self.cfg.to_dict(), "spec": asdict(self.cfg.spec()),
+                           "best_epoch": self.state["best_epoch"],
+                           "best_score": self.state["best_score"],
+                           "monitor": self.cfg.monitor}, self.dir / CONFIG)
+
+    def _save_last(self) -> None:
+        import torch
+
+        if self.dir is None:
+            return
+        ckpt = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
+                "rng": {"gen": self.gen.get_state(), "torch": torch.get_rng_state()},
+                "state": {**self.state, "history": json.dumps(self.state["history"])},
+                "config": json.dumps(self.cfg.to_dict(), sort_keys=True)}
+        tmp = self.dir / (LAST + ".incomplete")
+        torch.save(ckpt, tmp)
+        os.replace(tmp, self.dir / LAST)
+
+    def resume(self) -> bool:
+        """Continue from `run_dir/last.pt` when present; False when there is nothing to resume."""
+        import torch
+
+        path = None if self.dir is None else self.dir / LAST
+        if path is None or not path.is_file():
+            return False
+        try:
+            ckpt = torch.load(path, map_location=self.cfg.device, weights_only=True)
+            self.model.load_state_dict(ckpt["model"])
+            self.opt.load_state_dict(ckpt["optimizer"])
+            self.sched.load_state_dict(ckpt["scheduler"])
+            self.scaler.load_state_dict(ckpt["scaler"])
+            saved_cfg = ckpt["config"]
+            rng, state = ckpt["rng"], dict(ckpt["state"])
+        except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways
+            raise ModelError(f"checkpoint {path} is corrupt or incompatible "
+                             f"({type(e).__name__}: {str(e)[:100]}); delete it to start over"
+                             ) from None
+        if saved_cfg != json.dumps(self.cfg.to_dict(), sort_keys=True):
+            raise InputError(f"{self.dir} holds a run with different settings; choose another "
+                             "--out folder or delete it to start over")
+        self.gen.set_state(rng["gen"])
+        torch.set_rng_state(rng["torch"])
+        state["history"] = json.loads(state["history"])
+        self.state = state
+        log.info("resumed %s at epoch %d", self.dir, state["epoch"])
+        return True
+
+
+def load_weights(model, path: Path) -> None:  # noqa: ANN001
+    """Load a safetensors state dict; ModelError on a damaged or mismatched file."""
+    from safetensors.torch import load_file
+
+    try:
+        model.load_state_dict(load_file(str(path)))
+    except Exception as e:  # noqa: BLE001
+        raise ModelError(f"{path}: cannot load ({type(e).__name__}: {str(e)[:100]})") from None
+
+
+def count_params(model) -> int:  # noqa: ANN001
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def inference_ms(model, images: np.ndarray, device: str = "cpu", n: int = 256) -> float:  # noqa: ANN001
+    """Wall-clock milliseconds per image for batched inference (no TTA) on up to n images."""
+    sub = images[:n]
+    if not len(sub):
+        return 0.0
+    predict(model, sub[:8], device=device, tta_flip=False)
+    t0 = time.perf_counter()
+    predict(model, sub, device=device, tta_flip=False, batch_size=128)
+    return 1000 * (time.perf_counter() - t0) / len(sub)
+
+
+def read_run_config(run_dir: Path) -> TrainConfig:
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise InputError(f"{run_dir}: no {CONFIG}; give a folder written by `train run`")
+    cfg = json.loads(path.read_text())["config"]
+    return TrainConfig(**cfg)

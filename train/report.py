@@ -1,0 +1,161 @@
+"""The comparison report: Markdown + HTML with matplotlib plots (per-class F1 bars, confusion
+matrices side by side, learning curves), a mean ± std table and the seed-noise verdicts.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+
+from curate.taxonomy import CLASSES
+from curate.workspace import write_json_atomic
+
+SECTIONS = ("Summary", "Mean ± std over seeds", "Differences vs seed noise", "Per-class F1",
+            "Confusion matrices", "Learning curves", "Cost")
+
+
+def _plt():  # noqa: ANN202
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> str:  # noqa: ANN001
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    _plt().close(fig)
+    path.write_bytes(buf.getvalue())
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _group(results: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    out: dict[tuple[str, str], list[dict]] = {}
+    for r in results:
+        out.setdefault((r["backbone"], r["variant"]), []).append(r)
+    return out
+
+
+def plot_f1(results: list[dict], path: Path) -> str:
+    plt, groups = _plt(), _group(results)
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    width = 0.8 / max(1, len(groups))
+    for k, ((bb, v), rs) in enumerate(groups.items()):
+        f1 = np.array([[r["test"]["per_class"][c]["f1"] for c in CLASSES] for r in rs])
+        ax.bar(np.arange(len(CLASSES)) + k * width, f1.mean(0), width,
+               yerr=f1.std(0) if len(rs) > 1 else None, label=f"{v} ({bb})")
+    ax.set_xticks(np.arange(len(CLASSES)) + 0.4 - width / 2, CLASSES)
+    ax.set_ylabel("test F1")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_confusions(results: list[dict], path: Path) -> str:
+    plt, groups = _plt(), _group(results)
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups), 3.4), squeeze=False)
+    for ax, ((bb, v), rs) in zip(axes[0], groups.items(), strict=False):
+        cm = np.sum([np.array(r["test"]["confusion"]) for r in rs], axis=0).astype(float)
+        cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        ax.imshow(cm, vmin=0, vmax=1, cmap="Blues")
+        ax.set_title(f"{v} ({bb})", fontsize=8)
+        ax.set_xticks(range(len(CLASSES)), [c[:3] for c in CLASSES], fontsize=6)
+        ax.set_yticks(range(len(CLASSES)), [c[:3] for c in CLASSES], fontsize=6)
+        for i in range(len(CLASSES)):
+            for j in range(len(CLASSES)):
+                ax.text(j, i, f"{cm[i, j]:.2f}", ha="center", va="center", fontsize=5)
+    return _save(fig, path)
+
+
+def plot_curves(results: list[dict], path: Path) -> str:
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for r in results:
+        h = r["history"]
+        label = f"{r['variant']} {r['backbone']} s{r['seed']}"
+        a1.plot([x["epoch"] for x in h], [x["train_loss"] for x in h], label=label)
+        a2.plot([x["epoch"] for x in h], [x.get("val_macro_f1", np.nan) for x in h], label=label)
+    a1.set_title("train loss", fontsize=9)
+    a2.set_title("val macro-F1", fontsize=9)
+    a2.legend(fontsize=6)
+    return _save(fig, path)
+
+
+def _fmt(pair: tuple[float, float]) -> str:
+    return f"{100 * pair[0]:.1f} ± {100 * pair[1]:.1f}"
+
+
+def _markdown(results: list[dict], summary: dict, seconds: float, images: dict[str, str]) -> str:
+    lines = ["# Comparison report", "", "## Summary", "",
+             f"{len(results)} runs in {seconds / 60:.1f} min; test set shared by all variants "
+             f"({results[0]['test']['n']} images).", "", "## Mean ± std over seeds", "",
+             "| backbone | variant | seeds | accuracy % | macro-F1 % | ECE % |",
+             "|---|---|---|---|---|---|"]
+    for row in summary["table"]:
+        lines.append(f"| {row['backbone']} | {row['variant']} | {row['seeds']} | "
+                     f"{_fmt(row['accuracy'])} | {_fmt(row['macro_f1'])} | {_fmt(row['ece'])} |")
+    lines += ["", "## Differences vs seed noise", "",
+              "| backbone | metric | variant − baseline (pts) | 2 SE (pts) | beyond noise |",
+              "|---|---|---|---|---|"]
+    for v in summary["verdicts"]:
+        se = "n/a (1 seed)" if v["se"] is None else f"{200 * v['se']:.1f}"
+        sig = "n/a" if v["significant"] is None else ("yes" if v["significant"] else "no")
+        lines.append(f"| {v['backbone']} | {v['metric']} | {v['variant']} − {v['baseline']}: "
+                     f"{100 * v['diff']:+.1f} | {se} | {sig} |")
+    for title, key in (("Per-class F1", "f1"), ("Confusion matrices", "confusion"),
+                       ("Learning curves", "curves")):
+        lines += ["", f"## {title}", "", f"![{title}]({images[key]})"]
+    lines += ["", "## Cost", "", "| run | train s | images/s | params | inference ms/image |",
+              "|---|---|---|---|---|"]
+    for r in results:
+        c = r["cost"]
+        lines.append(f"| {r['variant']} {r['backbone']} s{r['seed']} | {c['train_seconds']} | "
+                     f"{c['images_per_s']} | {c['params']:,} | {c['inference_ms_per_image']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _html(markdown: str, embedded: dict[str, str]) -> str:
+    """A plain HTML rendering of the Markdown (headings, tables, embedded images)."""
+    out, in_table = [], False
+    for line in markdown.splitlines():
+        if line.startswith("|") and "---" not in line:
+            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            if not in_table:
+                out.append("<table border=1 cellspacing=0 cellpadding=3>")
+                in_table = True
+            out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            continue
+        if in_table and not line.startswith("|"):
+            out.append("</table>")
+            in_table = False
+        if line.startswith("## "):
+            out.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("# "):
+            out.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("!["):
+            name = line[line.index("(") + 1:-1]
+            out.append(f'<img src="data:image/png;base64,{embedded[name]}">')
+        elif line:
+            out.append(f"<p>{html.escape(line)}</p>")
+    if in_table:
+        out.append("</table>")
+    return "<!doctype html><meta charset=utf-8><title>Comparison</title>\n" + "\n".join(out)
+
+
+def write_report(out: Path, results: list[dict], summary: dict, seconds: float) -> dict[str, str]:
+    """Write report.md, report.html, the plots and results.json under `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    names = {"f1": "per_class_f1.png", "confusion": "confusion.png", "curves": "curves.png"}
+    embedded = {names["f1"]: plot_f1(results, out / names["f1"]),
+                names["confusion"]: plot_confusions(results, out / names["confusion"]),
+                names["curves"]: plot_curves(results, out / names["curves"])}
+    md = _markdown(results, summary, seconds, names)
+    (out / "report.md").write_text(md)
+    (out / "report.html").write_text(_html(md, embedded))
+    write_json_atomic({"summary": summary, "results": results}, out / "results.json")
+    return {"markdown": str(out / "report.md"), "html": str(out / "report.html")}

@@ -1,0 +1,133 @@
+"""`train run`: one backbone on one dataset (export folder or FiftyOne view), evaluated on the
+held-out test split; everything written under one run folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curate.errors import InputError
+from curate.workspace import write_json_atomic
+from train.data import ImageSet, check_classes, from_folder, from_view
+from train.loop import TrainConfig, Trainer, count_params, inference_ms, predict
+from train.metrics import evaluate
+
+log = logging.getLogger(__name__)
+VIEWS = ("raw", "curated")
+METRICS = "metrics.json"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the images come from: an export folder, or a named view of the dataset."""
+
+    folder: Path | None = None
+    view: str | None = None
+    dataset: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.folder is None) == (self.view is None):
+            raise InputError("give exactly one of --data DIR or --view raw|curated")
+        if self.view is not None and self.view not in VIEWS:
+            raise InputError(f"--view {self.view!r}: use one of {', '.join(VIEWS)}")
+
+    def describe(self) -> str:
+        return str(self.folder) if self.folder else f"{self.dataset}:{self.view}"
+
+
+def named_view(ds: Any, name: str) -> tuple[Any, str]:
+    """(view, label field) of DESIGN.md's raw / curated views."""
+    from fiftyone import ViewField as F
+
+    schema = ds.get_field_schema()
+    if name == "raw":
+        return ds.match(~F("source").is_in(["synthetic", "augmented"])), "orig_label"
+    view = ds.match(F("excluded") != True) if "excluded" in schema else ds.view()  # noqa: E712
+    return view, "ground_truth"
+
+
+def load_source(src: DataSource, img_size: int, in_chans: int, progress: bool = False) -> ImageSet:
+    if src.folder is not None:
+        return from_folder(src.folder, img_size, in_chans, progress=progress)
+    from curate import store
+
+    ds = store.load_dataset(src.dataset or "fer")
+    view, field = named_view(ds, src.view or "curated")
+    data = from_view(view, field, img_size, in_chans, progress=progress)
+    check_classes(data.labels, data.splits, data.classes, f"view {src.view}")
+    return data
+
+
+def test_key(data: ImageSet) -> str:
+    """A digest of the test split (ids or file names, with their labels): variants compared
+    against each other must share it."""
+    test = data.split("test")
+    h = hashlib.sha256()
+    for key, y in sorted(zip((Path(k).name for k in test.ids), test.labels.tolist(), strict=False)):
+        h.update(f"{key}\x1f{y}\n".encode())
+    return h.hexdigest()
+
+
+def validation_split(data: ImageSet, seed: int, frac: float = 0.1) -> ImageSet:
+    """Data with a val split: kept when present, else carved from train (stratified, seeded)."""
+    if (data.splits == "val").any():
+        return data
+    from sklearn.model_selection import train_test_split
+
+    idx = np.flatnonzero(data.splits == "train")
+    _, val_idx = train_test_split(idx, test_size=frac, random_state=seed,
+                                  stratify=data.labels[idx])
+    splits = data.splits.copy()
+    splits[val_idx] = "val"
+    log.info("no val split: carved %d samples from train", len(val_idx))
+    return ImageSet(data.images, data.labels, splits, data.ids, data.groups, data.classes,
+                    data.extra)
+
+
+def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool = False,
+                 resume: bool = True, data: ImageSet | None = None) -> dict[str, Any]:
+    """Train, keep the best checkpoint, evaluate on test; writes `metrics.json` in `out`."""
+    t0 = time.perf_counter()
+    data = validation_split(data or load_source(src, cfg.img_size, cfg.in_chans, progress),
+                            cfg.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / METRICS).is_file() and resume:
+        done = _read_json(out / METRICS)
+        if done.get("config") == cfg.to_dict() and done.get("test_key") == test_key(data):
+            log.info("%s already finished with these settings; reusing it", out)
+            return done
+    trainer = Trainer(cfg, data.split("train"), data.split("val"), out, progress)
+    if resume:
+        trainer.resume()
+    fit = trainer.fit()
+    test = data.split("test")
+    probs = predict(fit.model, test.images, device=cfg.device, tta_flip=cfg.tta_flip)
+    result = {
+        "source": src.describe(), "config": cfg.to_dict(), "test_key": test_key(data),
+        "counts": {s: data.split(s).counts() for s in ("train", "val", "test")},
+        "history": fit.history, "best_epoch": fit.best_epoch, "stopped_early": fit.stopped_early,
+        "test": evaluate(probs, test.labels, test.classes),
+        "cost": {"train_seconds": round(fit.seconds, 2), "images_per_s": round(fit.images_per_s, 1),
+                 "params": count_params(fit.model),
+                 "inference_ms_per_image": round(inference_ms(fit.model, test.images,
+                                                              cfg.device), 3),
+                 "total_seconds": round(time.perf_counter() - t0, 2)},
+    }
+    write_json_atomic(result, out / METRICS)
+    return result
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
