@@ -179,24 +179,15 @@ def compare_cmd(
     out: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
 ) -> None:
     """Same backbones, budget and seeds on each variant; Markdown + HTML report."""
-    from train.compare import PROFILES, CompareConfig, compare, parse_variants
-    from train.loop import TrainConfig
+    from train.compare import CompareSettings, run_compare
 
     st = state(ctx)
     with cli_errors(st.verbose):
-        if (variants is None) == (views is None):
-            raise InputError("give exactly one of --variants NAME=DIR,... or --views raw,curated")
-        p = PROFILES[profile.value]
-        names = tuple(b.strip() for b in backbones.split(",")) if backbones else p["backbones"]
-        base = TrainConfig(backbone=names[0], epochs=epochs or p["epochs"],
-                           img_size=img_size or p["img_size"], batch_size=batch_size,
-                           device=pick_device(device), patience=0)
-        cfg = CompareConfig(parse_variants(variants or views or "", st.dataset, views is not None),
-                            names, seeds or p["seeds"], base)
-        for b in names:
-            TrainConfig(backbone=b)  # validates every name before any training
-        out = out or _ws(ctx).reports / "compare"
-        r = compare(cfg, out, progress=st.progress)
+        names = tuple(b.strip() for b in backbones.split(",")) if backbones else ()
+        r = run_compare(CompareSettings(
+            variants=variants, views=views, backbones=names, seeds=seeds, profile=profile.value,
+            epochs=epochs, img_size=img_size, batch_size=batch_size, device=pick_device(device),
+            out=out, dataset=st.dataset, workspace=st.workspace, progress=st.progress))
     t = Table("backbone", "variant", "seeds", "accuracy %", "macro-F1 %", title="test, mean ± std")
     for row in r["summary"]["table"]:
         t.add_row(row["backbone"], row["variant"], str(row["seeds"]),

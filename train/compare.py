@@ -61,6 +61,51 @@ def parse_variants(text: str, dataset: str | None = None,
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class CompareSettings:
+    """`train compare`'s options (also the pipeline's [compare] keys); validates itself."""
+
+    variants: str | None = None  # NAME=DIR,NAME=DIR
+    views: str | None = None  # or views of the dataset: raw,curated
+    backbones: tuple[str, ...] = ()
+    seeds: int | None = None
+    profile: str = "cpu"
+    epochs: int | None = None
+    img_size: int | None = None
+    batch_size: int = 128
+    device: str = "cpu"
+    out: Path | None = None  # default: <workspace>/reports/compare
+    dataset: str = "fer"
+    workspace: Path | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.variants is None) == (self.views is None):
+            raise InputError("give exactly one of --variants NAME=DIR,... or --views raw,curated")
+        if self.profile not in PROFILES:
+            raise InputError(f"--profile {self.profile!r}: choose one of {', '.join(PROFILES)}")
+
+    def build(self) -> CompareConfig:
+        p = PROFILES[self.profile]
+        names = tuple(self.backbones) or p["backbones"]
+        base = TrainConfig(backbone=names[0], epochs=self.epochs or p["epochs"],
+                           img_size=self.img_size or p["img_size"], batch_size=self.batch_size,
+                           device=self.device, patience=0)
+        for b in names:
+            TrainConfig(backbone=b)  # validates every name before any training
+        return CompareConfig(parse_variants(self.variants or self.views or "", self.dataset,
+                                            self.views is not None),
+                             names, self.seeds or p["seeds"], base)
+
+
+def run_compare(s: CompareSettings) -> dict[str, Any]:
+    """Build the comparison from the options and run it (report under `out`)."""
+    from curate.workspace import Workspace
+
+    out = s.out or Workspace.for_dataset(s.dataset, s.workspace).reports / "compare"
+    return compare(s.build(), out, progress=s.progress)
+
+
 def _check_same_test(loaded: dict[str, ImageSet]) -> None:
     keys = {name: test_key(d) for name, d in loaded.items()}
     if len(set(keys.values())) > 1:

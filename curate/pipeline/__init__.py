@@ -50,7 +50,23 @@ def _build(entry: StageEntry, cfg: PipelineConfig, progress: bool) -> Any:
     for key, value in injected.items():
         if key in names and key not in kwargs:
             kwargs[key] = value
+    if kwargs.get("device") == "auto":
+        import torch
+
+        kwargs["device"] = "cuda" if torch.cuda.is_available() else "cpu"
     return cls(**kwargs)
+
+
+def _missing_model(entry: StageEntry) -> str | None:
+    """A model stage whose `model` is not configured: the reason to skip it, else None."""
+    if not entry.spec.needs_model:
+        return None
+    cls, _ = entry.spec.load()
+    if "model" in {f.name for f in dataclasses.fields(cls)} and not entry.settings.get("model") \
+            and entry.spec.name == "synth":
+        return (f"no model configured: set [{entry.spec.name}] model to a local diffusers "
+                "folder or checkpoint")
+    return None
 
 
 def plain(value: Any, depth: int = 0) -> Any:
@@ -88,6 +104,11 @@ def command_line(entry: StageEntry) -> str:
 def _run_one(entry: StageEntry, cfg: PipelineConfig, progress: bool) -> StageOutcome:
     name, cmd = entry.spec.name, command_line(entry)
     t0 = time.perf_counter()
+    missing = _missing_model(entry)
+    if missing:
+        if entry.required:
+            raise ModelError(f"stage {name}: {missing}")
+        return StageOutcome(name, "skipped", 0.0, missing, command=cmd)
     try:
         stage_cfg = _build(entry, cfg, progress)
         _, fn = entry.spec.load()

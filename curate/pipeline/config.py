@@ -69,7 +69,8 @@ STAGES: dict[str, StageSpec] = {s.name: s for s in (
               command="curate balance"),
     StageSpec("export", "curate.export.exporter", "ExportConfig", "export", many=True,
               command="curate export"),
-    StageSpec("compare", "train.compare", "CompareConfig", "compare", command="train compare"),
+    StageSpec("compare", "train.compare", "CompareSettings", "run_compare",
+              command="train compare"),
 )}
 
 
@@ -93,6 +94,8 @@ class PipelineConfig:
 
 
 def _coerce(key: str, value: Any, hint: Any, base: Path) -> Any:
+    if isinstance(value, dict) and dataclasses.is_dataclass(hint):
+        return hint(**value)  # a nested table, e.g. [synth.gate]
     text = str(hint)
     if "Path" in text and isinstance(value, str):
         p = Path(value).expanduser()
