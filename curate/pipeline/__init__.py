@@ -58,15 +58,15 @@ def _build(entry: StageEntry, cfg: PipelineConfig, progress: bool) -> Any:
 
 
 def _missing_model(entry: StageEntry) -> str | None:
-    """A model stage whose `model` is not configured: the reason to skip it, else None."""
-    if not entry.spec.needs_model:
+    """A model stage whose required `model` key is not set: the reason to skip it, else None."""
+    if not entry.spec.needs_model or entry.settings.get("model"):
         return None
     cls, _ = entry.spec.load()
-    if "model" in {f.name for f in dataclasses.fields(cls)} and not entry.settings.get("model") \
-            and entry.spec.name == "synth":
-        return (f"no model configured: set [{entry.spec.name}] model to a local diffusers "
-                "folder or checkpoint")
-    return None
+    model = next((f for f in dataclasses.fields(cls) if f.name == "model"), None)
+    if model is None or model.default is not dataclasses.MISSING:
+        return None
+    return (f"no model configured: set [{entry.spec.name}] model = a local diffusers folder or "
+            "checkpoint")
 
 
 def plain(value: Any, depth: int = 0) -> Any:
