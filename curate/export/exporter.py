@@ -1,0 +1,183 @@
+"""`curate export`: write the `raw` or `curated` view in a format trainers read, atomically,
+with `manifest.csv` and `CARD.md` inside the output folder.
+
+Everything is written to a temporary folder beside the output, which is renamed into place at
+the end: an interrupted export leaves no partial output. Names are stable
+(`<split>/<class>/<source>_<source_id>.png`) and rows sorted, so the same dataset state gives
+the same files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curate import runs, store
+from curate.errors import InputError
+from curate.export import card, formats
+from curate.export.formats import Row
+from curate.views import ViewSpec, get_view, raw_view
+from curate.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("imagefolder", "fer2013-csv", "fiftyone", "hf")
+VIEWS = ("raw", "curated")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    view: str
+    fmt: str
+    out: Path | None = None  # default: <workspace>/exports/<dataset>-<view>-<format>
+    dataset: str = store.DEFAULT_DATASET
+    workspace: Path | None = None
+    overwrite: bool = False
+    include_excluded: bool = False
+    use_restored: bool = True
+    curate_test: bool = False
+    workers: int = 4
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise InputError(f"unknown view {self.view!r}; choose one of {', '.join(VIEWS)}")
+        if self.fmt not in FORMATS:
+            raise InputError(f"unknown format {self.fmt!r}; choose one of {', '.join(FORMATS)}")
+        if self.workers < 1:
+            raise InputError(f"--workers must be >= 1, got {self.workers}")
+
+    def out_dir(self) -> Path:
+        if self.out is not None:
+            return self.out.resolve()
+        ws = Workspace.for_dataset(self.dataset, self.workspace)
+        return ws.exports / f"{self.dataset}-{self.view}-{self.fmt}"
+
+    def options(self) -> dict[str, Any]:
+        if self.view == "raw":
+            return {}
+        return {"include_excluded": self.include_excluded, "use_restored": self.use_restored,
+                "curate_test": self.curate_test}
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    images: int
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def collect_rows(ds: Any, spec: ViewSpec) -> list[Row]:
+    """One Row per sample of the view, with parents as `<source>/<source_id>`."""
+    schema = ds.get_field_schema()
+    names = ["id", spec.filepath_field, spec.label_path, "split", "source", "source_id"]
+    extra = [f for f in ("parent", "transforms") if f in schema]
+    cols = spec.view.values(names + extra)
+    n = len(cols[0])
+    parent = cols[6] if "parent" in extra else [None] * n
+    transforms = cols[6 + extra.index("transforms")] if "transforms" in extra else [None] * n
+    keys = _parent_keys(ds, {p for p in parent if p})
+    rows = []
+    for i in range(n):
+        if cols[2][i] is None or cols[3][i] is None:
+            continue  # unlabelled or unsplit: not exportable
+        t = transforms[i]
+        rows.append(Row(id=cols[0][i], src=cols[1][i], label=cols[2][i], split=cols[3][i],
+                        source=cols[4][i], source_id=str(cols[5][i]),
+                        parents=keys.get(parent[i], parent[i] or ""),
+                        transforms=";".join(t) if isinstance(t, list) else (t or "")))
+    return formats.name_rows(rows)
+
+
+def _parent_keys(ds: Any, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    got = ds.select(sorted(ids)).values(["id", "source", "source_id"])
+    return {i: f"{s}/{sid}" for i, s, sid in zip(*got, strict=True)}
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not overwrite:
+        raise InputError(f"{out} already exists; pass --overwrite to replace it or choose "
+                         "another --out")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} exists and is not a folder; remove it or choose another --out")
+    if out in (Path("/"), Path.home()):
+        raise InputError(f"refusing to export into {out}; choose a dedicated folder")
+
+
+def _finalize(tmp: Path, out: Path) -> None:
+    """Move the finished temp folder into place; an old output is replaced only now."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(cfg: ExportConfig, spec: ViewSpec, rows: list[Row], tmp: Path) -> formats.WriteResult:
+    if cfg.fmt == "imagefolder":
+        return formats.write_imagefolder(rows, tmp, cfg.workers, cfg.progress)
+    if cfg.fmt == "hf":
+        return formats.write_hf(rows, tmp, cfg.workers, cfg.progress)
+    if cfg.fmt == "fer2013-csv":
+        return formats.write_fer2013_csv(rows, tmp, cfg.workers, cfg.progress)
+    return formats.write_fiftyone(rows, tmp, spec.view)
+
+
+def export(cfg: ExportConfig, ds: Any | None = None) -> ExportResult:
+    """Export one view; returns where, how many images, and what failed."""
+    t0 = time.perf_counter()
+    out = cfg.out_dir()
+    _check_out(out, cfg.overwrite)
+    ds = ds if ds is not None else store.load_dataset(cfg.dataset)
+    spec = get_view(ds, cfg.view, **cfg.options())
+    rows = collect_rows(ds, spec)
+    if not rows:
+        raise InputError(f"view {cfg.view!r} of dataset {ds.name!r} is empty: nothing to export "
+                         "(run `curate ingest ...`, or check exclusions with `curate status`)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.incomplete-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if cfg.fmt != "fiftyone":  # FiftyOne's exporter creates its folder (and warns if it exists)
+        tmp.mkdir()
+    try:
+        res = _write(cfg, spec, rows, tmp)
+        if not res.rows:
+            raise InputError(f"none of the {len(rows)} images of view {cfg.view!r} could be "
+                             f"read (first: {res.failures[0][0]}: {res.failures[0][1]})")
+        formats.write_manifest(res.rows, tmp)
+        _write_card(cfg, ds, res, tmp)
+        _finalize(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    result = ExportResult(out, len(res.rows), dict(Counter(r.split for r in res.rows)),
+                          res.failures, round(time.perf_counter() - t0, 3))
+    config = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    store.record_run(ds, "export", {"config": {**config, "out": str(out)},
+                                    "counts": result.counts, "failures": len(res.failures),
+                                    "seconds": result.seconds})
+    return result
+
+
+def _write_card(cfg: ExportConfig, ds: Any, res: formats.WriteResult, tmp: Path) -> None:
+    raw = raw_view(ds)
+    before = Counter(zip(*raw.view.values(["split", raw.label_path]), strict=True))
+    parents_sources = {p.split("/", 1)[0] for r in res.rows for p in [r.parents] if p}
+    text = card.render(dataset=ds.name, view=cfg.view, fmt=cfg.fmt,
+                       options={"view_options": cfg.options(), "format": cfg.fmt},
+                       before=before, rows=res.rows, failures=res.failures,
+                       runs=ds.info.get("runs") or {}, versions=runs.package_versions(),
+                       sources={r.source for r in res.rows} | parents_sources)
+    (tmp / "CARD.md").write_text(text, encoding="utf-8")

@@ -1,0 +1,131 @@
+"""The two views every comparison uses (DESIGN.md): `raw` and `curated`.
+
+Both are plain FiftyOne views of the one dataset, so the App, FiftyOne's exporters and our own
+code read them the same way: the label is always `ground_truth.label` and the image always
+`filepath`. Where a view needs another value, it overrides the field *in the view only*
+(`set_field` with a database expression; nothing is written):
+
+- **raw**: every real ingested sample (not synthetic, not augmented), nothing excluded, original
+  files, and the label the source gave, recovered from `orig_label` through the taxonomy (a
+  FER-2013 emotion id, a RAF-DB id, or a class-folder name), so `apply`'s corrections never
+  reach it.
+- **curated**: samples not `excluded`, `ground_truth` labels (with `apply`'s corrections),
+  `restored_filepath` when restoration wrote one, minus the undersampled (`balance_drop`), plus
+  augmented and synthetic samples (train only).
+
+Both share the `split` field. The test split of `curated` is by default exactly the raw test
+split (same samples, same original labels, original files), so a comparison is fair;
+`curate_test=True` applies exclusions, corrections and restoration to the test split too.
+
+Never `save()` a sample or view obtained from these views: the overridden fields would be written.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from curate.errors import InputError
+from curate.taxonomy import _ALIASES, FER2013_IDS, RAFDB_IDS
+
+log = logging.getLogger(__name__)
+
+VIEWS = ("raw", "curated")
+DERIVED_SOURCES = ("synthetic", "augmented")
+LABEL_FIELD = "ground_truth"
+FILEPATH_FIELD = "filepath"
+
+# (source, orig_label) -> class for the sources whose orig_label is a numeric id.
+_SOURCE_IDS: dict[str, dict[str, str]] = {
+    "fer2013": {str(k): v for k, v in FER2013_IDS.items()},
+    "rafdb": {str(k): v for k, v in RAFDB_IDS.items()},
+}
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """A named view with where its label and image live (always the same two fields)."""
+
+    name: str
+    view: Any  # fiftyone.core.view.DatasetView
+    label_field: str = LABEL_FIELD
+    filepath_field: str = FILEPATH_FIELD
+
+    @property
+    def label_path(self) -> str:
+        return f"{self.label_field}.label"
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+
+def raw_label(source: str, orig_label: str | None, fallback: str | None = None) -> str | None:
+    """The source's own label in the unified taxonomy (pure twin of the view expression)."""
+    text = (orig_label or "").strip().lower()
+    by_id = _SOURCE_IDS.get(source, {})
+    if text in by_id:
+        return by_id[text]
+    return _ALIASES.get(text, fallback)
+
+
+def _raw_label_expr() -> dict:
+    """MongoDB expression computing `raw_label(source, orig_label, ground_truth.label)`."""
+    text = {"$toLower": {"$trim": {"input": {"$ifNull": ["$orig_label", ""]}}}}
+    branches = [
+        {"case": {"$and": [{"$eq": ["$source", src]}, {"$eq": [text, key]}]}, "then": cls}
+        for src, ids in _SOURCE_IDS.items() for key, cls in ids.items()
+    ]
+    branches += [{"case": {"$eq": [text, alias]}, "then": cls} for alias, cls in _ALIASES.items()]
+    return {"$switch": {"branches": branches, "default": "$ground_truth.label"}}
+
+
+def _expr(mongo: dict) -> Any:
+    from curate.store import fo
+
+    return fo().ViewExpression(mongo)
+
+
+def _real() -> dict:
+    return {"source": {"$nin": list(DERIVED_SOURCES)}}
+
+
+def raw_view(ds: Any) -> ViewSpec:
+    """Every real sample, nothing excluded, original files, the source's own labels."""
+    view = ds.match(_real()).set_field("ground_truth.label", _expr(_raw_label_expr()))
+    return ViewSpec("raw", view)
+
+
+def curated_view(ds: Any, *, include_excluded: bool = False, use_restored: bool = True,
+                 curate_test: bool = False) -> ViewSpec:
+    """Curated samples: see the module docstring."""
+    schema = ds.get_field_schema()
+    keep_test = {"$and": [_real(), {"split": "test"}]}
+    conds: list[dict] = [
+        {"$or": [_real(), {"split": "train"}]},  # derived samples are train-only
+        {"balance_drop": {"$ne": True}},
+    ]
+    if not include_excluded:
+        not_excluded: dict = {"excluded": {"$ne": True}}
+        conds.append(not_excluded if curate_test else {"$or": [not_excluded, keep_test]})
+    view = ds.match({"$and": conds})
+    is_test = {"$eq": ["$split", "test"]}
+    if not curate_test:
+        label = {"$cond": [is_test, _raw_label_expr(), "$ground_truth.label"]}
+        view = view.set_field("ground_truth.label", _expr(label))
+    if use_restored and "restored_filepath" in schema:
+        has = {"$gt": [{"$strLenCP": {"$ifNull": ["$restored_filepath", ""]}}, 0]}
+        path: dict = {"$cond": [has, "$restored_filepath", "$filepath"]}
+        if not curate_test:
+            path = {"$cond": [is_test, "$filepath", path]}
+        view = view.set_field("filepath", _expr(path))
+    return ViewSpec("curated", view)
+
+
+def get_view(ds: Any, name: str, **options: Any) -> ViewSpec:
+    """`raw` or `curated` by name; options go to `curated_view`."""
+    if name == "raw":
+        return raw_view(ds)
+    if name == "curated":
+        return curated_view(ds, **options)
+    raise InputError(f"unknown view {name!r}; choose one of {', '.join(VIEWS)}")
