@@ -34,9 +34,9 @@ def _cascade() -> str:
 
 
 def _gfpgan() -> str:
-    from curate.compat import import_gfpgan
-
     from importlib.metadata import version
+
+    from curate.compat import import_gfpgan
 
     import_gfpgan()
     return version("gfpgan")

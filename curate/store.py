@@ -12,7 +12,7 @@ import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from curate.errors import StoreError
@@ -169,7 +169,7 @@ def add_records(ds: fo_t.Dataset, records: Iterable[SampleRecord]) -> int:
     docs = [r.to_sample().to_mongo_dict() for r in records]
     if not docs:
         return 0
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     dataset_id = ds._doc.id
     for d in docs:
         d["_dataset_id"] = dataset_id

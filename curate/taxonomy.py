@@ -27,7 +27,7 @@ FERPLUS_TO_CLASS: dict[str, str] = {
 }
 
 # Folder names seen in the wild for each class (lower-cased).
-_ALIASES: dict[str, str] = {
+ALIASES: dict[str, str] = {
     "anger": "angry", "angry": "angry", "mad": "angry",
     "disgust": "disgust", "disgusted": "disgust",
     "fear": "fear", "fearful": "fear", "afraid": "fear", "scared": "fear",
@@ -47,7 +47,7 @@ _SPLIT_ALIASES: dict[str, str] = {
 
 def class_from_name(name: str) -> str | None:
     """Map a folder or label name to the unified class, or None when unknown."""
-    return _ALIASES.get(name.strip().lower())
+    return ALIASES.get(name.strip().lower())
 
 
 def split_from_name(name: str) -> str | None:

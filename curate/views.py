@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from curate.errors import InputError
-from curate.taxonomy import _ALIASES, FER2013_IDS, RAFDB_IDS
+from curate.taxonomy import ALIASES, FER2013_IDS, RAFDB_IDS
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def raw_label(source: str, orig_label: str | None, fallback: str | None = None) 
     by_id = _SOURCE_IDS.get(source, {})
     if text in by_id:
         return by_id[text]
-    return _ALIASES.get(text, fallback)
+    return ALIASES.get(text, fallback)
 
 
 def _raw_label_expr() -> dict:
@@ -76,7 +76,7 @@ def _raw_label_expr() -> dict:
         {"case": {"$and": [{"$eq": ["$source", src]}, {"$eq": [text, key]}]}, "then": cls}
         for src, ids in _SOURCE_IDS.items() for key, cls in ids.items()
     ]
-    branches += [{"case": {"$eq": [text, alias]}, "then": cls} for alias, cls in _ALIASES.items()]
+    branches += [{"case": {"$eq": [text, alias]}, "then": cls} for alias, cls in ALIASES.items()]
     return {"$switch": {"branches": branches, "default": "$ground_truth.label"}}
 
 

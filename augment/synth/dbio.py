@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,7 @@ def add_synthetic(ds: Any, rows: Sequence[dict[str, Any]]) -> int:
             ground_truth=fo.Classification(label=r["class"]), orig_label=r["class"],
             source=SOURCE, source_id=r["source_id"], split="train",
             synthetic=r["synthetic"]).to_mongo_dict())
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     for d in docs:
         d["_dataset_id"] = ds._doc.id
         d["created_at"] = d["last_modified_at"] = now

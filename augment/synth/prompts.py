@@ -10,10 +10,9 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomllib
 
 from curate.errors import InputError
 from curate.taxonomy import CLASS_INDEX, CLASSES

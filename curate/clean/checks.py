@@ -12,6 +12,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -68,12 +69,12 @@ def _write_fields(ds: Any, ids: list[str], columns: dict[str, list]) -> None:
     `set_values` issues one bulk write per field (about 6 s per field for FER-2013 here);
     one `$set` of all of a check's fields per sample is the same documents in one pass.
     """
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bson import ObjectId
     from pymongo import UpdateOne
 
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     coll = ds._sample_collection
     names = list(columns)
     for start in range(0, len(ids), 5000):

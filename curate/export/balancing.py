@@ -274,9 +274,12 @@ def balance_fingerprint(cfg: BalanceConfig, t: Table) -> str:
 
 @dataclass(frozen=True)
 class BalanceStageConfig:
-    """What `curate balance` was asked to do."""
+    """What `curate balance` was asked to do (fields = its CLI options = pipeline keys)."""
 
-    balance: BalanceConfig
+    target: int | None = None
+    max_synthetic: float = 0.0
+    max_augment: float = 4.0
+    seed: int = 0
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
     resplit: bool = False
@@ -285,8 +288,13 @@ class BalanceStageConfig:
     dry_run: bool = False
     progress: bool = True
 
+    @property
+    def balance(self) -> BalanceConfig:
+        return BalanceConfig(self.target, self.max_synthetic, self.max_augment, self.seed)
+
     def __post_init__(self) -> None:
-        if self.balance.target is None and not self.resplit:
+        self.balance  # validates the planner's settings  # noqa: B018
+        if self.target is None and not self.resplit:
             raise InputError("nothing to do: give --target N (per-class train count) and/or "
                              "--resplit")
         for name, v in (("--val-fraction", self.val_fraction),

@@ -68,7 +68,6 @@ def balance(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
 ) -> None:
     """Plan per-class train targets (undersample, augment, synthetic) and apply on confirmation."""
-    from curate.balance import BalanceConfig
     from curate.export.balancing import BalanceStageConfig, run_balance
 
     st = state(ctx)
@@ -78,9 +77,9 @@ def balance(
         return yes or typer.confirm("Apply?", default=False)
 
     with cli_errors(st.verbose):
-        cfg = BalanceStageConfig(BalanceConfig(target, max_synthetic, max_augment, seed),
-                                 st.dataset, st.workspace, resplit, val_fraction, test_fraction,
-                                 dry_run, st.progress)
+        cfg = BalanceStageConfig(target, max_synthetic, max_augment, seed, st.dataset,
+                                 st.workspace, resplit, val_fraction, test_fraction, dry_run,
+                                 st.progress)
         result = run_balance(cfg, confirm=confirm)
     if dry_run:
         _show(result)

@@ -34,7 +34,7 @@ VIEWS = ("raw", "curated")
 @dataclass(frozen=True)
 class ExportConfig:
     view: str
-    fmt: str
+    format: str  # noqa: A003 - the CLI flag is --format
     out: Path | None = None  # default: <workspace>/exports/<dataset>-<view>-<format>
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
@@ -48,8 +48,8 @@ class ExportConfig:
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
             raise InputError(f"unknown view {self.view!r}; choose one of {', '.join(VIEWS)}")
-        if self.fmt not in FORMATS:
-            raise InputError(f"unknown format {self.fmt!r}; choose one of {', '.join(FORMATS)}")
+        if self.format not in FORMATS:
+            raise InputError(f"unknown format {self.format!r}; choose one of {', '.join(FORMATS)}")
         if self.workers < 1:
             raise InputError(f"--workers must be >= 1, got {self.workers}")
 
@@ -57,7 +57,7 @@ class ExportConfig:
         if self.out is not None:
             return self.out.resolve()
         ws = Workspace.for_dataset(self.dataset, self.workspace)
-        return ws.exports / f"{self.dataset}-{self.view}-{self.fmt}"
+        return ws.exports / f"{self.dataset}-{self.view}-{self.format}"
 
     def options(self) -> dict[str, Any]:
         if self.view == "raw":
@@ -126,11 +126,11 @@ def _finalize(tmp: Path, out: Path) -> None:
 
 
 def _write(cfg: ExportConfig, spec: ViewSpec, rows: list[Row], tmp: Path) -> formats.WriteResult:
-    if cfg.fmt == "imagefolder":
+    if cfg.format == "imagefolder":
         return formats.write_imagefolder(rows, tmp, cfg.workers, cfg.progress)
-    if cfg.fmt == "hf":
+    if cfg.format == "hf":
         return formats.write_hf(rows, tmp, cfg.workers, cfg.progress)
-    if cfg.fmt == "fer2013-csv":
+    if cfg.format == "fer2013-csv":
         return formats.write_fer2013_csv(rows, tmp, cfg.workers, cfg.progress)
     return formats.write_fiftyone(rows, tmp, spec.view)
 
@@ -149,7 +149,7 @@ def export(cfg: ExportConfig, ds: Any | None = None) -> ExportResult:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.incomplete-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    if cfg.fmt != "fiftyone":  # FiftyOne's exporter creates its folder (and warns if it exists)
+    if cfg.format != "fiftyone":  # FiftyOne's exporter creates its folder (and warns if it exists)
         tmp.mkdir()
     try:
         res = _write(cfg, spec, rows, tmp)
@@ -175,8 +175,8 @@ def _write_card(cfg: ExportConfig, ds: Any, res: formats.WriteResult, tmp: Path)
     raw = raw_view(ds)
     before = Counter(zip(*raw.view.values(["split", raw.label_path]), strict=True))
     parents_sources = {p.split("/", 1)[0] for r in res.rows for p in [r.parents] if p}
-    text = card.render(dataset=ds.name, view=cfg.view, fmt=cfg.fmt,
-                       options={"view_options": cfg.options(), "format": cfg.fmt},
+    text = card.render(dataset=ds.name, view=cfg.view, fmt=cfg.format,
+                       options={"view_options": cfg.options(), "format": cfg.format},
                        before=before, rows=res.rows, failures=res.failures,
                        runs=ds.info.get("runs") or {}, versions=runs.package_versions(),
                        sources={r.source for r in res.rows} | parents_sources)

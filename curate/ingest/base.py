@@ -9,9 +9,9 @@ inserts each chunk with one batched call, so an interrupted run leaves whole sam
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Iterator
-import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial

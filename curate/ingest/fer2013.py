@@ -11,11 +11,10 @@ import csv
 import gzip
 import io
 import sys
+import warnings
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-
-import warnings
 
 import numpy as np
 

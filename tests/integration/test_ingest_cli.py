@@ -8,8 +8,16 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures import (face, fer_rows, folder_tree, rafdb_kaggle, rafdb_official, save,
-                      write_fer_csv, write_ferplus_csv)
+from fixtures import (
+    face,
+    fer_rows,
+    folder_tree,
+    rafdb_kaggle,
+    rafdb_official,
+    save,
+    write_fer_csv,
+    write_ferplus_csv,
+)
 from PIL import Image
 from typer.testing import CliRunner
 

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures import (face, fer_rows, folder_tree, rafdb_kaggle, rafdb_official, save,
-                      write_fer_csv)
+from fixtures import face, fer_rows, folder_tree, rafdb_kaggle, rafdb_official, save, write_fer_csv
 
 from curate.errors import InputError
 from curate.ingest import fer2013, folder, rafdb

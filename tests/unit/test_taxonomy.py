@@ -1,5 +1,10 @@
 from curate.taxonomy import (
-    CLASSES, FER2013_IDS, RAFDB_IDS, class_from_name, ferplus_majority, split_from_name,
+    CLASSES,
+    FER2013_IDS,
+    RAFDB_IDS,
+    class_from_name,
+    ferplus_majority,
+    split_from_name,
 )
 
 
