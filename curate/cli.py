@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from curate.clikit import global_options, state
@@ -140,7 +141,7 @@ def pipeline(
         result = run_pipeline(load_config(config), start, until, st.progress)
     table = Table("stage", "status", "seconds", "note", box=box.SIMPLE_HEAD, show_edge=False)
     for o in result.outcomes:
-        table.add_row(o.stage, o.status, f"{o.seconds:.1f}", o.reason[:70])
+        table.add_row(o.stage, o.status, f"{o.seconds:.1f}", escape(o.reason))
     console.print(table)
     console.print(f"report: {result.report_md}\n        {result.report_html}")
     console.print(f"review in the App: curate --dataset {result.config.dataset} app")

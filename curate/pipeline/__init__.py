@@ -74,9 +74,9 @@ def plain(value: Any, depth: int = 0) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {str(k): plain(v, depth + 1) for k, v in value.items()} if depth < 4 else "..."
+        return {str(k): plain(v, depth + 1) for k, v in value.items()} if depth < 8 else "..."
     if isinstance(value, (list, tuple)):
-        return [plain(v, depth + 1) for v in value[:50]] if depth < 4 else "..."
+        return [plain(v, depth + 1) for v in value[:50]] if depth < 8 else "..."
     if isinstance(value, Path):
         return str(value)
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -89,7 +89,7 @@ def command_line(entry: StageEntry) -> str:
     spec, s = entry.spec, dict(entry.settings)
     if spec.name == "ingest":
         return f"curate ingest {s.pop('source')} {s.pop('path')}"
-    parts = [spec.command]
+    parts = [spec.command, *filter(None, [spec.batch_flags])]
     for key, value in s.items():
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):

@@ -49,6 +49,7 @@ class StageSpec:
     many: bool = False
     needs_model: bool = False
     command: str = ""  # the CLI command it corresponds to, for "commands to reproduce"
+    batch_flags: str = ""  # flags a non-interactive run needs (the pipeline never prompts)
 
     def load(self) -> tuple[type, Any]:
         mod = importlib.import_module(self.module)
@@ -66,7 +67,7 @@ STAGES: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec("synth", "augment.synth.stage", "SynthConfig", "synthesize", needs_model=True,
               command="augment synth"),
     StageSpec("balance", "curate.export.balancing", "BalanceStageConfig", "run_balance",
-              command="curate balance"),
+              command="curate balance", batch_flags="--yes"),
     StageSpec("export", "curate.export.exporter", "ExportConfig", "export", many=True,
               command="curate export"),
     StageSpec("compare", "train.compare", "CompareSettings", "run_compare",
@@ -99,7 +100,7 @@ def _coerce(key: str, value: Any, hint: Any, base: Path) -> Any:
     text = str(hint)
     if "Path" in text and isinstance(value, str):
         p = Path(value).expanduser()
-        return p if p.is_absolute() else (base / p)
+        return p if p.is_absolute() else (base / p).resolve()
     if "tuple" in text and isinstance(value, list):
         return tuple(value)
     return value

@@ -17,7 +17,7 @@ from curate.workspace import Workspace
 if TYPE_CHECKING:
     from curate.pipeline import PipelineResult
 
-TIMINGS_HEADING = "## Timings"
+RUN_HEADING = "## This run"
 
 
 def _counts_table(counts: Counter, title: str) -> list[str]:
@@ -50,11 +50,55 @@ def _issues_section(ds: Any) -> list[str]:
     return [*out, ""]
 
 
+def _restore_section(ds: Any) -> list[str]:
+    schema = ds.get_field_schema()
+    if "restored_filepath" not in schema:
+        return ["## Restoration", "", "- not run", ""]
+    done = ds.exists("restored_filepath")
+    methods = done.count_values("restore_method") if "restore_method" in schema else {}
+    changed = ds.count_sample_tags().get("issue:restore_changed", 0)
+    return ["## Restoration", "", f"- restored images: {len(done)} "
+            f"({', '.join(f'{m}: {n}' for m, n in sorted(methods.items()))})",
+            f"- expression changed after restoration (`issue:restore_changed`): {changed}", ""]
+
+
+def _synth_section(ds: Any, result: PipelineResult) -> list[str]:
+    n = len(ds.match({"source": "synthetic"}))
+    out = ["## Synthesis", "", f"- synthetic samples in the dataset: {n}"]
+    out += [f"- skipped: {o.reason}" for o in result.outcomes
+            if o.stage == "synth" and o.status == "skipped"]
+    return [*out, ""]
+
+
+def _pct(pair: Any) -> str:
+    return f"{100 * pair[0]:.1f} ± {100 * pair[1]:.1f}"
+
+
+def _compare_section(result: PipelineResult) -> list[str]:
+    found = [o.summary for o in result.outcomes if o.stage == "compare" and o.status != "skipped"]
+    if not found or "summary" not in found[-1]:
+        return ["## Raw vs curated", "", "- not run", ""]
+    summary = found[-1]["summary"]
+    out = ["## Raw vs curated", "", "Test split shared by both variants; mean ± std over seeds.", "",
+           "| backbone | variant | seeds | accuracy % | macro-F1 % | ECE % |",
+           "|---|---|---:|---:|---:|---:|"]
+    for r in summary.get("table", []):
+        out.append(f"| {r['backbone']} | {r['variant']} | {r['seeds']} | {_pct(r['accuracy'])} | "
+                   f"{_pct(r['macro_f1'])} | {_pct(r['ece'])} |")
+    out.append("")
+    for v in summary.get("verdicts", []):
+        sig = {True: "larger than seed noise (> 2 SE)", False: "within seed noise",
+               None: "too few seeds to tell"}[v.get("significant")]
+        out.append(f"- {v['backbone']} {v['metric']}: {v['variant']} - {v['baseline']} = "
+                   f"{100 * v['diff']:+.2f} pts, {sig}")
+    if found[-1].get("markdown"):
+        out.append(f"- full comparison report: `{found[-1]['markdown']}`")
+    return [*out, ""]
+
+
 def _scalar_lines(summary: dict[str, Any], prefix: str = "") -> list[str]:
     lines = []
     for key, value in summary.items():
-        if key in ("seconds",) or key.endswith("_seconds"):
-            continue
         if isinstance(value, dict):
             lines += _scalar_lines(value, f"{prefix}{key}.")
         elif not isinstance(value, list):
@@ -62,33 +106,31 @@ def _scalar_lines(summary: dict[str, Any], prefix: str = "") -> list[str]:
     return lines
 
 
-def _stages_section(result: PipelineResult) -> list[str]:
-    out = ["## Stages", ""]
+def _run_section(result: PipelineResult) -> list[str]:
+    out = [RUN_HEADING, "", "What this invocation did (work done now vs found done before), and "
+           "how long each stage took.", "", "| stage | status | seconds |", "|---|---|---:|"]
+    out += [f"| {o.stage} | {o.status} | {o.seconds:.1f} |" for o in result.outcomes]
+    out += [f"| total | | {sum(o.seconds for o in result.outcomes):.1f} |", ""]
     for o in result.outcomes:
-        out += [f"### {o.stage}", "", f"`{o.command}`", ""]
-        if o.status == "skipped":
-            out += [f"Skipped: {o.reason}", ""]
-            continue
-        out += [*_scalar_lines(o.summary)[:40], ""]
+        detail = [f"- skipped: {o.reason}"] if o.status == "skipped" else _scalar_lines(o.summary)
+        out += [f"### {o.stage}", "", f"`{o.command}`", "", *detail[:40], ""]
     return out
 
 
 def render(result: PipelineResult) -> str:
+    """The report; everything above RUN_HEADING depends only on the data and the settings."""
     cfg = result.config
     ds = store.load_dataset(cfg.dataset)
-    lines = [f"# Pipeline report: dataset `{cfg.dataset}`", "",
-             f"Config: `{cfg.path}`", ""]
-    lines += _dataset_section(ds) + _issues_section(ds) + _stages_section(result)
+    lines = [f"# Pipeline report: dataset `{cfg.dataset}`", "", f"Config: `{cfg.path}`", ""]
+    lines += _dataset_section(ds) + _issues_section(ds) + _restore_section(ds)
+    lines += _synth_section(ds, result) + _compare_section(result)
+    ws = f" --workspace {cfg.workspace}" if cfg.workspace else ""
     lines += ["## Reproduce", "", "```bash", f"curate pipeline --config {cfg.path}", "",
               "# or stage by stage:"]
-    ws = f" --workspace {cfg.workspace}" if cfg.workspace else ""
     for o in result.outcomes:
         prog, rest = o.command.split(" ", 1)
         lines.append(f"{prog} --dataset {cfg.dataset}{ws} {rest}")
-    lines += ["```", "", TIMINGS_HEADING, "", "| stage | status | seconds |", "|---|---|---:|"]
-    lines += [f"| {o.stage} | {o.status} | {o.seconds:.1f} |" for o in result.outcomes]
-    total = sum(o.seconds for o in result.outcomes)
-    lines += [f"| total | | {total:.1f} |", ""]
+    lines += ["```", ""] + _run_section(result)
     return "\n".join(lines)
 
 
