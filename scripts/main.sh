@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Set up (scripts/install.sh) and run the main job on FER-2013:
-#   scripts/main.sh [path/to/fer2013.csv[.gz]]      (default: ../shared/datasets/fer2013/fer2013.csv.gz)
-# Uses FiftyOne's embedded database unless FIFTYONE_DATABASE_URI is set.
+# Set up (scripts/install.sh) and run the main job: the whole recipe on FER-2013 with the CPU
+# profile (pipelines/fer2013-cpu.toml): ingest, clean, apply, restore, synth (skipped without a
+# model), balance, export raw + curated, compare backbones; then one report.
+#   scripts/main.sh [path/to/fer2013.csv[.gz]]   (default: ../shared/datasets/fer2013/fer2013.csv.gz)
+# Re-running skips what is already done. Uses FiftyOne's embedded database unless
+# FIFTYONE_DATABASE_URI is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-DATA=${1:-../shared/datasets/fer2013/fer2013.csv.gz}
-if [ ! -e "$DATA" ]; then
-  echo "main.sh: no FER-2013 at $DATA; pass the path of your fer2013.csv (see datasets/README.md)" >&2
+export FIFTYONE_DO_NOT_TRACK=${FIFTYONE_DO_NOT_TRACK:-true}
+CURATE=.venv/bin/curate
+CONFIG=pipelines/fer2013-cpu.toml
+if [ $# -ge 1 ]; then
+  # your own copy: ingest it, then run every later stage of the pipeline
+  $CURATE ingest fer2013 "$1"
+  $CURATE pipeline --config "$CONFIG" --from clean
+elif [ -e ../shared/datasets/fer2013/fer2013.csv.gz ]; then
+  $CURATE pipeline --config "$CONFIG"
+else
+  echo "main.sh: no FER-2013 found; pass the path of your fer2013.csv (see datasets/README.md)" >&2
   exit 2
 fi
-export FIFTYONE_DO_NOT_TRACK=true
-CURATE=.venv/bin/curate
-$CURATE ingest fer2013 "$DATA"
 $CURATE status
-echo
-echo "Open the FiftyOne App on it:  .venv/bin/curate app   (then browse http://127.0.0.1:5151/)"
