@@ -1,9 +1,128 @@
-"""`curate restore` commands (being written)."""
+"""`curate restore`: thin command over `curate.restore.restore`."""
 
 from __future__ import annotations
 
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+from curate.clikit import state
+from curate.errors import InputError, cli_errors
+from curate.restore.weights import DEFAULT_MODEL, REGISTRY
+
+console = Console()
+
+
+class Method(str, Enum):
+    gfpgan = "gfpgan"
+    lanczos = "lanczos"
+    bicubic = "bicubic"
+
+
+class Color(str, Enum):
+    gray = "gray"
+    rgb = "rgb"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Precision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+def pick_device(device: Device) -> str:
+    """auto: CUDA when present, else CPU; an explicit cuda without a GPU is an input error."""
+    import torch
+
+    if device is Device.cuda and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available; use --device cpu or auto")
+    if device is not Device.auto:
+        return device.value
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def restore_cmd(
+    ctx: typer.Context,
+    method: Annotated[Method, typer.Option(help="gfpgan (needs weights) or a classical resize.")]
+    = Method.gfpgan,
+    size: Annotated[int, typer.Option(help="Output side in pixels (48..512; GFPGAN works at "
+                                           "512 and is resized to this).")] = 224,
+    color: Annotated[Color, typer.Option(help="Output images in grayscale or RGB.")] = Color.gray,
+    view: Annotated[str | None, typer.Option(
+        help="A saved view or tag, e.g. issue:lowinfo (default: the whole dataset).")] = None,
+    split: Annotated[str | None, typer.Option(help="Only this split (train/val/test).")] = None,
+    label: Annotated[str | None, typer.Option("--class", help="Only this ground-truth class.")]
+    = None,
+    weights: Annotated[Path | None, typer.Option(help="A local GFPGAN .pth file.")] = None,
+    model: Annotated[str, typer.Option(
+        help=f"Registry weights to use from the cache ({', '.join(REGISTRY)}).")] = DEFAULT_MODEL,
+    cache_dir: Annotated[Path | None, typer.Option(
+        help="Weights cache (default: $FER_CURATE_CACHE/weights or "
+             "~/.cache/fer-curate/weights).")] = None,
+    download: Annotated[bool, typer.Option(
+        help="Fetch the official weights into the cache when missing.")] = False,
+    unsharp: Annotated[bool, typer.Option(help="Unsharp mask after a classical resize.")] = False,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Images per batch (default: 4 for gfpgan, 256 classical); halved on GPU OOM.")]
+    = None,
+    device: Annotated[Device, typer.Option(help="auto picks CUDA when present.")] = Device.auto,
+    precision: Annotated[Precision, typer.Option(
+        help="auto: fp32 on CPU; fp16 on CUDA where safe for the model, else bf16.")]
+    = Precision.auto,
+    check: Annotated[bool, typer.Option(
+        help="Compare the reference classifier's predictions on original vs restored images "
+             "(--no-check skips it, recorded as skipped by request).")] = True,
+    workers: Annotated[int, typer.Option(help="Threads for the classical path.")] = 2,
+) -> None:
+    """Restore and upsample faces (GFPGAN or classical); resumable; flags changed expressions."""
+    from curate.restore import RestoreConfig, restore
+
+    st = state(ctx)
+    with cli_errors(st.verbose):
+        cfg = RestoreConfig(
+            dataset=st.dataset, workspace=st.workspace, method=method.value, size=size,
+            color=color.value, unsharp=unsharp, weights=weights, model=model, cache=cache_dir,
+            download=download, view=view, split=split, label=label, batch_size=batch_size,
+            device=pick_device(device), precision=precision.value, check=check,
+            workers=workers, progress=st.progress)
+        res = restore(cfg)
+    _summary(cfg.tag, res)
+
+
+def _summary(tag: str, res) -> None:  # noqa: ANN001 - a RestoreResult
+    if res.unchanged:
+        console.print(f"restore {tag}: unchanged since the last run ({res.selected} samples); "
+                      "nothing to do")
+    else:
+        console.print(f"restore [bold]{tag}[/]: restored {res.restored}, already done "
+                      f"{res.already_done}, skipped {len(res.skipped)} of {res.selected} "
+                      f"in {res.seconds:.1f} s -> {res.out_dir}")
+    if res.weights:
+        w = res.weights
+        state_ = f"verified {w['name']}" if w["verified"] else "UNVERIFIED (not a known release)"
+        console.print(f"weights: {w['path']} sha256 {w['sha256']} ({state_})")
+    for s in res.skipped[:10]:
+        console.print(f"  skipped {s['file']}: {s['reason']}")
+    c = res.check or {}
+    if c.get("status") == "done":
+        console.print(f"expression check: {c['changed']} of {c['checked']} predictions changed "
+                      f"({c['rate']:.1%}), tagged {c.get('tag', 'issue:restore_changed')}")
+    elif c:
+        console.print(f"expression check: {c['status']}")
+    if res.report:
+        console.print(f"report: {res.report}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the `curate` app."""
+    app.command("restore")(restore_cmd)

@@ -1,0 +1,291 @@
+"""`curate restore`: GFPGAN or classical upsampling over the dataset or a view, resumable, with
+an expression-preservation check by the reference classifier.
+
+Outputs: `<workspace>/media/restored/<method>-<size>[-rgb]/<source>/<source_id>.png`, recorded on
+each sample as `restored_filepath`, `restore_method`, `restore_weights_sha256`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curate import runs, store
+from curate.errors import InputError, ModelError
+from curate.progress import task
+from curate.restore import check, runner
+from curate.restore import weights as wts
+from curate.taxonomy import CLASSES
+from curate.workspace import Workspace, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+METHODS = ("gfpgan", "lanczos", "bicubic")
+COLORS = ("gray", "rgb")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+CHANGED_TAG = "issue:restore_changed"
+FIELDS = ("restored_filepath", "restore_method", "restore_weights_sha256")
+
+
+@dataclass(frozen=True)
+class RestoreConfig:
+    dataset: str = store.DEFAULT_DATASET
+    workspace: Path | None = None
+    method: str = "gfpgan"
+    size: int = 224
+    color: str = "gray"
+    unsharp: bool = False
+    weights: Path | None = None
+    model: str = wts.DEFAULT_MODEL
+    cache: Path | None = None
+    download: bool = False
+    view: str | None = None
+    split: str | None = None
+    label: str | None = None
+    batch_size: int | None = None
+    device: str = "cpu"
+    precision: str = "auto"
+    check: bool = True
+    workers: int = 2
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InputError(f"--method {self.method!r}: choose one of {', '.join(METHODS)}")
+        if not 48 <= self.size <= 512:
+            raise InputError(f"--size {self.size}: must be between 48 and 512")
+        if self.color not in COLORS:
+            raise InputError(f"--color {self.color!r}: choose gray or rgb")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"--precision {self.precision!r}: choose one of "
+                             f"{', '.join(PRECISIONS)}")
+        if self.label is not None and self.label not in CLASSES:
+            raise InputError(f"--class {self.label!r}: choose one of {', '.join(CLASSES)}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise InputError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.workers < 1:
+            raise InputError(f"--workers must be >= 1, got {self.workers}")
+        if self.method != "gfpgan" and (self.weights or self.download):
+            raise InputError(f"--weights/--download apply to --method gfpgan, not {self.method}")
+        if self.unsharp and self.method == "gfpgan":
+            raise InputError("--unsharp applies to the classical methods (lanczos, bicubic)")
+
+    @property
+    def method_name(self) -> str:
+        return f"{self.method}+unsharp" if self.unsharp else self.method
+
+    @property
+    def tag(self) -> str:
+        """The output folder name: method, size and (when RGB) colour."""
+        tag = f"{self.method}{'-unsharp' if self.unsharp else ''}-{self.size}"
+        return tag + ("-rgb" if self.color == "rgb" else "")
+
+    @property
+    def batch(self) -> int:
+        return self.batch_size or (4 if self.method == "gfpgan" else 256)
+
+
+@dataclass
+class RestoreResult:
+    selected: int = 0
+    already_done: int = 0
+    restored: int = 0
+    skipped: list[dict] = field(default_factory=list)
+    weights: dict | None = None
+    check: dict = field(default_factory=dict)
+    out_dir: str = ""
+    seconds: float = 0.0
+    batch_size: int | None = None
+    unchanged: bool = False
+    report: str = ""
+
+
+def output_name(source: str | None, source_id: str | None, sample_id: str) -> str:
+    """`<source>/<source_id>.png` (ids made file-safe, with a short hash when that changed them)."""
+    key = source_id if source_id else sample_id
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", key)
+    if safe != key or safe.startswith("."):
+        safe = f"{safe}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+    return f"{source or 'unknown'}/{safe}.png"
+
+
+def select_view(ds: Any, cfg: RestoreConfig) -> Any:
+    """The samples to restore: a saved view or tag, then split and class filters, not excluded."""
+    F = store.fo().ViewField
+    view = ds.view()
+    if cfg.view:
+        if cfg.view in ds.list_saved_views():
+            view = ds.load_saved_view(cfg.view)
+        elif cfg.view in ds.distinct("tags"):
+            view = ds.match_tags(cfg.view)
+        else:
+            saved = ", ".join(ds.list_saved_views()) or "none"
+            raise InputError(f"--view {cfg.view!r} is neither a saved view nor a tag of "
+                             f"{ds.name!r} (saved views: {saved})")
+    if cfg.split:
+        view = view.match(F("split") == cfg.split)
+    if cfg.label:
+        view = view.match(F("ground_truth.label") == cfg.label)
+    if "excluded" in ds.get_field_schema():
+        view = view.match(F("excluded") != True)  # noqa: E712 - a MongoDB expression
+    if len(view) == 0:
+        what = ", ".join(f"{k}={v}" for k, v in (("view", cfg.view), ("split", cfg.split),
+                                                 ("class", cfg.label)) if v) or "the dataset"
+        raise InputError(f"nothing to restore: {what} matches no samples of {ds.name!r}")
+    return view
+
+
+def _declare_fields(ds: Any) -> None:
+    f = store.fo()
+    schema = ds.get_field_schema()
+    for name in FIELDS:
+        if name not in schema:
+            ds.add_sample_field(name, f.StringField)
+
+
+def _enable_app_toggle(ds: Any) -> None:
+    """List `restored_filepath` as a media field: the App's settings then switch the grid/modal
+    between original and restored images."""
+    fields = list(ds.app_config.media_fields or ["filepath"])
+    if "restored_filepath" not in fields:
+        ds.app_config.media_fields = [*fields, "restored_filepath"]
+        ds.save()
+
+
+def _plan(view: Any, out_dir: Path, sha: str | None) -> tuple[list[runner.Item], int]:
+    """Work items for samples whose output is not already recorded with the same weights."""
+    cols = view.values(["id", "filepath", "source", "source_id", *FIELDS])
+    todo, done = [], 0
+    for sid, src, source, source_id, rpath, _method, rsha in zip(*cols, strict=True):
+        dst = out_dir / output_name(source, source_id, sid)
+        if rpath == str(dst) and rsha == sha and dst.is_file():
+            done += 1
+        else:
+            todo.append(runner.Item(sid, src, dst))
+    return todo, done
+
+
+def _resolve_weights(cfg: RestoreConfig) -> wts.WeightsFile | None:
+    if cfg.method != "gfpgan":
+        return None
+    wf = wts.resolve(cfg.weights, cfg.model, cfg.cache, cfg.download)
+    if not wf.verified:
+        log.warning("weights %s are unverified (sha256 %s is not a known release)", wf.path,
+                    wf.sha256)
+    return wf
+
+
+def _build_restorer(cfg: RestoreConfig, wf: wts.WeightsFile | None) -> Any:
+    if wf is None:
+        return None
+    from curate.restore.gfpgan import GFPGANRestorer, load_gfpgan
+
+    return GFPGANRestorer(load_gfpgan(wf.path), cfg.device, cfg.precision, cfg.batch)
+
+
+def _load_reference(cfg: RestoreConfig, ws: Workspace) -> tuple[Any, str | None]:
+    """The reference classifier and the sha256 of its metadata (None, None with --no-check)."""
+    if not cfg.check:
+        return None, None
+    from train.reference import META, load_reference, reference_dir
+
+    try:
+        ref = load_reference(reference_dir(ws), cfg.device)
+    except ModelError as e:
+        raise ModelError(f"{e} (or pass --no-check to restore without the expression check)") \
+            from None
+    return ref, wts.sha256_file(reference_dir(ws) / META)
+
+
+def restore(cfg: RestoreConfig) -> RestoreResult:
+    """Restore the selected samples, record them, run the expression check, write a report."""
+    t0 = time.perf_counter()
+    ws = Workspace.for_dataset(cfg.dataset, cfg.workspace)
+    ds = store.load_dataset(cfg.dataset)
+    view = select_view(ds, cfg)
+    ref, ref_sha = _load_reference(cfg, ws)  # before hours of work: no reference, no run
+    wf = _resolve_weights(cfg)
+    sha = wf.sha256 if wf else None
+    settings = {**_settings(cfg), "weights_sha256": sha, "reference_sha256": ref_sha}
+    fp = runs.fingerprint(settings, runs.sample_state(view, "filepath"))
+    res = RestoreResult(selected=len(view), out_dir=str(ws.media / "restored" / cfg.tag))
+    res.weights = ({"path": str(wf.path), "sha256": wf.sha256, "verified": wf.verified,
+                    "name": wf.name} if wf else None)
+    _declare_fields(ds)
+    todo, res.already_done = _plan(view, Path(res.out_dir), sha)
+    if not todo and runs.is_done(ds, "restore", fp):
+        res.unchanged = True
+        res.check = (runs.last_run(ds, "restore") or {}).get("check", {})
+        res.seconds = round(time.perf_counter() - t0, 3)
+        return res
+    if todo:
+        _restore_images(ds, todo, cfg, wf, res)
+    _enable_app_toggle(ds)
+    res.check = (_check(ds, view, ref, cfg, Path(res.out_dir)) if ref is not None
+                 else {"status": "skipped by request (--no-check)"})
+    res.seconds = round(time.perf_counter() - t0, 3)
+    res.report = str(_write_report(ws, cfg, res))
+    runs.record(ds, "restore", config=settings, fp=fp, seconds=res.seconds,
+                counts={"selected": res.selected, "already_done": res.already_done,
+                        "restored": res.restored, "skipped": len(res.skipped)},
+                check=res.check, weights=res.weights, report=res.report)
+    return res
+
+
+def _settings(cfg: RestoreConfig) -> dict:
+    keep = ("method", "size", "color", "unsharp", "view", "split", "label", "check", "model")
+    d = {k: v for k, v in asdict(cfg).items() if k in keep}
+    return {**d, "weights": str(cfg.weights) if cfg.weights else None}
+
+
+def _restore_images(ds: Any, todo: list[runner.Item], cfg: RestoreConfig,
+                    wf: wts.WeightsFile | None, res: RestoreResult) -> None:
+    log.info("%d to restore, %d already done", len(todo), res.already_done)
+    rec = runner.Recorder(ds, cfg.method_name, wf.sha256 if wf else None)
+    with task(f"restore {cfg.tag}", len(todo), cfg.progress) as tick:
+        if wf is None:
+            out = runner.run_classical(todo, rec, size=cfg.size, method=cfg.method,
+                                       color=cfg.color, unsharp=cfg.unsharp,
+                                       workers=cfg.workers, tick=tick, chunk=cfg.batch)
+        else:
+            out = runner.run_model(todo, rec, lambda: _build_restorer(cfg, wf), size=cfg.size,
+                                   color=cfg.color, batch_size=cfg.batch, tick=tick)
+    res.restored, res.skipped = out.restored, out.skipped
+    if out.batch_size is not None:
+        res.batch_size = out.batch_size
+
+
+def _check(ds: Any, view: Any, ref: Any, cfg: RestoreConfig, out_dir: Path) -> dict:
+    """Reference predictions on original vs restored; tag changed samples, summarise."""
+    view.reload()
+    ids, src, dst, labels = view.values(["id", "filepath", "restored_filepath",
+                                         "ground_truth.label"])
+    prefix = str(out_dir) + "/"
+    pairs = [(i, s, d, lb) for i, s, d, lb in zip(ids, src, dst, labels, strict=True)
+             if d and d.startswith(prefix)]
+    if not pairs:
+        return {"status": "done", "checked": 0, "changed": 0, "rate": 0.0, "per_class": {}}
+    ids, src, dst, labels = map(list, zip(*pairs, strict=True))
+    with task("expression check", len(ids), cfg.progress) as tick:
+        p_orig, p_rest = check.predict_pairs(ref, src, dst, tick)
+    classes = list(ref.spec.classes)
+    changed = p_orig != p_rest
+    flagged = {i for i, c in zip(ids, changed, strict=True) if c}
+    ds.select([i for i in ids if i not in flagged]).untag_samples(CHANGED_TAG)
+    ds.select(sorted(flagged)).tag_samples(CHANGED_TAG)
+    summary = check.summarize(labels, p_orig, p_rest, classes)
+    log.info("expression check: %d of %d predictions changed", summary["changed"],
+             summary["checked"])
+    return {"status": "done", "tag": CHANGED_TAG, "reference": ref.info, **summary}
+
+
+def _write_report(ws: Workspace, cfg: RestoreConfig, res: RestoreResult) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    body = {"dataset": cfg.dataset, "config": _settings(cfg), **asdict(res)}
+    body.pop("report", None)
+    return write_json_atomic(body, ws.reports / f"restore-{cfg.tag}-{stamp}.json")
