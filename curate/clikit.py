@@ -28,7 +28,7 @@ def global_options(
     ctx: typer.Context,
     dataset: Annotated[str, typer.Option(help="FiftyOne dataset name.")] = DEFAULT_DATASET,
     workspace: Annotated[Path | None, typer.Option(
-        help="Folder for media, runs, exports, reports [default: ./workspace/<dataset>].")] = None,
+        help="Folder for media, runs, exports, reports (default: ./workspace/<dataset>).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs, tracebacks.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:

@@ -115,9 +115,13 @@ def output_name(source: str | None, source_id: str | None, sample_id: str) -> st
 
 
 def select_view(ds: Any, cfg: RestoreConfig) -> Any:
-    """The samples to restore: a saved view or tag, then split and class filters, not excluded."""
+    """The samples to restore: a saved view or tag, then split and class filters, not excluded.
+
+    Real samples only: augmented images are made from their parent's restored file by
+    `curate balance`, and synthetic ones are rendered at the dataset's size by `augment synth`.
+    """
     F = store.fo().ViewField
-    view = ds.view()
+    view = ds.match(~F("source").is_in(["augmented", "synthetic"]))
     if cfg.view:
         if cfg.view in ds.list_saved_views():
             view = ds.load_saved_view(cfg.view)
