@@ -12,6 +12,10 @@ import typer
 log = logging.getLogger(__name__)
 
 
+# pymongo's errors when the server went away mid-run (matched by name: no pymongo import here)
+DATABASE_LOST = ("ServerSelectionTimeoutError", "AutoReconnect", "NetworkTimeout")
+
+
 class CurateError(Exception):
     """An error with a one-line message for the user. Subclasses set the exit code."""
 
@@ -54,6 +58,11 @@ def cli_errors(verbose: bool = False) -> Iterator[None]:
     except Exception as e:  # unknown errors: one line, traceback with --verbose
         if verbose:
             raise
+        if type(e).__name__ in DATABASE_LOST:
+            typer.echo("error: the database stopped answering mid-run (its mongod process "
+                       "exited); re-run the same command: finished work is saved and it resumes",
+                       err=True)
+            raise typer.Exit(StoreError.exit_code) from None
         typer.echo(f"error: {type(e).__name__}: {e} (re-run with --verbose for the traceback)",
                    err=True)
         raise typer.Exit(1) from None

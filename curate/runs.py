@@ -1,7 +1,8 @@
 """Stage provenance and fingerprints: what ran, with which settings, on which samples.
 
-A stage's fingerprint = its settings + the ids and the label/exclusion state of the samples it
-reads (DESIGN.md). A stage whose last run has the same fingerprint is skipped (a no-op re-run).
+A stage's fingerprint = its settings + the ids and the label (and, where the stage reads it,
+exclusion) state of the samples it reads (DESIGN.md). A stage whose last run has the same
+fingerprint is skipped (a no-op re-run).
 """
 
 from __future__ import annotations
@@ -38,11 +39,14 @@ def fingerprint(settings: dict[str, Any], rows: Iterable[Iterable[Any]] = ()) ->
 
 
 def sample_state(view: Any, *fields: str) -> list[tuple]:
-    """(id, label, excluded, *fields) per sample of `view`, sorted by id: the usual input state."""
-    names = ["id", "ground_truth.label", *fields]
+    """(id, label, *fields) per sample of `view`, sorted by id: the usual input state.
+
+    Exclusion is a decision made *after* the checks (`curate apply`), so it is part of a
+    stage's state only when that stage reads it: pass "excluded" in `fields` (or select the
+    view by it). Otherwise clean -> apply -> clean would never settle.
+    """
     schema = view.get_field_schema()
-    if "excluded" in schema:
-        names.insert(2, "excluded")
+    names = ["id", "ground_truth.label", *(f for f in fields if f.split(".")[0] in schema)]
     cols = view.values(names)
     return sorted(zip(*cols), key=lambda r: r[0])
 

@@ -75,7 +75,10 @@ def open_view(cfg: CleanConfig) -> tuple[Any, Any]:
     ds = store.load_dataset(cfg.dataset)
     if len(ds) == 0:
         raise StoreError(f"dataset {cfg.dataset!r} is empty; run `curate ingest ...` first")
-    view = ds.match({"split": {"$in": list(cfg.splits)}})
+    # real samples only: augmented and synthetic ones derive from them (balance, synth) and
+    # are checked at their own creation; including them would make clean depend on its output
+    view = ds.match({"split": {"$in": list(cfg.splits)},
+                     "source": {"$nin": ["augmented", "synthetic"]}})
     if len(view) == 0:
         raise InputError(f"dataset {cfg.dataset!r} has no samples in split(s) "
                          f"{', '.join(cfg.splits)}; present: {', '.join(ds.distinct('split'))}")

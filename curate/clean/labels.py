@@ -38,7 +38,7 @@ CSV_COLUMNS = ("source_id", "split", "given_label", "label_quality", "suggested_
 # Profiles: what `--fast` (the CPU budget) and the default mean for the K-fold training.
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {"folds": 5, "epochs": 6, "backbone": "mobilenetv3_small_100", "img_size": 48},
-    "fast": {"folds": 3, "epochs": 2, "backbone": "mobilenetv3_small_100", "img_size": 48},
+    "fast": {"folds": 3, "epochs": 4, "backbone": "mobilenetv3_small_100", "img_size": 48},
 }
 
 

@@ -61,6 +61,28 @@ def counts_table(before: Counter, after: Sequence[Row]) -> list[str]:
     return lines
 
 
+# Per-invocation bookkeeping, not the state of the data: left out so the card depends only on
+# the data and the settings (an interrupted and resumed run gives the same card).
+VOLATILE = frozenset({"finished_at", "versions", "seconds", "added", "already_present",
+                      "skipped", "noop", "report", "status", "excluded_ids", "already_done",
+                      "restored", "user"})
+
+
+def _stable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items()
+                if k not in VOLATILE and not k.endswith("seconds")}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def _effective(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last run that did work (no-op re-runs only confirm it)."""
+    done = [h for h in history if not h.get("noop")]
+    return (done or history or [{}])[-1]
+
+
 def _runs_section(runs: dict[str, Any]) -> list[str]:
     if not runs:
         return ["No curation stage has run on this dataset."]
@@ -70,10 +92,8 @@ def _runs_section(runs: dict[str, Any]) -> list[str]:
         history = runs[stage] if isinstance(runs[stage], list) else [runs[stage]]
         if stage == "export":
             continue
-        last = history[-1] if history else {}
-        out.append(f"### {stage} ({len(history)} run{'s' * (len(history) != 1)}, last "
-                   f"{last.get('finished_at', '?')})")
-        shown = {k: v for k, v in last.items() if k not in ("versions", "finished_at")}
+        out.append(f"### {stage}")
+        shown = _stable(_effective(history))
         out += ["```json", json.dumps(shown, indent=2, sort_keys=True, default=str), "```", ""]
     return out
 
@@ -100,7 +120,8 @@ def render(*, dataset: str, view: str, fmt: str, options: dict[str, Any], before
     if failures:
         lines += ["", f"{len(failures)} images could not be read and are not in the export:", ""]
         lines += [f"- `{k}`: {why}" for k, why in failures[:50]]
-    lines += ["", "## What was done (dataset.info runs, last run of each stage)", ""]
+    lines += ["", "## What was done (settings and results of each stage's last effective run)",
+              ""]
     lines += _runs_section(runs)
     lines += ["## Package versions", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(versions.items())]
