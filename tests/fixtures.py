@@ -98,7 +98,7 @@ def folder_tree(root: Path, splits=("train", "test"), classes=CLASSES, per_class
     k = 0
     for split in splits:
         for c in classes:
-            for i in range(per_class):
+            for _ in range(per_class):
                 pre = (prefix or {}).get(split, "img")
                 save(root / split / c / f"{pre}_{k}.png", face(k), "PNG")
                 k += 1
