@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,29 +109,19 @@ def real_hashes(ds: Any, cache: Path, progress: bool) -> tuple[np.ndarray, list[
 
 
 def add_synthetic(ds: Any, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert admitted images as train samples with one batched insert; returns how many.
-
-    As `curate.store.add_records` does (the store's datasets are filled by direct inserts, so
-    `Dataset.add_samples` would fail on their unset media type): declare the extra field, then
-    insert the documents FiftyOne itself would write.
-    """
+    """Insert admitted images as train samples with one batched insert; returns how many."""
     if not rows:
         return 0
     fo = store.fo()
     if "synthetic" not in ds.get_field_schema():
         ds.add_sample_field("synthetic", fo.DictField)
-    docs = []
+    samples = []
     for r in rows:
         meta = fo.ImageMetadata(width=r["width"], height=r["height"], num_channels=r["channels"],
                                 size_bytes=r["size_bytes"], mime_type="image/png")
-        docs.append(fo.Sample(
+        samples.append(fo.Sample(
             filepath=r["filepath"], metadata=meta, tags=["synthetic"],
             ground_truth=fo.Classification(label=r["class"]), orig_label=r["class"],
             source=SOURCE, source_id=r["source_id"], split="train",
-            synthetic=r["synthetic"]).to_mongo_dict())
-    now = datetime.now(UTC).replace(tzinfo=None)
-    for d in docs:
-        d["_dataset_id"] = ds._doc.id
-        d["created_at"] = d["last_modified_at"] = now
-    ds._sample_collection.insert_many(docs, ordered=True)
-    return len(docs)
+            synthetic=r["synthetic"]))
+    return store.insert_samples(ds, samples)
