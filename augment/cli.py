@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from curate.clikit import global_options, state
-from curate.errors import InputError, cli_errors
+from curate.clikit import global_options, pick_device, state
+from curate.errors import cli_errors
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 app.callback()(global_options)
@@ -28,17 +28,6 @@ class Family(str, Enum):
     sdxl = "sdxl"
     turbo = "turbo"
     lcm = "lcm"
-
-
-def pick_device(device: str) -> str:
-    """`auto` -> cuda when present, else cpu; anything else is checked and passed through."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {device}: CUDA is not available here (use auto or cpu)")
-    return device
 
 
 def _classes(value: str | None) -> tuple[str, ...]:

@@ -9,7 +9,23 @@ from typing import Annotated
 
 import typer
 
+from curate.errors import InputError
 from curate.store import DEFAULT_DATASET
+
+Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:1 ...")]
+
+
+def pick_device(device: str) -> str:
+    """`auto` -> cuda when present, else cpu; an explicit cuda without a GPU is an input error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: CUDA is not available here (use auto or cpu)")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise InputError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
+    return device
 
 
 @dataclass

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from curate.clikit import global_options, state
+from curate.clikit import Device, global_options, pick_device, state
 from curate.errors import InputError, cli_errors
 from curate.taxonomy import CLASSES
 from curate.workspace import Workspace
@@ -41,16 +41,7 @@ class Profile(str, Enum):
     gpu = "gpu"
 
 
-Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:1 ...")]
 Seed = Annotated[int, typer.Option(help="Seed of every RNG.")]
-
-
-def pick_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _ws(ctx: typer.Context) -> Workspace:

@@ -7,21 +7,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from curate.clikit import state
+from curate.clikit import pick_device, state
 from curate.errors import cli_errors
 
 console = Console()
-
-
-def _device(name: str) -> str:
-    if name != "auto":
-        return name
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        return "cpu"
 
 
 def _split_list(values: list[str] | None) -> tuple[str, ...]:
@@ -51,7 +40,7 @@ def clean_cmd(
     with cli_errors(st.verbose):
         names = tuple(c.strip() for c in checks.split(",") if c.strip())
         cfg = CleanConfig(st.dataset, st.workspace, names, fast, radius, _split_list(split),
-                          _device(device), seed, progress=st.progress)
+                          pick_device(device), seed, progress=st.progress)
         res = clean(cfg)
     if res.noop:
         console.print(f"clean: nothing to do: {', '.join(res.skipped)} already ran with the "

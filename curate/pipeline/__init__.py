@@ -50,10 +50,10 @@ def _build(entry: StageEntry, cfg: PipelineConfig, progress: bool) -> Any:
     for key, value in injected.items():
         if key in names and key not in kwargs:
             kwargs[key] = value
-    if kwargs.get("device") == "auto":
-        import torch
+    if "device" in kwargs:
+        from curate.clikit import pick_device
 
-        kwargs["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+        kwargs["device"] = pick_device(kwargs["device"])
     return cls(**kwargs)
 
 

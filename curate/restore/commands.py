@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from curate.clikit import state
-from curate.errors import InputError, cli_errors
+from curate.clikit import Device, pick_device, state
+from curate.errors import cli_errors
 from curate.restore.weights import DEFAULT_MODEL, REGISTRY
 
 console = Console()
@@ -27,28 +27,11 @@ class Color(str, Enum):
     rgb = "rgb"
 
 
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
 class Precision(str, Enum):
     auto = "auto"
     fp32 = "fp32"
     fp16 = "fp16"
     bf16 = "bf16"
-
-
-def pick_device(device: Device) -> str:
-    """auto: CUDA when present, else CPU; an explicit cuda without a GPU is an input error."""
-    import torch
-
-    if device is Device.cuda and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available; use --device cpu or auto")
-    if device is not Device.auto:
-        return device.value
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def restore_cmd(
@@ -75,7 +58,7 @@ def restore_cmd(
     batch_size: Annotated[int | None, typer.Option(
         help="Images per batch (default: 4 for gfpgan, 256 classical); halved on GPU OOM.")]
     = None,
-    device: Annotated[Device, typer.Option(help="auto picks CUDA when present.")] = Device.auto,
+    device: Device = "auto",
     precision: Annotated[Precision, typer.Option(
         help="auto: fp32 on CPU; fp16 on CUDA where safe for the model, else bf16.")]
     = Precision.auto,
