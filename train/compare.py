@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # --profile cpu: one fast backbone, 3 seeds, a short schedule (fits 2 CPU cores).
 PROFILES: dict[str, dict[str, Any]] = {
-    "cpu": {"backbones": ("mobilenetv3_small_100",), "seeds": 3, "epochs": 6, "img_size": 48},
+    "cpu": {"backbones": ("resnet10t",), "seeds": 3, "epochs": 4, "img_size": 48},
     "gpu": {"backbones": ("resnet18", "efficientnet_b0", "convnext_atto"), "seeds": 3,
             "epochs": 30, "img_size": 64},
 }

@@ -36,7 +36,7 @@ class OofConfig:
     """K-fold settings. `fast` is the CPU-budget profile (fewer folds and epochs)."""
 
     folds: int = 5
-    backbone: str = "mobilenetv3_small_100"
+    backbone: str = "resnet10t"
     img_size: int = 48
     in_chans: int = 1
     epochs: int = 8

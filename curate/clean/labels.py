@@ -36,9 +36,12 @@ CSV_NAME = "label_issues.csv"
 CSV_COLUMNS = ("source_id", "split", "given_label", "label_quality", "suggested_label",
                "suggested_prob", "is_issue")
 # Profiles: what `--fast` (the CPU budget) and the default mean for the K-fold training.
+# resnet10t, not mobilenetv3_small_100: on 8k real FER-2013 train faces, 3 epochs at 48 px,
+# resnet10t reached 45.7% PublicTest accuracy, resnet18 44.1% (1.6x slower) and
+# mobilenetv3_small_100 26.2% (near the class prior: it does not learn at this size/budget).
 PROFILES: dict[str, dict[str, Any]] = {
-    "default": {"folds": 5, "epochs": 6, "backbone": "mobilenetv3_small_100", "img_size": 48},
-    "fast": {"folds": 3, "epochs": 4, "backbone": "mobilenetv3_small_100", "img_size": 48},
+    "default": {"folds": 5, "epochs": 6, "backbone": "resnet10t", "img_size": 48},
+    "fast": {"folds": 3, "epochs": 2, "backbone": "resnet10t", "img_size": 48},
 }
 
 

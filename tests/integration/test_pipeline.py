@@ -108,7 +108,7 @@ def test_pipeline_interrupted_and_resumed_matches_uninterrupted(tmp_path, monkey
         expected = outputs(tmp_path / "a", name)
         assert any(k.startswith("exports/") and "/curated" in k or "curated" in k for k in expected)
         assert "| train | 25 | 25 | 25 | 25 | 25 | 25 | 25 | 175 |" in expected["report"]
-        assert "## Raw vs curated" in expected["report"] and "| mobilenetv3_small_100 | raw |" \
+        assert "## Raw vs curated" in expected["report"] and "| resnet10t | raw |" \
             in expected["report"]
 
         r = run(config)  # second run: nothing left to do but the (overwriting) exports
