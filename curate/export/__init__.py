@@ -1,2 +1,2 @@
-"""The last curation stages: `curate balance` (balancing.py, planner in curate/balance.py) and
-`curate export` (exporter.py, formats.py, card.py). Commands in commands.py."""
+"""`curate export`: a view written as imagefolder, fer2013-csv, fiftyone or hf, with
+manifest.csv and CARD.md (exporter.py, formats.py, card.py). Command in commands.py."""

@@ -63,6 +63,11 @@ class IngestReport:
     seconds: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def noop(self) -> bool:
+        """The input was unchanged since its last full ingest: nothing was read or written."""
+        return bool(self.info.get("unchanged"))
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["skipped_count"] = len(self.skipped)

@@ -66,7 +66,7 @@ STAGES: dict[str, StageSpec] = {s.name: s for s in (
               command="curate restore"),
     StageSpec("synth", "augment.synth.stage", "SynthConfig", "synthesize", needs_model=True,
               command="augment synth"),
-    StageSpec("balance", "curate.export.balancing", "BalanceStageConfig", "run_balance",
+    StageSpec("balance", "curate.balance.stage", "BalanceStageConfig", "run_balance",
               command="curate balance", batch_flags="--yes"),
     StageSpec("export", "curate.export.exporter", "ExportConfig", "export", many=True,
               command="curate export"),

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curate.balance import (
+from curate.balance.plan import (
     BalanceConfig,
     choose_drops,
     choose_parents,

@@ -1,5 +1,5 @@
 """`curate balance` on the store: read the train state, plan, apply (marks + augmented samples),
-and re-split. The decisions are made by the pure functions of curate.balance.
+and re-split. The decisions are made by the pure functions of curate.balance.plan.
 
 Applying is idempotent: augmented samples have deterministic `source_id`s
 (`<class>/<parent source>/<parent source_id>#aug<k>`) and files, undersampling is the
@@ -23,7 +23,7 @@ from PIL import Image
 
 from augment.classical import augment, seed_for
 from curate import runs, store
-from curate.balance import (
+from curate.balance.plan import (
     BalanceConfig,
     Plan,
     choose_drops,

@@ -1,6 +1,6 @@
 """Balancing, pure: the per-class plan, which samples to undersample, which parents to augment,
 and a stratified re-split that keeps duplicate groups together. No DB here (see
-curate/export/balancing.py for the adapter).
+curate/balance/stage.py for the adapter).
 
 Plan for each class of the train split, with target T, r real samples:
 - r > T: undersample r - T (exact duplicates first, then a seeded choice);
