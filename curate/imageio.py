@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -60,16 +61,28 @@ def read_gray(path: str | os.PathLike) -> np.ndarray:
         return np.asarray(im.convert("L"))
 
 
+# zlib level 1 with Huffman-only coding: about 3x faster than Pillow's level 1 on 48 px faces
+# and ~40% on 224 px ones (bench/bench_restore.py), lossless, files no larger.
+_PNG = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY,
+        cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
+
+
 def write_png_atomic(array: np.ndarray, path: Path) -> int:
-    """Write `array` as PNG via a temp file and `os.replace`; returns the file size."""
+    """Encode uint8 gray (H, W) or RGB (H, W, 3) as PNG via a temp name + `os.replace`;
+    returns the file size."""
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", array, _PNG)
+    if not ok:
+        raise OSError(f"PNG encoding failed for {path}")
+    data = buf.tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.incomplete")
     try:
         with open(tmp, "wb") as fh:
-            Image.fromarray(array).save(fh, format="PNG", compress_level=1)
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
-    return os.path.getsize(path)
+    return len(data)
