@@ -83,17 +83,20 @@ def _effective(history: list[dict[str, Any]]) -> dict[str, Any]:
     return (done or history or [{}])[-1]
 
 
+def stable_runs(runs: dict[str, Any]) -> dict[str, Any]:
+    """Stage -> its last effective run without per-invocation counters (exports left out)."""
+    names = [s for s in STAGE_ORDER if s in runs] + sorted(set(runs) - set(STAGE_ORDER))
+    return {stage: _stable(_effective(runs[stage] if isinstance(runs[stage], list)
+                                      else [runs[stage]]))
+            for stage in names if stage != "export"}
+
+
 def _runs_section(runs: dict[str, Any]) -> list[str]:
     if not runs:
         return ["No curation stage has run on this dataset."]
     out: list[str] = []
-    names = [s for s in STAGE_ORDER if s in runs] + sorted(set(runs) - set(STAGE_ORDER))
-    for stage in names:
-        history = runs[stage] if isinstance(runs[stage], list) else [runs[stage]]
-        if stage == "export":
-            continue
+    for stage, shown in stable_runs(runs).items():
         out.append(f"### {stage}")
-        shown = _stable(_effective(history))
         out += ["```json", json.dumps(shown, indent=2, sort_keys=True, default=str), "```", ""]
     return out
 

@@ -52,6 +52,9 @@ def export(
                            include_excluded, restored, curate_test, workers, st.progress)
         res = run_export(cfg)
     per_split = ", ".join(f"{s} {n}" for s, n in sorted(res.counts.items()))
+    if res.noop:
+        console.print(f"{res.out} is up to date ({res.images} images, {per_split}): nothing to do")
+        return
     console.print(f"[bold]{view.value}[/] -> {fmt.value}: {res.images} images ({per_split}) in "
                   f"{res.seconds:.1f} s -> {res.out}")
     if res.failures:

@@ -73,6 +73,7 @@ class ExportResult:
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    noop: bool = False  # the same rows and settings were already exported to `out`
 
 
 def collect_rows(ds: Any, spec: ViewSpec) -> list[Row]:
@@ -139,13 +140,17 @@ def export(cfg: ExportConfig, ds: Any | None = None) -> ExportResult:
     """Export one view; returns where, how many images, and what failed."""
     t0 = time.perf_counter()
     out = cfg.out_dir()
-    _check_out(out, cfg.overwrite)
     ds = ds if ds is not None else store.load_dataset(cfg.dataset)
     spec = get_view(ds, cfg.view, **cfg.options())
     rows = collect_rows(ds, spec)
     if not rows:
         raise InputError(f"view {cfg.view!r} of dataset {ds.name!r} is empty: nothing to export "
                          "(run `curate ingest ...`, or check exclusions with `curate status`)")
+    fp = _fingerprint(cfg, ds, rows)
+    done = _already_exported(ds, out, fp)
+    if done is not None:
+        return done
+    _check_out(out, cfg.overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.incomplete-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -165,10 +170,28 @@ def export(cfg: ExportConfig, ds: Any | None = None) -> ExportResult:
     result = ExportResult(out, len(res.rows), dict(Counter(r.split for r in res.rows)),
                           res.failures, round(time.perf_counter() - t0, 3))
     config = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
-    store.record_run(ds, "export", {"config": {**config, "out": str(out)},
-                                    "counts": result.counts, "failures": len(res.failures),
-                                    "seconds": result.seconds})
+    store.record_run(ds, "export", {"config": {**config, "out": str(out)}, "fingerprint": fp,
+                                    "images": result.images, "counts": result.counts,
+                                    "failures": len(res.failures), "seconds": result.seconds})
     return result
+
+
+def _fingerprint(cfg: ExportConfig, ds: Any, rows: list[Row]) -> str:
+    """The export's inputs: format and view options, every row, and what CARD.md reports."""
+    settings = {"view": cfg.view, "format": cfg.format, **cfg.options(),
+                "runs": card.stable_runs(ds.info.get("runs") or {})}
+    return runs.fingerprint(settings, ((r.src, r.label, r.split, r.source, r.source_id,
+                                        r.parents, r.transforms) for r in rows))
+
+
+def _already_exported(ds: Any, out: Path, fp: str) -> ExportResult | None:
+    """The last export to `out` with the same fingerprint, when its files are still there."""
+    history = (ds.info.get("runs") or {}).get("export") or []
+    last = next((h for h in reversed(history) if h.get("config", {}).get("out") == str(out)), None)
+    if not last or last.get("fingerprint") != fp or not (out / "manifest.csv").is_file():
+        return None
+    log.info("%s is up to date with the dataset; nothing to export", out)
+    return ExportResult(out, last.get("images", 0), last.get("counts", {}), [], 0.0, noop=True)
 
 
 def _write_card(cfg: ExportConfig, ds: Any, res: formats.WriteResult, tmp: Path) -> None:

@@ -187,8 +187,12 @@ def test_export_round_trip_card_and_errors(tmp_path, dataset_name):
     assert not d.diff_files and not d.left_only and filecmp.cmp(cur_dir / "CARD.md",
                                                                 again / "CARD.md", shallow=False)
 
-    # bad input
+    # unchanged data and settings: a no-op; anything else into an existing folder needs --overwrite
+    before = (cur_dir / "manifest.csv").stat().st_mtime_ns
     r = cli(dataset_name, ws, "export", "--view", "curated", "--out", str(cur_dir))
+    assert r.exit_code == 0 and "up to date" in r.output
+    assert (cur_dir / "manifest.csv").stat().st_mtime_ns == before
+    r = cli(dataset_name, ws, "export", "--view", "raw", "--out", str(cur_dir))
     assert r.exit_code == 2 and "already exists" in r.output and "--overwrite" in r.output
     r = cli(dataset_name, ws, "export", "--view", "raw", "--out", str(cur_dir), "--overwrite")
     assert r.exit_code == 0 and len(_manifest(cur_dir)) == 98
