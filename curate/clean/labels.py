@@ -33,6 +33,9 @@ CHECKED = ("train", "val")
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
            "predicted_neq_given")
 CSV_NAME = "label_issues.csv"
+# Below this out-of-fold accuracy the label flags are mostly the model's errors (FER-2013: human
+# agreement ~65%, published single networks ~70%); the report says so.
+WEAK_MODEL_ACCURACY = 0.45
 CSV_COLUMNS = ("source_id", "split", "given_label", "label_quality", "suggested_label",
                "suggested_prob", "is_issue")
 # Profiles: what `--fast` (the CPU budget) and the default mean for the K-fold training.
@@ -208,6 +211,13 @@ def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
     csv_path = _write_csv(ws.reports / CSV_NAME, [r for p in parts for r in _rows(cols, p)])
     summary = _summary(cols, checked, test, oof, time.perf_counter() - t0)
     summary["csv"] = str(csv_path)
+    acc = summary.get("oof_accuracy") or 0.0
+    if acc < WEAK_MODEL_ACCURACY:
+        summary["warning"] = (
+            f"out-of-fold accuracy {acc:.1%} is below {WEAK_MODEL_ACCURACY:.0%}: the model is too "
+            "weak for its label flags to be trusted (review only the lowest label_quality, or "
+            "run without --fast / with more epochs)")
+        log.warning(summary["warning"])
     runs.record(ds, STAGE, config=settings, fp=fp, counts=summary, seconds=summary["seconds"])
     return {**summary, "reused": False}
 
