@@ -173,7 +173,7 @@ def apply_plan(ds: Any, plan: Plan, sel: Selection, t: Table, media: Path,
         for start in range(0, len(todo), CHUNK):
             samples = [_augmented_sample(t, a, plan.config.seed, media)
                        for a in todo[start:start + CHUNK]]
-            store.add_records(ds, samples)  # the commit point of a chunk
+            store.insert_samples(ds, samples)  # the commit point of a chunk
             res.created += len(samples)
             tick(len(samples))
     old = {t["id"][i]: bool(t["drop"][i]) for i in range(len(t))}
@@ -188,20 +188,6 @@ def apply_plan(ds: Any, plan: Plan, sel: Selection, t: Table, media: Path,
     res.noop = not (res.created or res.marked or res.unmarked)
     res.seconds = round(time.perf_counter() - t0, 3)
     return res
-
-
-@dataclass(frozen=True)
-class _Prebuilt:
-    """A ready fiftyone.Sample in the shape `store.add_records` takes (it calls `to_sample`).
-
-    `ds.add_samples` refuses datasets whose media type was never set (ingest inserts
-    directly), so new samples go through the store's batched insert like ingest's.
-    """
-
-    sample: Any
-
-    def to_sample(self) -> Any:
-        return self.sample
 
 
 def _declare_fields(ds: Any) -> None:
@@ -225,10 +211,10 @@ def _augmented_sample(t: Table, a: tuple[str, int, int], seed: int, media: Path)
     h, w = image.shape[:2]
     meta = f.ImageMetadata(width=w, height=h, num_channels=1 if image.ndim == 2 else image.shape[2],
                            size_bytes=size, mime_type="image/png")
-    return _Prebuilt(f.Sample(
+    return f.Sample(
         filepath=str(path), metadata=meta, ground_truth=f.Classification(label=cls),
         orig_label=cls, source="augmented", source_id=sid, split="train", parent=t["id"][i],
-        transforms=desc, balance_drop=False))
+        transforms=desc, balance_drop=False)
 
 
 def new_splits(t: Table, fractions: dict[str, float], seed: int) -> dict[int, str]:
