@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -54,3 +55,12 @@ def write_text_atomic(text: str, path: Path) -> Path:
         fh.write(text)
     os.replace(tmp, path)
     return path
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file, read in 4 MiB blocks (weights, models, inputs)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -6,7 +6,6 @@ one safetensors file per model (e.g. the K out-of-fold models of `curate clean`,
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -16,7 +15,7 @@ import numpy as np
 
 from curate.errors import ModelError
 from curate.taxonomy import CLASSES
-from curate.workspace import Workspace, write_json_atomic
+from curate.workspace import Workspace, sha256_file, write_json_atomic
 
 META = "reference.json"
 
@@ -33,14 +32,6 @@ class ReferenceSpec:
 
 def reference_dir(ws: Workspace) -> Path:
     return ws.runs / "reference"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def build_model(spec: ReferenceSpec):  # noqa: ANN201 - a torch.nn.Module
@@ -61,7 +52,7 @@ def save_reference(directory: Path, models: Sequence, spec: ReferenceSpec, **inf
         tmp = path.with_suffix(".incomplete")
         save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp)
         tmp.replace(path)
-        files.append({"file": path.name, "sha256": _sha256(path)})
+        files.append({"file": path.name, "sha256": sha256_file(path)})
     meta = {"spec": {**asdict(spec), "classes": list(spec.classes)}, "files": files, **info}
     return write_json_atomic(meta, directory / META)
 
@@ -118,7 +109,7 @@ def load_reference(directory: Path, device: str = "cpu") -> ReferenceClassifier:
         path = directory / entry["file"]
         if not path.is_file():
             raise ModelError(f"reference model file {path} is missing; re-run `train oof`")
-        got = _sha256(path)
+        got = sha256_file(path)
         if got != entry["sha256"]:
             raise ModelError(f"{path}: sha256 {got} does not match the recorded {entry['sha256']};"
                              " the file is corrupt or was replaced: re-run `train oof`")

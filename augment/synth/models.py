@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from curate.errors import InputError, ModelError
+from curate.workspace import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +58,6 @@ class ModelSource:
 
     def defaults(self) -> tuple[int, float]:
         return FAMILY_DEFAULTS[self.family]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _folder_hash(folder: Path) -> tuple[str, tuple[str, ...]]:

@@ -13,7 +13,7 @@ from curate import store
 from curate.errors import InputError
 from curate.ingest import fer2013, ferplus, folder, rafdb
 from curate.ingest.base import Candidate, IngestReport, Skip, run_ingest
-from curate.workspace import Workspace, write_json_atomic
+from curate.workspace import Workspace, sha256_file, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +82,14 @@ def _count_rows(path: Path) -> int | None:
 
 def _fingerprint(path: Path) -> str:
     """sha256 of a file, or of the (path, size, mtime) listing of a folder."""
+    if not path.is_dir():
+        return sha256_file(path)
     h = hashlib.sha256()
-    if path.is_dir():
-        for f in sorted(path.rglob("*")):
-            if f.is_file():
-                st = f.stat()
-                h.update(f"{f.relative_to(path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n"
-                         .encode())
-    else:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
+    for f in sorted(path.rglob("*")):
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.relative_to(path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n"
+                     .encode())
     return h.hexdigest()
 
 

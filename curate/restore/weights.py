@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.errors import ModelError
+from curate.workspace import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +66,6 @@ def cache_dir(override: Path | None = None) -> Path:
     env = os.environ.get(CACHE_ENV)
     base = Path(env).expanduser() if env else Path.home() / ".cache" / "fer-curate"
     return base / "weights"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _by_sha(sha: str) -> KnownWeights | None:
