@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from curate.errors import InputError
@@ -32,6 +33,13 @@ from curate.taxonomy import ALIASES, FER2013_IDS, RAFDB_IDS
 log = logging.getLogger(__name__)
 
 VIEWS = ("raw", "curated")
+
+
+class ViewName(str, Enum):
+    """The views every comparison uses (a CLI choice for export and train)."""
+
+    raw = "raw"
+    curated = "curated"
 DERIVED_SOURCES = ("synthetic", "augmented")
 LABEL_FIELD = "ground_truth"
 FILEPATH_FIELD = "filepath"

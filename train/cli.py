@@ -13,16 +13,12 @@ from rich.table import Table
 from curate.clikit import Device, global_options, pick_device, state
 from curate.errors import InputError, cli_errors
 from curate.taxonomy import CLASSES
+from curate.views import ViewName
 from curate.workspace import Workspace
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 app.callback()(global_options)
 console = Console()
-
-
-class ViewName(str, Enum):
-    raw = "raw"
-    curated = "curated"
 
 
 class Schedule(str, Enum):

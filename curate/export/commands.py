@@ -11,13 +11,9 @@ from rich.console import Console
 
 from curate.clikit import state
 from curate.errors import cli_errors
+from curate.views import ViewName
 
 console = Console()
-
-
-class ViewName(str, Enum):
-    raw = "raw"
-    curated = "curated"
 
 
 class Format(str, Enum):
