@@ -14,8 +14,10 @@ code read them the same way: the label is always `ground_truth.label` and the im
   augmented and synthetic samples (train only).
 
 Both share the `split` field. The test split of `curated` is by default exactly the raw test
-split (same samples, same original labels, original files), so a comparison is fair;
-`curate_test=True` applies exclusions, corrections and restoration to the test split too.
+split (same samples, same original labels), so a comparison is fair; only its images follow the
+curated preprocessing (the restored file where restoration wrote one), as at inference time: a
+model trained on restored faces is scored on restored faces, not on a different image domain.
+`curate_test=True` also applies exclusions and corrections to the test split.
 
 Never `save()` a sample or view obtained from these views: the overridden fields would be written.
 """
@@ -124,8 +126,6 @@ def curated_view(ds: Any, *, include_excluded: bool = False, use_restored: bool 
     if use_restored and "restored_filepath" in schema:
         has = {"$gt": [{"$strLenCP": {"$ifNull": ["$restored_filepath", ""]}}, 0]}
         path: dict = {"$cond": [has, "$restored_filepath", "$filepath"]}
-        if not curate_test:
-            path = {"$cond": [is_test, "$filepath", path]}
         view = view.set_field("filepath", _expr(path))
     return ViewSpec("curated", view)
 

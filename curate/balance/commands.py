@@ -44,6 +44,13 @@ def balance(
         help="Most classical-augmentation copies per real train image.")] = 4.0,
     seed: Annotated[int, typer.Option(help="Seed of every choice (undersampling, "
                                            "augmentation, re-split).")] = 0,
+    undersample: Annotated[bool, typer.Option(
+        help="Cut classes above --target down to it (--no-undersample: the target is a floor "
+             "and larger classes keep every image).")] = True,
+    augment: Annotated[str, typer.Option(
+        help="How rare-class copies are made: classical (rotation, shift, zoom, brightness) "
+             "or copy (the parent's pixels: random oversampling, for trainers that augment "
+             "every image themselves).")] = "classical",
     resplit: Annotated[bool, typer.Option(
         "--resplit",
         help="New stratified train/val/test, duplicate groups kept together.")] = False,
@@ -63,9 +70,9 @@ def balance(
         return yes or typer.confirm("Apply?", default=False)
 
     with cli_errors(st.verbose):
-        cfg = BalanceStageConfig(target, max_synthetic, max_augment, seed, st.dataset,
-                                 st.workspace, resplit, val_fraction, test_fraction, dry_run,
-                                 st.progress)
+        cfg = BalanceStageConfig(target, max_synthetic, max_augment, seed, undersample, augment,
+                                 st.dataset, st.workspace, resplit, val_fraction, test_fraction,
+                                 dry_run, st.progress)
         result = run_balance(cfg, confirm=confirm)
     if dry_run:
         _show(result)

@@ -2,9 +2,10 @@
 and re-split. The decisions are made by the pure functions of curate.balance.plan.
 
 Applying is idempotent: augmented samples have deterministic `source_id`s
-(`<class>/<parent source>/<parent source_id>#aug<k>`) and files, undersampling is the
-`balance_drop` field recomputed for every sample; a re-run with the same settings on the same
-data changes nothing. Nothing is deleted: surplus augmented or synthetic samples are marked.
+(`<class>/<parent source>/<parent source_id>#aug<k>`, `#copy<k>` for `--augment copy`) and
+files, undersampling is the `balance_drop` field recomputed for every sample; a re-run with the
+same settings on the same data changes nothing. Nothing is deleted: surplus augmented or
+synthetic samples are marked.
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ def _real_counts(t: Table) -> tuple[dict[tuple[str, str], int], dict[str, list[i
     return dict(counts), train, synth
 
 
-def aug_source_id(cls: str, parent_key: str, k: int) -> str:
-    return f"{cls}/{parent_key}#aug{k}"
+def aug_source_id(cls: str, parent_key: str, k: int, mode: str = "classical") -> str:
+    return f"{cls}/{parent_key}#{'copy' if mode == 'copy' else 'aug'}{k}"
 
 
 def plan_balance(t: Table, cfg: BalanceConfig) -> tuple[Plan, Selection]:
@@ -123,7 +124,7 @@ def plan_balance(t: Table, cfg: BalanceConfig) -> tuple[Plan, Selection]:
         sel.drop.update(t["id"][by_key[k]] for k in drops)
         for parent, k in choose_parents(keys, row.augmented, cfg.seed):
             sel.augment.append((cls, by_key[parent], k))
-            sel.augmented_ids[aug_source_id(cls, parent, k)] = cls
+            sel.augmented_ids[aug_source_id(cls, parent, k, cfg.augment)] = cls
     _drop_surplus_synthetic(t, plan, sel, cfg.seed)
     for i in range(len(t)):
         if t["source"][i] == "augmented" and t["source_id"][i] not in sel.augmented_ids:
@@ -166,12 +167,13 @@ def apply_plan(ds: Any, plan: Plan, sel: Selection, t: Table, media: Path,
     t0 = time.perf_counter()
     res = ApplyResult()
     present = {t["source_id"][i] for i in range(len(t)) if t["source"][i] == "augmented"}
-    todo = [a for a in sel.augment if aug_source_id(a[0], t.key(a[1]), a[2]) not in present]
+    mode = plan.config.augment
+    todo = [a for a in sel.augment if aug_source_id(a[0], t.key(a[1]), a[2], mode) not in present]
     if todo:
         _declare_fields(ds)
     with task("augment", len(todo), progress) as tick:
         for start in range(0, len(todo), CHUNK):
-            samples = [_augmented_sample(t, a, plan.config.seed, media)
+            samples = [_augmented_sample(t, a, plan.config.seed, media, mode)
                        for a in todo[start:start + CHUNK]]
             store.insert_samples(ds, samples)  # the commit point of a chunk
             res.created += len(samples)
@@ -199,13 +201,17 @@ def _declare_fields(ds: Any) -> None:
             ds.add_sample_field(name, ftype)
 
 
-def _augmented_sample(t: Table, a: tuple[str, int, int], seed: int, media: Path) -> Any:
+def _augmented_sample(t: Table, a: tuple[str, int, int], seed: int, media: Path,
+                      mode: str = "classical") -> Any:
     cls, i, k = a
     f = store.fo()
     key = t.key(i)
-    sid = aug_source_id(cls, key, k)
+    sid = aug_source_id(cls, key, k, mode)
     src = t["restored"][i] or t["filepath"][i]
-    image, desc = augment(_read_image(src), seed_for(seed, key, k))
+    if mode == "copy":
+        image, desc = _read_image(src), "copy"
+    else:
+        image, desc = augment(_read_image(src), seed_for(seed, key, k))
     path = media / "augmented" / f"{media_name(sid)}.png"
     size = write_png_atomic(image, path)
     h, w = image.shape[:2]
@@ -254,8 +260,7 @@ def write_splits(ds: Any, t: Table, splits: dict[int, str]) -> int:
 def balance_fingerprint(cfg: BalanceConfig, t: Table) -> str:
     rows = sorted((t.key(i), t["split"][i], t["label"][i], bool(t["excluded"][i]), t["group"][i])
                   for i in range(len(t)) if t["source"][i] != "augmented")
-    return runs.fingerprint({"target": cfg.target, "max_synthetic": cfg.max_synthetic,
-                             "max_augment": cfg.max_augment, "seed": cfg.seed}, rows)
+    return runs.fingerprint(asdict(cfg), rows)
 
 
 @dataclass(frozen=True)
@@ -266,6 +271,8 @@ class BalanceStageConfig:
     max_synthetic: float = 0.0
     max_augment: float = 4.0
     seed: int = 0
+    undersample: bool = True
+    augment: str = "classical"
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
     resplit: bool = False
@@ -276,7 +283,8 @@ class BalanceStageConfig:
 
     @property
     def balance(self) -> BalanceConfig:
-        return BalanceConfig(self.target, self.max_synthetic, self.max_augment, self.seed)
+        return BalanceConfig(self.target, self.max_synthetic, self.max_augment, self.seed,
+                             self.undersample, self.augment)
 
     def __post_init__(self) -> None:
         self.balance  # validates the planner's settings  # noqa: B018

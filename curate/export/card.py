@@ -137,5 +137,5 @@ def _view_text(view: str) -> str:
                 "own labels, original files, nothing excluded.")
     return ("`curated`: samples not excluded, corrected labels, restored files where "
             "restoration ran, minus undersampled ones, plus augmented and synthetic train "
-            "samples. The test split is the raw test split (same samples, labels and files) "
-            "unless `curate_test` is set in the options below.")
+            "samples. The test split has the raw test split's samples and labels (its images restored "
+            "like the rest) unless `curate_test` is set in the options below.")

@@ -48,11 +48,12 @@ def _curated_state(tmp_path: Path, name: str) -> tuple[Path, dict]:
     by_sid = {s: i for s, i in zip(ds.values("source_id"), ds.values("id"), strict=True)}
     restored = tmp_path / "restored.png"
     Image.fromarray(face(999, 96)).save(restored)
-    test_sid = ds.match({"split": "test"}).values("source_id")[0]
+    test_sid, restored_test_sid = ds.match({"split": "test"}).values("source_id")[:2]
     ds.set_values("excluded", {by_sid["0"]: True, by_sid[test_sid]: True}, key_field="id")
     ds.set_values("dup_group", {by_sid["7"]: "g1", by_sid["14"]: "g1", by_sid[test_sid]: "g2"},
                   key_field="id")
-    ds.set_values("restored_filepath", {by_sid["1"]: str(restored)}, key_field="id")
+    ds.set_values("restored_filepath", {by_sid["1"]: str(restored),
+                                         by_sid[restored_test_sid]: str(restored)}, key_field="id")
     relabel = ds[by_sid["2"]]
     relabel.ground_truth.label = "happy"  # apply's correction of row 2 (fear)
     relabel.save()
@@ -60,7 +61,7 @@ def _curated_state(tmp_path: Path, name: str) -> tuple[Path, dict]:
     Image.fromarray(face(555)).save(synth)
     store.add_records(ds, [store.SampleRecord(str(synth), "synthetic", "s0", "train", "fear",
                                               "fear", 48, 48, 1, 10)])
-    return ws, {"by_sid": by_sid, "test_sid": test_sid}
+    return ws, {"by_sid": by_sid, "test_sid": test_sid, "restored_test_sid": restored_test_sid}
 
 
 def test_views_raw_and_curated(tmp_path, dataset_name):
@@ -75,10 +76,12 @@ def test_views_raw_and_curated(tmp_path, dataset_name):
     assert info["test_sid"] in c  # the test split stays the raw one
     paths = dict(zip(cur.view.values("source_id"), cur.view.values("filepath"), strict=True))
     assert paths["1"].endswith("restored.png")
-    for spec in (raw, cur):  # identical test split: same samples, labels, files
+    # the test images follow the curated preprocessing too, so train and test share one domain
+    assert paths[info["restored_test_sid"]].endswith("restored.png")
+    for spec in (raw, cur):  # identical test split: same samples and labels
         assert "fer2013" in spec.view.distinct("source")
-    tests = [sorted(zip(*v.view.match({"split": "test"}).values(["id", "ground_truth.label",
-                                                                  "filepath"]), strict=True))
+    tests = [sorted(zip(*v.view.match({"split": "test"}).values(["id", "ground_truth.label"]),
+                        strict=True))
              for v in (raw, cur)]
     assert tests[0] == tests[1] and len(tests[0]) == 14
     assert len(curated_view(ds, curate_test=True).view.match({"split": "test"})) == 13
@@ -138,6 +141,28 @@ def test_balance_plan_apply_idempotent_resplit(tmp_path, dataset_name):
     assert set(ds.select(list(parents)).values("split")) <= {"train"}  # no leak via augmentation
 
 
+def test_balance_copy_mode_is_lossless_and_replaces_classical_copies(tmp_path, dataset_name):
+    ws, _ = _curated_state(tmp_path, dataset_name)
+    assert cli(dataset_name, ws, *BAL, "--yes").exit_code == 0
+    r = cli(dataset_name, ws, *BAL, "--augment", "copy", "--no-undersample", "--yes")
+    assert r.exit_code == 0, r.output
+    ds = store.load_dataset(dataset_name)
+    cur = curated_view(ds, use_restored=False).view
+    copies = cur.match({"source": "augmented"})
+    assert len(copies) == 6 and set(copies.values("transforms")) == {"copy"}
+    assert all("#copy" in sid for sid in copies.values("source_id"))
+    for s in copies:  # the parent's pixels, unchanged
+        parent = ds[s.parent]
+        src = parent.restored_filepath if parent.has_field("restored_filepath") and \
+            parent.restored_filepath else parent.filepath
+        assert np.array_equal(np.asarray(Image.open(s.filepath)), np.asarray(Image.open(src)))
+    # the classical copies of the first run are marked, not deleted
+    old = ds.match({"source": "augmented", "transforms": {"$ne": "copy"}})
+    assert len(old) == 6 and set(old.values("balance_drop")) == {True}
+    r = cli(dataset_name, ws, "balance", "--augment", "mixup", "--target", "11")
+    assert r.exit_code == 2 and "--augment 'mixup'" in r.output
+
+
 def _manifest(root: Path) -> list[dict]:
     with open(root / "manifest.csv", newline="") as fh:
         return list(csv.DictReader(fh))
@@ -158,11 +183,12 @@ def test_export_round_trip_card_and_errors(tmp_path, dataset_name):
     assert all(m["split"] == "train" and m["parents"].startswith("fer2013/") and m["transforms"]
                for m in aug)
     assert "0" not in {m["source_id"] for m in man if m["split"] != "test"}
-    # raw and curated share the same test split, file for file
+    # raw and curated share the same test split, file for file (one image restored in curated)
     cmp = filecmp.dircmp(cur_dir / "test", raw_dir / "test")
     assert not cmp.left_only and not cmp.right_only
     for sub in cmp.subdirs.values():
-        assert not sub.diff_files and not sub.left_only and not sub.right_only
+        assert not sub.left_only and not sub.right_only
+    assert sum(len(sub.diff_files) for sub in cmp.subdirs.values()) == 1
     card = (cur_dir / "CARD.md").read_text()
     for text in ("FER-2013", "Research use only", "Never redistribute", "### balance",
                  '"target": 11', "| train | angry | 10 | 9 | 1 | 0 | 10 |",

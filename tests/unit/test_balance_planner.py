@@ -65,6 +65,16 @@ def test_augmentation_first_then_synthetic_and_the_error_names_numbers():
     assert "lower --target to 50" in str(e.value) and "--max-synthetic to 0.5" in str(e.value)
 
 
+def test_no_undersample_makes_the_target_a_floor():
+    real = {("train", c): 100 for c in CLASSES} | {("train", "happy"): 300, ("train", "disgust"): 20}
+    plan = plan_counts(real, BalanceConfig(120, max_augment=9, undersample=False))
+    assert plan.row("train", "happy").final == 300 and plan.row("train", "happy").removed == 0
+    assert plan.row("train", "disgust").augmented == 100
+    assert {plan.row("train", c).final for c in CLASSES} == {120, 300}
+    with pytest.raises(InputError, match="--augment 'mixup'"):
+        BalanceConfig(5, augment="mixup")
+
+
 def test_plan_without_target_changes_nothing():
     plan = plan_counts({("train", "happy"): 5}, BalanceConfig(None))
     assert plan.row("train", "happy").final == 5
