@@ -61,6 +61,8 @@ def synth(
         help="Generation size in px [default: the model's].")] = None,
     target_size: Annotated[int | None, typer.Option(
         help="Rendered size [default: the real train images' size].")] = None,
+    margin: Annotated[float, typer.Option(
+        help="Face crop margin per side, as a fraction of the face box.")] = 0.2,
     threshold: Annotated[float, typer.Option(
         help="Min reference-classifier probability of the intended class.")] = 0.4,
     dup_radius: Annotated[int, typer.Option(
@@ -79,7 +81,6 @@ def synth(
     the rejected images kept under media/synthetic/rejected/).
     """
     from augment.synth import SynthConfig, synthesize
-    from augment.synth.gate import GateSettings
 
     st = state(ctx)
     with cli_errors(st.verbose):
@@ -88,8 +89,8 @@ def synth(
             per_class=per_class, plan=plan.value if plan else None, config=config,
             family=family.value, steps=steps, guidance=guidance, seed=seed,
             batch_size=batch_size, size=size, target_size=target_size,
-            max_attempts=max_attempts, prompt_file=prompts,
-            gate=GateSettings(threshold=threshold, dup_radius=dup_radius),
+            margin=margin, max_attempts=max_attempts, prompts=prompts, threshold=threshold,
+            dup_radius=dup_radius,
             device=pick_device(device), progress=st.progress)
         report = synthesize(cfg)
     _summary(report)

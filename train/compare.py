@@ -5,6 +5,7 @@ difference is larger than seed noise.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -17,7 +18,8 @@ import numpy as np
 from curate.errors import InputError
 from train.data import ImageSet
 from train.loop import TrainConfig
-from train.run import DataSource, load_source, run_training, test_key
+from train.metrics import evaluate
+from train.run import TEST_PROBS, DataSource, load_source, load_test_probs, run_training, test_key
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +147,45 @@ def compare(cfg: CompareConfig, out: Path, *, progress: bool = False) -> dict[st
                 r = run_training(src, tc, run_dir, progress=progress, data=loaded[name])
                 results.append({"variant": name, "backbone": backbone, "seed": seed,
                                 "run": str(run_dir), **r})
+    copies = test_with_train_copy(loaded)
+    for r in results:
+        test = loaded[r["variant"]].split("test")
+        r["test_without_train_copies"] = rescore(Path(r["run"]) / TEST_PROBS, test, copies)
     summary = summarise(results, [n for n, _ in cfg.variants], cfg.backbones)
+    summary["test_with_train_copy"] = len(copies)
     paths = write_report(out, results, summary, time.perf_counter() - t0)
     return {"results": results, "summary": summary, **paths}
+
+
+def _digest(image: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
+
+
+def test_with_train_copy(loaded: dict[str, ImageSet]) -> set[str]:
+    """Keys of the test images that are pixel-identical (as loaded) to a train or val image of
+    any variant: FER-2013's train/test leakage. A model can score them by memory, so a variant
+    that removed the leaked copies from train is also scored on the test without them."""
+    out: set[str] = set()
+    for d in loaded.values():
+        seen = {_digest(img) for img in d.images[d.splits != "test"]}
+        test = d.split("test")
+        out |= {Path(k).name for k, img in zip(test.ids, test.images, strict=True)
+                if _digest(img) in seen}
+    return out
+
+
+def rescore(probs_path: Path, test: ImageSet, drop: set[str]) -> dict[str, Any] | None:
+    """The run's test metrics without the `drop` keys (None: no saved probabilities)."""
+    saved = load_test_probs(probs_path)
+    if saved is None:
+        return None
+    keys, probs = saved
+    if keys != [Path(k).name for k in test.ids]:
+        log.warning("%s: saved test predictions do not match the test split; not re-scored",
+                    probs_path)
+        return None
+    keep = np.array([k not in drop for k in keys])
+    return evaluate(probs[keep], test.labels[keep], test.classes) if keep.any() else None
 
 
 def summarise(results: list[dict], variants: list[str], backbones: tuple[str, ...]) -> dict:
@@ -159,9 +197,11 @@ def summarise(results: list[dict], variants: list[str], backbones: tuple[str, ..
         for v, rs in per.items():
             row = {"backbone": bb, "variant": v, "seeds": len(rs)}
             for m in ("accuracy", "macro_f1", "ece"):
-                vals = [r["test"][m] for r in rs]
-                std = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
-                row[m] = (float(np.mean(vals)), std)
+                row[m] = _mean_std([r["test"][m] for r in rs])
+            sub = [r.get("test_without_train_copies") for r in rs]
+            if all(sub):
+                for m in ("accuracy", "macro_f1"):
+                    row[f"{m}_without_train_copies"] = _mean_std([s[m] for s in sub])
             row["train_seconds"] = float(np.mean([r["cost"]["train_seconds"] for r in rs]))
             table.append(row)
         base = variants[0]
@@ -171,4 +211,15 @@ def summarise(results: list[dict], variants: list[str], backbones: tuple[str, ..
                                         [r["test"][m] for r in per[v]])
                 verdicts.append({"backbone": bb, "metric": m, "baseline": base, "variant": v,
                                  **verdict})
+            subs = [r.get("test_without_train_copies") for r in per[base] + per[v]]
+            if all(subs):
+                verdict = noise_verdict(
+                    [r["test_without_train_copies"]["macro_f1"] for r in per[base]],
+                    [r["test_without_train_copies"]["macro_f1"] for r in per[v]])
+                verdicts.append({"backbone": bb, "metric": "macro_f1 (test without train copies)",
+                                 "baseline": base, "variant": v, **verdict})
     return {"table": table, "verdicts": verdicts}
+
+
+def _mean_std(vals: list[float]) -> tuple[float, float]:
+    return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0

@@ -14,8 +14,9 @@ import numpy as np
 from curate.taxonomy import CLASSES
 from curate.workspace import write_json_atomic
 
-SECTIONS = ("Summary", "Mean ± std over seeds", "Differences vs seed noise", "Per-class F1",
-            "Confusion matrices", "Learning curves", "Cost")
+SECTIONS = ("Summary", "Mean ± std over seeds", "Test without train copies",
+            "Differences vs seed noise", "Per-class F1", "Confusion matrices", "Learning curves",
+            "Cost")
 
 
 def _plt():  # noqa: ANN202
@@ -99,6 +100,19 @@ def _markdown(results: list[dict], summary: dict, seconds: float, images: dict[s
     for row in summary["table"]:
         lines.append(f"| {row['backbone']} | {row['variant']} | {row['seeds']} | "
                      f"{_fmt(row['accuracy'])} | {_fmt(row['macro_f1'])} | {_fmt(row['ece'])} |")
+    lines += ["", "## Test without train copies", ""]
+    copies = summary.get("test_with_train_copy")
+    rows = [r for r in summary["table"] if "macro_f1_without_train_copies" in r]
+    if copies is None or not rows:
+        lines.append("Not available: these runs did not save their test predictions.")
+    else:
+        lines += [f"{copies} test images are pixel-identical to a train or val image (in any "
+                  "variant) and can be scored by memory; the scores on the other "
+                  f"{results[0]['test']['n'] - copies}:", "",
+                  "| backbone | variant | accuracy % | macro-F1 % |", "|---|---|---|---|"]
+        lines += [f"| {r['backbone']} | {r['variant']} | "
+                  f"{_fmt(r['accuracy_without_train_copies'])} | "
+                  f"{_fmt(r['macro_f1_without_train_copies'])} |" for r in rows]
     lines += ["", "## Differences vs seed noise", "",
               "| backbone | metric | variant − baseline (pts) | 2 SE (pts) | beyond noise |",
               "|---|---|---|---|---|"]

@@ -22,6 +22,7 @@ from train.metrics import evaluate
 log = logging.getLogger(__name__)
 VIEWS = ("raw", "curated")
 METRICS = "metrics.json"
+TEST_PROBS = "test_probs.npz"  # test sample keys + predicted probabilities, for re-scoring subsets
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,25 @@ def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool
                                                               cfg.device), 3),
                  "total_seconds": round(time.perf_counter() - t0, 2)},
     }
-    write_json_atomic(result, out / METRICS)
+    save_test_probs(out / TEST_PROBS, test.ids, probs)
+    write_json_atomic(result, out / METRICS)  # last: its presence means the run is complete
     return result
+
+
+def save_test_probs(path: Path, ids: list[str], probs: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, keys=np.array([Path(k).name for k in ids]),
+                        probs=probs.astype(np.float32))
+    tmp.replace(path)
+
+
+def load_test_probs(path: Path) -> tuple[list[str], np.ndarray] | None:
+    """(keys, probs) saved by a finished run, or None (runs from before the file existed)."""
+    try:
+        with np.load(path) as z:
+            return [str(k) for k in z["keys"]], z["probs"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

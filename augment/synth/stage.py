@@ -53,8 +53,9 @@ class SynthConfig:
     target_size: int | None = None  # rendered size (default: the real train images')
     margin: float = 0.2
     max_attempts: int | None = None  # per class (default: 4 x per_class)
-    prompt_file: Path | None = None
-    gate: GateSettings = field(default_factory=GateSettings)
+    prompts: Path | None = None  # a prompt file replacing the templates
+    threshold: float = GateSettings.threshold
+    dup_radius: int = GateSettings.dup_radius
     device: str = "cpu"
     progress: bool = True
 
@@ -79,8 +80,15 @@ class SynthConfig:
             raise InputError(f"--guidance {self.guidance} must be >= 0")
         if self.seed < 0:
             raise InputError(f"--seed {self.seed} must be >= 0")
+        self.gate  # validates threshold and dup_radius  # noqa: B018
+        if not 0 <= self.margin <= 1:
+            raise InputError(f"--margin {self.margin} must be within 0..1")
         if self.family not in ("auto", *FAMILIES):
             raise InputError(f"--family {self.family!r} unknown (auto, {', '.join(FAMILIES)})")
+
+    @property
+    def gate(self) -> GateSettings:
+        return GateSettings(threshold=self.threshold, dup_radius=self.dup_radius)
 
 
 @dataclass
@@ -154,7 +162,7 @@ def synthesize(cfg: SynthConfig) -> SynthReport:
     ws = Workspace.for_dataset(cfg.dataset, cfg.workspace)
     ds = store.load_dataset(cfg.dataset)
     targets = _targets(cfg, ds)
-    prompts = load_prompt_file(cfg.prompt_file) if cfg.prompt_file else template_prompts()
+    prompts = load_prompt_file(cfg.prompts) if cfg.prompts else template_prompts()
     for c in targets:
         prompts.for_image(c, 0)  # a prompt file must cover every class asked
     ref = load_reference(reference_dir(ws), cfg.device)  # none: stop with its message

@@ -29,9 +29,11 @@ def clean_cmd(
     radius: Annotated[int, typer.Option(
         help="Hamming radius (bits of 64) for near-duplicate pHashes.")] = 4,
     split: Annotated[list[str] | None, typer.Option(
+        "--split", "--splits",
         help="Split(s) to check (repeat or comma-separate) [default: all].")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda (labels check).")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed for every RNG of the labels check.")] = 0,
+    workers: Annotated[int, typer.Option(help="Processes reading and hashing images.")] = 2,
 ) -> None:
     """Find duplicates and leakage, low-quality and non-face images, and label issues."""
     from curate.clean import CleanConfig, clean
@@ -40,7 +42,7 @@ def clean_cmd(
     with cli_errors(st.verbose):
         names = tuple(c.strip() for c in checks.split(",") if c.strip())
         cfg = CleanConfig(st.dataset, st.workspace, names, fast, radius, _split_list(split),
-                          pick_device(device), seed, progress=st.progress)
+                          pick_device(device), seed, workers, st.progress)
         res = clean(cfg)
     if res.noop:
         console.print(f"clean: nothing to do: {', '.join(res.skipped)} already ran with the "
@@ -65,13 +67,15 @@ def apply_cmd(
         "--auto", help="Also drop exact cross-split / conflicting / repeated duplicates.")] = False,
     include_test: Annotated[bool, typer.Option(
         "--include-test", help="Allow changes to the test split (never by default).")] = False,
+    user: Annotated[str, typer.Option(
+        help="Who made the decisions, for the run history [default: your login].")] = "",
 ) -> None:
     """Commit review tags (review:drop, review:keep, review:relabel:<class>) to the samples."""
     from curate.apply import ApplyConfig, apply_reviews
 
     st = state(ctx)
     with cli_errors(st.verbose):
-        res = apply_reviews(ApplyConfig(st.dataset, auto, include_test))
+        res = apply_reviews(ApplyConfig(st.dataset, auto, include_test, user))
     if res.noop:
         console.print("apply: nothing to change (decisions already applied)")
     else:

@@ -40,7 +40,7 @@ class ExportConfig:
     workspace: Path | None = None
     overwrite: bool = False
     include_excluded: bool = False
-    use_restored: bool = True
+    restored: bool = True
     curate_test: bool = False
     workers: int = 4
     progress: bool = True
@@ -62,7 +62,7 @@ class ExportConfig:
     def options(self) -> dict[str, Any]:
         if self.view == "raw":
             return {}
-        return {"include_excluded": self.include_excluded, "use_restored": self.use_restored,
+        return {"include_excluded": self.include_excluded, "use_restored": self.restored,
                 "curate_test": self.curate_test}
 
 

@@ -95,8 +95,6 @@ class PipelineConfig:
 
 
 def _coerce(key: str, value: Any, hint: Any, base: Path) -> Any:
-    if isinstance(value, dict) and dataclasses.is_dataclass(hint):
-        return hint(**value)  # a nested table, e.g. [synth.gate]
     text = str(hint)
     if "Path" in text and isinstance(value, str):
         p = Path(value).expanduser()

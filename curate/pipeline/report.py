@@ -80,12 +80,18 @@ def _compare_section(result: PipelineResult) -> list[str]:
         return ["## Raw vs curated", "", "- not run", ""]
     summary = found[-1]["summary"]
     out = ["## Raw vs curated", "", "Test split shared by both variants; mean ± std over seeds.", "",
-           "| backbone | variant | seeds | accuracy % | macro-F1 % | ECE % |",
-           "|---|---|---:|---:|---:|---:|"]
+           "| backbone | variant | seeds | accuracy % | macro-F1 % | ECE % | macro-F1 % without "
+           "test images copied in train |",
+           "|---|---|---:|---:|---:|---:|---:|"]
     for r in summary.get("table", []):
+        unleaked = r.get("macro_f1_without_train_copies")
         out.append(f"| {r['backbone']} | {r['variant']} | {r['seeds']} | {_pct(r['accuracy'])} | "
-                   f"{_pct(r['macro_f1'])} | {_pct(r['ece'])} |")
+                   f"{_pct(r['macro_f1'])} | {_pct(r['ece'])} | "
+                   f"{_pct(unleaked) if unleaked else 'n/a'} |")
     out.append("")
+    if summary.get("test_with_train_copy") is not None:
+        out += [f"- {summary['test_with_train_copy']} test images have a pixel-identical copy in "
+                "train or val (FER-2013's leakage); the last column scores the others.", ""]
     for v in summary.get("verdicts", []):
         sig = {True: "larger than seed noise (> 2 SE)", False: "within seed noise",
                None: "too few seeds to tell"}[v.get("significant")]

@@ -44,7 +44,8 @@ def restore_cmd(
     view: Annotated[str | None, typer.Option(
         help="A saved view or tag, e.g. issue:lowinfo (default: the whole dataset).")] = None,
     split: Annotated[str | None, typer.Option(help="Only this split (train/val/test).")] = None,
-    label: Annotated[str | None, typer.Option("--class", help="Only this ground-truth class.")]
+    label: Annotated[str | None, typer.Option(
+        "--label", "--class", help="Only this ground-truth class.")]
     = None,
     weights: Annotated[Path | None, typer.Option(help="A local GFPGAN .pth file.")] = None,
     model: Annotated[str, typer.Option(
@@ -74,7 +75,7 @@ def restore_cmd(
     with cli_errors(st.verbose):
         cfg = RestoreConfig(
             dataset=st.dataset, workspace=st.workspace, method=method.value, size=size,
-            color=color.value, unsharp=unsharp, weights=weights, model=model, cache=cache_dir,
+            color=color.value, unsharp=unsharp, weights=weights, model=model, cache_dir=cache_dir,
             download=download, view=view, split=split, label=label, batch_size=batch_size,
             device=pick_device(device), precision=precision.value, check=check,
             workers=workers, progress=st.progress)

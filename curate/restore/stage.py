@@ -42,7 +42,7 @@ class RestoreConfig:
     unsharp: bool = False
     weights: Path | None = None
     model: str = wts.DEFAULT_MODEL
-    cache: Path | None = None
+    cache_dir: Path | None = None
     download: bool = False
     view: str | None = None
     split: str | None = None
@@ -65,7 +65,7 @@ class RestoreConfig:
             raise InputError(f"--precision {self.precision!r}: choose one of "
                              f"{', '.join(PRECISIONS)}")
         if self.label is not None and self.label not in CLASSES:
-            raise InputError(f"--class {self.label!r}: choose one of {', '.join(CLASSES)}")
+            raise InputError(f"--label {self.label!r}: choose one of {', '.join(CLASSES)}")
         if self.batch_size is not None and self.batch_size < 1:
             raise InputError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.workers < 1:
@@ -177,7 +177,7 @@ def _plan(view: Any, out_dir: Path, sha: str | None) -> tuple[list[runner.Item],
 def _resolve_weights(cfg: RestoreConfig) -> wts.WeightsFile | None:
     if cfg.method != "gfpgan":
         return None
-    wf = wts.resolve(cfg.weights, cfg.model, cfg.cache, cfg.download)
+    wf = wts.resolve(cfg.weights, cfg.model, cfg.cache_dir, cfg.download)
     if not wf.verified:
         log.warning("weights %s are unverified (sha256 %s is not a known release)", wf.path,
                     wf.sha256)

@@ -63,6 +63,8 @@ def test_run_on_an_export_then_reuse_and_bad_inputs(tmp_path):
 
 def test_compare_two_exports_renders_every_section_and_refuses_other_tests(tmp_path):
     raw = export_tree(tmp_path / "raw", {"train": 8, "val": 2, "test": 2}, side=32)
+    leaked = sorted((raw / "test" / "angry").iterdir())[0]  # a train copy of a test image
+    shutil.copy(leaked, raw / "train" / "angry" / "copy_of_a_test_image.png")
     cur = tmp_path / "cur"
     shutil.copytree(raw, cur)
     for f in sorted((cur / "train" / "happy").iterdir())[:3]:
@@ -75,7 +77,10 @@ def test_compare_two_exports_renders_every_section_and_refuses_other_tests(tmp_p
     md = (out / "report.md").read_text()
     for section in SECTIONS:
         assert f"## {section}" in md
-    assert md.count("| test_efficientnet_gn | ") >= 4
+    assert md.count("| test_efficientnet_gn | ") >= 6
+    assert "1 test images are pixel-identical to a train or val image" in md
+    results = json.loads((out / "results.json").read_text())["results"]
+    assert all(r["test_without_train_copies"]["n"] == r["test"]["n"] - 1 for r in results)
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3
     assert len(list((out / "runs").iterdir())) == 4

@@ -78,7 +78,7 @@ def test_summary_counts_and_rates_per_class():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"size": 600}, "between 48 and 512"), ({"method": "esrgan"}, "choose one of"),
-    ({"label": "bored"}, "--class 'bored'"), ({"method": "lanczos", "download": True}, "apply to"),
+    ({"label": "bored"}, "--label 'bored'"), ({"method": "lanczos", "download": True}, "apply to"),
     ({"unsharp": True}, "classical"), ({"color": "cmyk"}, "gray or rgb"),
 ])
 def test_config_validates_itself(kwargs, message):
