@@ -113,15 +113,16 @@ def oof(
     """Out-of-fold probabilities (field `oof`) and the reference classifier `curate clean` uses."""
     from curate import store
     from curate.clean.labels import LabelsConfig
+    from curate.views import DERIVED_SOURCES
     from train.oof import ensure_oof
-    from train.run import named_view
 
     st = state(ctx)
     with cli_errors(st.verbose):
         cfg = LabelsConfig(folds=folds, epochs=epochs, backbone=backbone, img_size=img_size,
                            fast=fast, seed=seed, device=pick_device(device)).oof_config()
         ds = store.load_dataset(st.dataset)
-        view, _ = named_view(ds, "curated")
+        # the real samples not excluded, original files: what the reference classifier sees
+        view = ds.match({"excluded": {"$ne": True}, "source": {"$nin": list(DERIVED_SOURCES)}})
         s = ensure_oof(ds, view, cfg, _ws(ctx), progress=st.progress)
     verb = "reused" if s.get("reused") else f"computed in {s['seconds']:.0f} s"
     console.print(f"out-of-fold probabilities ({s['folds']} folds, {s['samples']} samples) {verb}: "

@@ -19,7 +19,17 @@ from curate.errors import InputError
 from train.data import ImageSet
 from train.loop import TrainConfig
 from train.metrics import evaluate
-from train.run import TEST_PROBS, DataSource, load_source, load_test_probs, run_training, test_key
+from train.run import (
+    METRICS,
+    TEST_PROBS,
+    DataSource,
+    load_source,
+    load_test_probs,
+    named_view,
+    read_json,
+    run_training,
+    test_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +144,14 @@ def compare(cfg: CompareConfig, out: Path, *, progress: bool = False) -> dict[st
     from train.report import write_report
 
     t0 = time.perf_counter()
+    fp = inputs_fingerprint(cfg)
+    done = read_json(out / "results.json")
+    intact = all((Path(r["run"]) / f).is_file() for r in done.get("results", [])
+                 for f in (METRICS, TEST_PROBS))
+    if done.get("fingerprint") == fp and intact and (out / "report.md").is_file():
+        log.info("%s: the same comparison on the same data already ran; nothing to do", out)
+        return {"results": done["results"], "summary": done["summary"],
+                "markdown": str(out / "report.md"), "html": str(out / "report.html"), "noop": True}
     loaded = {name: load_source(src, cfg.base.img_size, cfg.base.in_chans, progress)
               for name, src in cfg.variants}
     _check_same_test(loaded)
@@ -153,8 +171,32 @@ def compare(cfg: CompareConfig, out: Path, *, progress: bool = False) -> dict[st
         r["test_without_train_copies"] = rescore(Path(r["run"]) / TEST_PROBS, test, copies)
     summary = summarise(results, [n for n, _ in cfg.variants], cfg.backbones)
     summary["test_with_train_copy"] = len(copies)
-    paths = write_report(out, results, summary, time.perf_counter() - t0)
+    paths = write_report(out, results, summary, time.perf_counter() - t0, fingerprint=fp)
     return {"results": results, "summary": summary, **paths}
+
+
+def inputs_fingerprint(cfg: CompareConfig) -> str:
+    """The settings plus what each variant holds (a view's ids, labels, files and splits; an
+    export's files with sizes and times): unchanged means the comparison is already done."""
+    from curate import runs
+
+    rows: list[tuple] = []
+    for name, src in cfg.variants:
+        if src.folder is not None:
+            root = Path(src.folder)
+            for p in sorted(root.rglob("*")):
+                if p.is_file():
+                    st = p.stat()
+                    rows.append((name, p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+        else:
+            from curate import store
+
+            view, field = named_view(store.load_dataset(src.dataset or "fer"), src.view or "")
+            cols = view.values(["id", f"{field}.label", "filepath", "split"])
+            rows += [(name, *r) for r in sorted(zip(*cols, strict=True))]
+    settings = {"variants": [(n, s.describe()) for n, s in cfg.variants],
+                "backbones": list(cfg.backbones), "seeds": cfg.seeds, "train": cfg.base.to_dict()}
+    return runs.fingerprint(settings, rows)
 
 
 def _digest(image: np.ndarray) -> bytes:

@@ -161,7 +161,8 @@ def _html(markdown: str, embedded: dict[str, str]) -> str:
     return "<!doctype html><meta charset=utf-8><title>Comparison</title>\n" + "\n".join(out)
 
 
-def write_report(out: Path, results: list[dict], summary: dict, seconds: float) -> dict[str, str]:
+def write_report(out: Path, results: list[dict], summary: dict, seconds: float, *,
+                 fingerprint: str | None = None) -> dict[str, str]:
     """Write report.md, report.html, the plots and results.json under `out`."""
     out.mkdir(parents=True, exist_ok=True)
     names = {"f1": "per_class_f1.png", "confusion": "confusion.png", "curves": "curves.png"}
@@ -171,5 +172,6 @@ def write_report(out: Path, results: list[dict], summary: dict, seconds: float) 
     md = _markdown(results, summary, seconds, names)
     (out / "report.md").write_text(md)
     (out / "report.html").write_text(_html(md, embedded))
-    write_json_atomic({"summary": summary, "results": results}, out / "results.json")
+    write_json_atomic({"summary": summary, "results": results, "fingerprint": fingerprint},
+                      out / "results.json")
     return {"markdown": str(out / "report.md"), "html": str(out / "report.html")}

@@ -16,7 +16,16 @@ import numpy as np
 from curate.errors import InputError
 from curate.workspace import write_json_atomic
 from train.data import ImageSet, check_classes, from_folder, from_view
-from train.loop import TrainConfig, Trainer, count_params, inference_ms, predict
+from train.loop import (
+    BEST,
+    TrainConfig,
+    Trainer,
+    count_params,
+    create_model,
+    inference_ms,
+    load_weights,
+    predict,
+)
 from train.metrics import evaluate
 
 log = logging.getLogger(__name__)
@@ -44,14 +53,12 @@ class DataSource:
 
 
 def named_view(ds: Any, name: str) -> tuple[Any, str]:
-    """(view, label field) of DESIGN.md's raw / curated views."""
-    from fiftyone import ViewField as F
+    """(view, label field) of DESIGN.md's raw / curated views: curate.views, the one definition
+    that export and the App use too (balance marks, restored files, raw test labels)."""
+    from curate.views import get_view
 
-    schema = ds.get_field_schema()
-    if name == "raw":
-        return ds.match(~F("source").is_in(["synthetic", "augmented"])), "orig_label"
-    view = ds.match(F("excluded") != True) if "excluded" in schema else ds.view()  # noqa: E712
-    return view, "ground_truth"
+    spec = get_view(ds, name)
+    return spec.view, spec.label_field
 
 
 def load_source(src: DataSource, img_size: int, in_chans: int, progress: bool = False) -> ImageSet:
@@ -100,9 +107,11 @@ def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool
                             cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     if (out / METRICS).is_file() and resume:
-        done = _read_json(out / METRICS)
+        done = read_json(out / METRICS)
         if done.get("config") == cfg.to_dict() and done.get("test_key") == test_key(data):
             log.info("%s already finished with these settings; reusing it", out)
+            if not (out / TEST_PROBS).is_file() and (out / BEST).is_file():
+                _save_best_test_probs(out, cfg, data.split("test"))  # a run from before them
             return done
     trainer = Trainer(cfg, data.split("train"), data.split("val"), out, progress)
     if resume:
@@ -126,6 +135,14 @@ def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool
     return result
 
 
+def _save_best_test_probs(out: Path, cfg: TrainConfig, test: ImageSet) -> None:
+    model = create_model(cfg)
+    load_weights(model, out / BEST)
+    probs = predict(model.to(cfg.device).eval(), test.images, device=cfg.device,
+                    tta_flip=cfg.tta_flip)
+    save_test_probs(out / TEST_PROBS, test.ids, probs)
+
+
 def save_test_probs(path: Path, ids: list[str], probs: np.ndarray) -> None:
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, keys=np.array([Path(k).name for k in ids]),
@@ -142,7 +159,7 @@ def load_test_probs(path: Path) -> tuple[list[str], np.ndarray] | None:
         return None
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     import json
 
     try:

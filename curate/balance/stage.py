@@ -312,6 +312,10 @@ class StageResult:
     applied: ApplyResult | None = None
     written: bool = False  # confirmed and applied (not a dry run)
 
+    @property
+    def noop(self) -> bool:
+        return self.split_counts is None and (self.applied is None or self.applied.noop)
+
 
 def run_balance(cfg: BalanceStageConfig, ds: Any | None = None,
                 confirm: Callable[[StageResult], bool] | None = None) -> StageResult:

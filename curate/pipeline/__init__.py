@@ -120,7 +120,8 @@ def _run_one(entry: StageEntry, cfg: PipelineConfig, progress: bool) -> StageOut
     seconds = time.perf_counter() - t0
     if isinstance(result, tuple):  # e.g. ingest returns (report, report_path)
         result = result[0]
-    status = "noop" if getattr(result, "noop", False) else "ran"
+    noop = result.get("noop") if isinstance(result, dict) else getattr(result, "noop", False)
+    status = "noop" if noop else "ran"
     summary = plain(result)
     return StageOutcome(name, status, seconds, summary=summary if isinstance(summary, dict)
                         else {"result": summary}, command=cmd)

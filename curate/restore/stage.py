@@ -104,6 +104,10 @@ class RestoreResult:
     unchanged: bool = False
     report: str = ""
 
+    @property
+    def noop(self) -> bool:
+        return self.unchanged
+
 
 def output_name(source: str | None, source_id: str | None, sample_id: str) -> str:
     """`<source>/<source_id>.png` (ids made file-safe, with a short hash when that changed them)."""

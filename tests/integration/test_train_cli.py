@@ -84,6 +84,22 @@ def test_compare_two_exports_renders_every_section_and_refuses_other_tests(tmp_p
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3
     assert len(list((out / "runs").iterdir())) == 4
+    # a finished run without saved test predictions (older versions) gets them on reuse
+    probs = sorted((out / "runs").glob("*/test_probs.npz"))
+    assert len(probs) == 4
+    before = np.load(probs[0])["probs"]
+    probs[0].unlink()
+    r = cli(tmp_path / "ws", "compare", "--variants", f"raw={raw},curated={cur}",
+            "--backbones", "test_efficientnet_gn", "--seeds", "2", "--epochs", "1",
+            "--img-size", "32", "--batch-size", "16", "--device", "cpu", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert np.allclose(np.load(probs[0])["probs"], before, atol=1e-5)
+    assert "1 test images are pixel-identical" in (out / "report.md").read_text()
+    report_time = (out / "report.md").stat().st_mtime_ns
+    r = cli(tmp_path / "ws", "compare", "--variants", f"raw={raw},curated={cur}",
+            "--backbones", "test_efficientnet_gn", "--seeds", "2", "--epochs", "1",
+            "--img-size", "32", "--batch-size", "16", "--device", "cpu", "--out", str(out))
+    assert r.exit_code == 0 and (out / "report.md").stat().st_mtime_ns == report_time  # no-op
 
     (cur / "test" / "sad" / sorted(p.name for p in (cur / "test" / "sad").iterdir())[0]).unlink()
     r = cli(tmp_path / "ws", "compare", "--variants", f"raw={raw},curated={cur}",

@@ -48,3 +48,13 @@ def test_config_keys_are_cli_flags(name):
     keys = {f.name for f in dataclasses.fields(cls)} - set(INJECTED) - ARGUMENTS.get(name, set())
     missing = keys - _flags(_command(spec))
     assert not missing, f"{name}: config keys without a same-named CLI option: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", ["fer2013-cpu.toml", "fer2013.toml"])
+def test_shipped_pipeline_configs_are_valid(name):
+    from pathlib import Path
+
+    from curate.pipeline.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "pipelines" / name)
+    assert cfg.names()[0] == "ingest" and cfg.names()[-1] == "compare"
