@@ -18,6 +18,7 @@ from curate.workspace import write_json_atomic
 from train.data import ImageSet, check_classes, from_folder, from_view
 from train.loop import (
     BEST,
+    LAST,
     TrainConfig,
     Trainer,
     count_params,
@@ -31,6 +32,7 @@ from train.metrics import evaluate
 log = logging.getLogger(__name__)
 VIEWS = ("raw", "curated")
 METRICS = "metrics.json"
+DATA_KEY = "data_key.txt"  # the data_key a run in this folder trains on
 TEST_PROBS = "test_probs.npz"  # test sample keys + predicted probabilities, for re-scoring subsets
 
 
@@ -83,6 +85,15 @@ def test_key(data: ImageSet) -> str:
     return h.hexdigest()
 
 
+def data_key(data: ImageSet) -> str:
+    """A digest of everything a run learns from: images, labels and splits. A finished run is
+    reused, and a crashed one resumed, only on the same data."""
+    h = hashlib.blake2b(digest_size=32)
+    for a in (data.images, data.labels, data.splits.astype("U8")):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
 def validation_split(data: ImageSet, seed: int, frac: float = 0.1) -> ImageSet:
     """Data with a val split: kept when present, else carved from train (stratified, seeded)."""
     if (data.splits == "val").any():
@@ -106,13 +117,21 @@ def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool
     data = validation_split(data or load_source(src, cfg.img_size, cfg.in_chans, progress),
                             cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
+    key = data_key(data)
     if (out / METRICS).is_file() and resume:
         done = read_json(out / METRICS)
-        if done.get("config") == cfg.to_dict() and done.get("test_key") == test_key(data):
+        if (done.get("config") == cfg.to_dict() and done.get("test_key") == test_key(data)
+                and done.get("data_key") == key):
             log.info("%s already finished with these settings; reusing it", out)
             if not (out / TEST_PROBS).is_file() and (out / BEST).is_file():
                 _save_best_test_probs(out, cfg, data.split("test"))  # a run from before them
             return done
+    stamp = out / DATA_KEY
+    if (out / LAST).is_file() and (not stamp.is_file() or stamp.read_text().strip() != key):
+        log.info("%s: the data changed since this run started; starting over", out)
+        (out / LAST).unlink()
+    (out / METRICS).unlink(missing_ok=True)
+    stamp.write_text(key + "\n")
     trainer = Trainer(cfg, data.split("train"), data.split("val"), out, progress)
     if resume:
         trainer.resume()
@@ -121,6 +140,7 @@ def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool
     probs = predict(fit.model, test.images, device=cfg.device, tta_flip=cfg.tta_flip)
     result = {
         "source": src.describe(), "config": cfg.to_dict(), "test_key": test_key(data),
+        "data_key": key,
         "counts": {s: data.split(s).counts() for s in ("train", "val", "test")},
         "history": fit.history, "best_epoch": fit.best_epoch, "stopped_early": fit.stopped_early,
         "test": evaluate(probs, test.labels, test.classes),

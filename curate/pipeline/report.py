@@ -6,13 +6,14 @@ resumed run writes the same report as an uninterrupted one.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curate import store
 from curate.taxonomy import CLASSES, SPLITS
-from curate.workspace import Workspace
+from curate.workspace import Workspace, write_json_atomic
 
 if TYPE_CHECKING:
     from curate.pipeline import PipelineResult
@@ -112,18 +113,42 @@ def _scalar_lines(summary: dict[str, Any], prefix: str = "") -> list[str]:
     return lines
 
 
-def _run_section(result: PipelineResult) -> list[str]:
-    out = [RUN_HEADING, "", "What this invocation did (work done now vs found done before), and "
-           "how long each stage took.", "", "| stage | status | seconds |", "|---|---|---:|"]
-    out += [f"| {o.stage} | {o.status} | {o.seconds:.1f} |" for o in result.outcomes]
-    out += [f"| total | | {sum(o.seconds for o in result.outcomes):.1f} |", ""]
+def _run_section(result: PipelineResult, worked: dict[str, float]) -> list[str]:
+    out = [RUN_HEADING, "", "What this invocation did (work done now vs found done before), how "
+           "long each stage took, and how long it took the last time it did the work.", "",
+           "| stage | status | seconds | seconds when last run for real |", "|---|---|---:|---:|"]
+    out += [f"| {o.stage} | {o.status} | {o.seconds:.1f} | "
+            f"{_fmt_secs(worked.get(timing_key(o)))} |" for o in result.outcomes]
+    out += [f"| total | | {sum(o.seconds for o in result.outcomes):.1f} | "
+            f"{sum(worked.get(timing_key(o), 0.0) for o in result.outcomes):.1f} |", ""]
     for o in result.outcomes:
         detail = [f"- skipped: {o.reason}"] if o.status == "skipped" else _scalar_lines(o.summary)
         out += [f"### {o.stage}", "", f"`{o.command}`", "", *detail[:40], ""]
     return out
 
 
-def render(result: PipelineResult) -> str:
+def timing_key(o: Any) -> str:
+    return o.command or o.stage
+
+
+def _fmt_secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def update_timings(path: Path, result: PipelineResult) -> dict[str, float]:
+    """Seconds of each stage's last run that did the work (kept across no-op runs)."""
+    try:
+        worked = {k: float(v) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError, AttributeError):
+        worked = {}
+    for o in result.outcomes:
+        if o.status == "ran":
+            worked[timing_key(o)] = round(o.seconds, 1)
+    write_json_atomic(worked, path)
+    return worked
+
+
+def render(result: PipelineResult, worked: dict[str, float] | None = None) -> str:
     """The report; everything above RUN_HEADING depends only on the data and the settings."""
     cfg = result.config
     ds = store.load_dataset(cfg.dataset)
@@ -136,7 +161,7 @@ def render(result: PipelineResult) -> str:
     for o in result.outcomes:
         prog, rest = o.command.split(" ", 1)
         lines.append(f"{prog} --dataset {cfg.dataset}{ws} {rest}")
-    lines += ["```", ""] + _run_section(result)
+    lines += ["```", ""] + _run_section(result, worked or {})
     return "\n".join(lines)
 
 
@@ -146,7 +171,7 @@ def write_report(result: PipelineResult) -> tuple[Path, Path]:
     from curate.workspace import write_text_atomic
 
     ws = Workspace.for_dataset(result.config.dataset, result.config.workspace)
-    text = render(result)
+    text = render(result, update_timings(ws.reports / "pipeline-timings.json", result))
     md = write_text_atomic(text, ws.reports / "pipeline.md")
     body = markdown.markdown(text, extensions=["tables", "fenced_code"])
     html = ("<!doctype html><html><head><meta charset='utf-8'><title>Pipeline report</title>"

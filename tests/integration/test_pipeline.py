@@ -111,9 +111,14 @@ def test_pipeline_interrupted_and_resumed_matches_uninterrupted(tmp_path, monkey
         assert "## Raw vs curated" in expected["report"] and "| resnet10t | raw |" \
             in expected["report"]
 
-        r = run(config)  # second run: nothing left to do but the (overwriting) exports
+        r = run(config)  # second run: nothing left to do
         assert r.exit_code == 0, r.output
         assert outputs(tmp_path / "a", name) == expected
+        run_log = (tmp_path / "a" / "ws" / "reports" / "pipeline.md").read_text().split(RUN_HEADING)[1]
+        for stage in ("ingest", "clean", "apply", "restore", "balance", "export", "compare"):
+            row = next(line for line in run_log.splitlines() if line.startswith(f"| {stage} |"))
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            assert cells[1] == "noop" and cells[3] != "-", row  # and its last real run's time
         fo.delete_dataset(name)
 
         config = make_project(tmp_path / "b", name)

@@ -53,6 +53,12 @@ def test_run_on_an_export_then_reuse_and_bad_inputs(tmp_path):
     before = (tmp_path / "r" / "metrics.json").stat().st_mtime_ns
     r = cli(ws, "run", "--data", str(exp), "--epochs", "2", *TINY, "--out", str(tmp_path / "r"))
     assert r.exit_code == 0 and (tmp_path / "r" / "metrics.json").stat().st_mtime_ns == before
+    # other training data, same test split and settings: trained again, not reused
+    sorted((exp / "train" / "happy").iterdir())[0].unlink()
+    r = cli(ws, "run", "--data", str(exp), "--epochs", "2", *TINY, "--out", str(tmp_path / "r"))
+    assert r.exit_code == 0 and (tmp_path / "r" / "metrics.json").stat().st_mtime_ns != before
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["counts"]["train"]["happy"] \
+        == 11
 
     r = cli(ws, "run", "--data", str(exp), "--backbone", "resnet18x")
     assert r.exit_code == 2 and "did you mean" in r.output
