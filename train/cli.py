@@ -165,6 +165,9 @@ def compare_cmd(
     batch_size: int = 128,
     device: Device = "auto",
     out: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
+    restored: Annotated[bool, typer.Option(
+        help="With --views: train and test the curated variant on the restored files where "
+             "restoration ran (--no-restored: the original files).")] = True,
 ) -> None:
     """Same backbones, budget and seeds on each variant; Markdown + HTML report."""
     from train.compare import CompareSettings, run_compare
@@ -175,7 +178,8 @@ def compare_cmd(
         r = run_compare(CompareSettings(
             variants=variants, views=views, backbones=names, seeds=seeds, profile=profile.value,
             epochs=epochs, img_size=img_size, batch_size=batch_size, device=pick_device(device),
-            out=out, dataset=st.dataset, workspace=st.workspace, progress=st.progress))
+            out=out, dataset=st.dataset, workspace=st.workspace, restored=restored,
+            progress=st.progress))
     t = Table("backbone", "variant", "seeds", "accuracy %", "macro-F1 %", title="test, mean ± std")
     for row in r["summary"]["table"]:
         t.add_row(row["backbone"], row["variant"], str(row["seeds"]),

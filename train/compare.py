@@ -58,13 +58,13 @@ class CompareConfig:
             raise InputError(f"--seeds {self.seeds}: must be at least 1")
 
 
-def parse_variants(text: str, dataset: str | None = None,
-                   views: bool = False) -> tuple[tuple[str, DataSource], ...]:
+def parse_variants(text: str, dataset: str | None = None, views: bool = False,
+                   restored: bool = True) -> tuple[tuple[str, DataSource], ...]:
     """`raw=DIR,curated=DIR` (or `raw,curated` for views of the dataset) -> named sources."""
     out = []
     for item in filter(None, (t.strip() for t in text.split(","))):
         if views:
-            out.append((item, DataSource(view=item, dataset=dataset)))
+            out.append((item, DataSource(view=item, dataset=dataset, restored=restored)))
             continue
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
@@ -89,6 +89,7 @@ class CompareSettings:
     out: Path | None = None  # default: <workspace>/reports/compare
     dataset: str = "fer"
     workspace: Path | None = None
+    restored: bool = True  # views: the curated images are the restored files where present
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -106,7 +107,7 @@ class CompareSettings:
         for b in names:
             TrainConfig(backbone=b)  # validates every name before any training
         return CompareConfig(parse_variants(self.variants or self.views or "", self.dataset,
-                                            self.views is not None),
+                                            self.views is not None, self.restored),
                              names, self.seeds or p["seeds"], base)
 
 
@@ -191,7 +192,8 @@ def inputs_fingerprint(cfg: CompareConfig) -> str:
         else:
             from curate import store
 
-            view, field = named_view(store.load_dataset(src.dataset or "fer"), src.view or "")
+            view, field = named_view(store.load_dataset(src.dataset or "fer"), src.view or "",
+                                     src.restored)
             cols = view.values(["id", f"{field}.label", "filepath", "split"])
             rows += [(name, *r) for r in sorted(zip(*cols, strict=True))]
     settings = {"variants": [(n, s.describe()) for n, s in cfg.variants],

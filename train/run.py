@@ -43,6 +43,7 @@ class DataSource:
     folder: Path | None = None
     view: str | None = None
     dataset: str | None = None
+    restored: bool = True  # a curated view's images: the restored files where restoration ran
 
     def __post_init__(self) -> None:
         if (self.folder is None) == (self.view is None):
@@ -51,15 +52,17 @@ class DataSource:
             raise InputError(f"--view {self.view!r}: use one of {', '.join(VIEWS)}")
 
     def describe(self) -> str:
-        return str(self.folder) if self.folder else f"{self.dataset}:{self.view}"
+        if self.folder:
+            return str(self.folder)
+        return f"{self.dataset}:{self.view}" + ("" if self.restored else " (original files)")
 
 
-def named_view(ds: Any, name: str) -> tuple[Any, str]:
+def named_view(ds: Any, name: str, restored: bool = True) -> tuple[Any, str]:
     """(view, label field) of DESIGN.md's raw / curated views: curate.views, the one definition
     that export and the App use too (balance marks, restored files, raw test labels)."""
     from curate.views import get_view
 
-    spec = get_view(ds, name)
+    spec = get_view(ds, name, **({} if name == "raw" else {"use_restored": restored}))
     return spec.view, spec.label_field
 
 
@@ -69,7 +72,7 @@ def load_source(src: DataSource, img_size: int, in_chans: int, progress: bool = 
     from curate import store
 
     ds = store.load_dataset(src.dataset or "fer")
-    view, field = named_view(ds, src.view or "curated")
+    view, field = named_view(ds, src.view or "curated", src.restored)
     data = from_view(view, field, img_size, in_chans, progress=progress)
     check_classes(data.labels, data.splits, data.classes, f"view {src.view}")
     return data
