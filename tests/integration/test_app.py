@@ -34,7 +34,10 @@ def test_app_serves_the_dataset_and_stops(tmp_path, dataset_name):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "curate.cli", "--dataset", dataset_name, "app", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy(),
+        # a test run started in the background (`cmd &`) inherits SIGINT ignored; a user's
+        # terminal does not: give the App the terminal's default so Ctrl-C reaches it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         body, deadline = "", time.time() + 240  # the App takes ~60 s to start on a busy 2-core box
         while time.time() < deadline and not body:
