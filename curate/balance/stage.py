@@ -15,7 +15,7 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -264,15 +264,10 @@ def balance_fingerprint(cfg: BalanceConfig, t: Table) -> str:
 
 
 @dataclass(frozen=True)
-class BalanceStageConfig:
-    """What `curate balance` was asked to do (fields = its CLI options = pipeline keys)."""
+class BalanceStageConfig(BalanceConfig):
+    """What `curate balance` was asked to do (fields = its CLI options = pipeline keys): the
+    planner's settings (inherited, in the same order) plus where and how to apply them."""
 
-    target: int | None = None
-    max_synthetic: float = 0.0
-    max_augment: float = 4.0
-    seed: int = 0
-    undersample: bool = True
-    augment: str = "classical"
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
     resplit: bool = False
@@ -283,11 +278,11 @@ class BalanceStageConfig:
 
     @property
     def balance(self) -> BalanceConfig:
-        return BalanceConfig(self.target, self.max_synthetic, self.max_augment, self.seed,
-                             self.undersample, self.augment)
+        """The planner's settings alone (what plans and fingerprints record)."""
+        return BalanceConfig(**{f.name: getattr(self, f.name) for f in fields(BalanceConfig)})
 
     def __post_init__(self) -> None:
-        self.balance  # validates the planner's settings  # noqa: B018
+        super().__post_init__()  # the planner's settings
         if self.target is None and not self.resplit:
             raise InputError("nothing to do: give --target N (per-class train count) and/or "
                              "--resplit")
