@@ -5,7 +5,6 @@ difference is larger than seed noise.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
@@ -201,20 +200,18 @@ def inputs_fingerprint(cfg: CompareConfig) -> str:
     return runs.fingerprint(settings, rows)
 
 
-def _digest(image: np.ndarray) -> bytes:
-    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
-
-
 def test_with_train_copy(loaded: dict[str, ImageSet]) -> set[str]:
     """Keys of the test images that are pixel-identical (as loaded) to a train or val image of
     any variant: FER-2013's train/test leakage. A model can score them by memory, so a variant
     that removed the leaked copies from train is also scored on the test without them."""
+    from curate.clean.hashing import pixel_digest
+
     out: set[str] = set()
     for d in loaded.values():
-        seen = {_digest(img) for img in d.images[d.splits != "test"]}
+        seen = {pixel_digest(img) for img in d.images[d.splits != "test"]}
         test = d.split("test")
         out |= {Path(k).name for k, img in zip(test.ids, test.images, strict=True)
-                if _digest(img) in seen}
+                if pixel_digest(img) in seen}
     return out
 
 
@@ -230,6 +227,11 @@ def rescore(probs_path: Path, test: ImageSet, drop: set[str]) -> dict[str, Any] 
         return None
     keep = np.array([k not in drop for k in keys])
     return evaluate(probs[keep], test.labels[keep], test.classes) if keep.any() else None
+
+
+# (label, result key, metric) of each variant-vs-baseline verdict, in report order.
+VERDICTS = (("macro_f1", "test", "macro_f1"), ("accuracy", "test", "accuracy"),
+            ("macro_f1 (test without train copies)", "test_without_train_copies", "macro_f1"))
 
 
 def summarise(results: list[dict], variants: list[str], backbones: tuple[str, ...]) -> dict:
@@ -250,18 +252,14 @@ def summarise(results: list[dict], variants: list[str], backbones: tuple[str, ..
             table.append(row)
         base = variants[0]
         for v in variants[1:]:
-            for m in ("macro_f1", "accuracy"):
-                verdict = noise_verdict([r["test"][m] for r in per[base]],
-                                        [r["test"][m] for r in per[v]])
-                verdicts.append({"backbone": bb, "metric": m, "baseline": base, "variant": v,
+            for label, key, m in VERDICTS:
+                runs = per[base] + per[v]
+                if not all(r.get(key) for r in runs):
+                    continue  # runs from before test predictions were saved
+                verdict = noise_verdict([r[key][m] for r in per[base]],
+                                        [r[key][m] for r in per[v]])
+                verdicts.append({"backbone": bb, "metric": label, "baseline": base, "variant": v,
                                  **verdict})
-            subs = [r.get("test_without_train_copies") for r in per[base] + per[v]]
-            if all(subs):
-                verdict = noise_verdict(
-                    [r["test_without_train_copies"]["macro_f1"] for r in per[base]],
-                    [r["test_without_train_copies"]["macro_f1"] for r in per[v]])
-                verdicts.append({"backbone": bb, "metric": "macro_f1 (test without train copies)",
-                                 "baseline": base, "variant": v, **verdict})
     return {"table": table, "verdicts": verdicts}
 
 
