@@ -5,8 +5,10 @@
 - `review:relabel:<class>` -> `ground_truth` set to the class; `orig_label` is never touched.
 - `--auto` (samples without a review tag only; test only with `--include-test`):
   exact duplicates spanning splits are dropped from train/val (the test copy is kept; a
-  train+val group keeps its val copies), exact duplicates with conflicting labels are dropped
-  from train/val, and each remaining exact-duplicate group within train keeps one sample.
+  train+val group keeps its train copy: val only selects the model, train is where an image
+  teaches), exact duplicates with conflicting labels are dropped from train/val, and each
+  remaining exact-duplicate group within train keeps one sample. A re-run of `--auto` recomputes
+  the policy: a sample it excluded before and no longer would is included again.
 Samples are only ever excluded, never deleted. Who/when/what goes into the run history;
 a re-run with the same tags, policy and samples changes nothing and is recorded as a no-op.
 """
@@ -27,6 +29,7 @@ from curate.taxonomy import CLASSES
 log = logging.getLogger(__name__)
 
 DROP, KEEP, RELABEL = "review:drop", "review:keep", "review:relabel:"
+AUTO = "auto:"  # the prefix of every exclusion reason the --auto policy writes
 PROTECTED = "test"
 
 
@@ -82,7 +85,8 @@ def auto_drops(rows: list[dict[str, Any]], include_test: bool) -> dict[str, str]
             groups[r["exact_group"]].append(r)
     out: dict[str, str] = {}
     for members in groups.values():
-        members.sort(key=lambda r: (r["split"] != "test", r["split"] != "val", r["id"]))
+        # the kept copy: test first (never edited by default), then train, then val
+        members.sort(key=lambda r: (r["split"] != "test", r["split"] != "train", r["id"]))
         labels = {r["label"] for r in members}
         splits = {r["split"] for r in members}
         for i, r in enumerate(members):
@@ -90,12 +94,12 @@ def auto_drops(rows: list[dict[str, Any]], include_test: bool) -> dict[str, str]
             if not editable:
                 continue
             if len(labels) > 1 and (r["split"] != PROTECTED):
-                out[r["id"]] = "auto: exact duplicate with conflicting labels"
+                out[r["id"]] = f"{AUTO} exact duplicate with conflicting labels"
             elif len(splits) > 1 and r["split"] != members[0]["split"]:
-                out[r["id"]] = f"auto: exact duplicate of a {members[0]['split']} sample"
+                out[r["id"]] = f"{AUTO} exact duplicate of a {members[0]['split']} sample"
             elif i > 0 and r["split"] == members[i - 1]["split"] and (
                     r["split"] == "train" or include_test and r["split"] == PROTECTED):
-                out[r["id"]] = f"auto: exact duplicate within {r['split']} (one kept)"
+                out[r["id"]] = f"{AUTO} exact duplicate within {r['split']} (one kept)"
     return out
 
 
@@ -132,6 +136,8 @@ def _targets(ds: Any, cfg: ApplyConfig) -> tuple[dict[str, tuple], int]:
             excluded, reason = False, None
         elif r["id"] in auto:
             excluded, reason = True, auto[r["id"]]
+        elif cfg.auto and excluded and (reason or "").startswith(AUTO):
+            excluded, reason = False, None  # the policy changed: it no longer drops this one
         label = cls if cls else label
         wanted[r["id"]] = (excluded, reason, label, bool(r.get("excluded")), r.get("reason"),
                            r["label"])

@@ -100,6 +100,16 @@ def test_apply_review_tags_and_auto_policy(cleaned):
     assert not ex["2"] and not ex["1"]
     labels = _by_source_id(ds, "ground_truth.label")
     assert labels["1"] == "sad" and _by_source_id(ds, "orig_label")["1"] == "1"
+    # an exclusion an earlier auto policy made that the current one would not: undone on --auto
+    stale = ds.match({"source_id": "5"})
+    stale.set_values("excluded", [True])
+    stale.set_values("exclusion_reason", ["auto: exact duplicate of a val sample"])
+    assert cli(name, ws, "apply").exit_code == 0          # without --auto: left as it is
+    assert _by_source_id(store.load_dataset(name), "excluded")["5"]
+    r = cli(name, ws, "apply", "--auto")
+    assert r.exit_code == 0 and "included" in r.output, r.output
+    ex = _by_source_id(store.load_dataset(name), "excluded")
+    assert not ex["5"] and ex["4"] and ex["0"]
     r = cli(name, ws, "apply", "--auto")
     assert r.exit_code == 0 and "nothing to change" in r.output
     hist = ds.info["runs"]["apply"]
