@@ -91,10 +91,16 @@ def _fmt(pair: tuple[float, float]) -> str:
     return f"{100 * pair[0]:.1f} ± {100 * pair[1]:.1f}"
 
 
+def _train_minutes(results: list[dict]) -> float:
+    return sum(r["cost"]["train_seconds"] for r in results) / 60
+
+
 def _markdown(results: list[dict], summary: dict, seconds: float, images: dict[str, str]) -> str:
     lines = ["# Comparison report", "", "## Summary", "",
-             f"{len(results)} runs in {seconds / 60:.1f} min; test set shared by all variants "
-             f"({results[0]['test']['n']} images).", "", "## Mean ± std over seeds", "",
+             f"{len(results)} runs, {_train_minutes(results):.1f} min of training in all (this "
+             f"invocation: {seconds / 60:.1f} min; finished runs are reused); test set shared by "
+             f"all variants ({results[0]['test']['n']} images).", "", "## Mean ± std over seeds",
+             "",
              "| backbone | variant | seeds | accuracy % | macro-F1 % | ECE % |",
              "|---|---|---|---|---|---|"]
     for row in summary["table"]:
