@@ -20,11 +20,10 @@ from curate.progress import task
 from curate.taxonomy import (
     CLASS_INDEX,
     CLASSES,
-    FER2013_IDS,
-    RAFDB_IDS,
     class_from_name,
     split_from_name,
 )
+from curate.views import raw_label
 
 log = logging.getLogger(__name__)
 
@@ -144,17 +143,6 @@ def from_folder(root: Path, size: int, in_chans: int, *, progress: bool = False)
                     rel, extra={"filepath": paths})
 
 
-def orig_to_class(source: str, orig: str | None) -> str | None:
-    """Map a source's own label (FER-2013 id, RAF-DB id, folder name) to the unified class."""
-    if orig is None:
-        return None
-    s = str(orig).strip()
-    if s.isdigit():
-        table = RAFDB_IDS if source == "rafdb" else FER2013_IDS
-        return table.get(int(s))
-    return class_from_name(s)
-
-
 def view_arrays(view: Any, label_field: str) -> dict[str, list]:
     """Bulk-read what training needs from a FiftyOne view (one `values` call per field)."""
     schema = view.get_field_schema()
@@ -168,7 +156,7 @@ def view_arrays(view: Any, label_field: str) -> dict[str, list]:
             "split": view.values("split"), "label": view.values(path),
             "source": view.values("source")}
     if label_field == "orig_label":
-        cols["label"] = [orig_to_class(s, o)
+        cols["label"] = [raw_label(s, o)
                          for s, o in zip(cols["source"], cols["label"], strict=True)]
     cols["dup_group"] = view.values("dup_group") if "dup_group" in schema else None
     return cols
