@@ -41,13 +41,55 @@ def _dataset_section(ds: Any) -> list[str]:
     return out
 
 
+def _check_lines(ds: Any) -> list[str]:
+    """What `curate clean` found, from its run history (counts only: no timings)."""
+    from curate import runs
+
+    out = []
+    dup = (runs.last_run(ds, "clean:duplicates") or {}).get("counts") or {}
+    if dup:
+        out.append(f"- duplicates: {dup.get('exact_groups')} exact groups "
+                   f"({dup.get('exact_rows')} images), {dup.get('exact_cross_split_groups')} "
+                   f"spanning splits, {dup.get('exact_conflict_groups')} with conflicting labels; "
+                   f"{dup.get('near_groups')} near-duplicate groups at Hamming radius "
+                   f"{dup.get('radius')}")
+    lab = (runs.last_run(ds, "clean:labels") or {}).get("counts") or {}
+    if lab.get("oof_accuracy") is not None:
+        per = ", ".join(f"{c} {n}" for c, n in (lab.get("flagged_per_class") or {}).items())
+        out.append(f"- label issues: {lab.get('flagged')} of {lab.get('checked')} train+val "
+                   f"flagged ({per}); out-of-fold accuracy {lab['oof_accuracy']:.1%}, log-loss "
+                   f"{lab.get('log_loss', float('nan')):.3f} over {lab.get('folds')} folds")
+        audit = lab.get("test_audit") or {}
+        if audit:
+            out.append(f"- test split audited, not changed: {audit.get('would_flag')} of "
+                       f"{audit.get('audited')} would be flagged; the fold models agree with "
+                       f"{audit.get('accuracy', 0):.1%} of its labels")
+    return out
+
+
 def _issues_section(ds: Any) -> list[str]:
     tags = {t: n for t, n in sorted(ds.count_sample_tags().items())
             if t.startswith(("issue:", "review:"))}
     out = ["## Issues found and decisions", ""]
     out += [f"- `{t}`: {n}" for t, n in tags.items()] or ["- no issue tags"]
-    if "excluded" in ds.get_field_schema():
-        out.append(f"- excluded: {len(ds.match({'excluded': True}))}")
+    out += _check_lines(ds)
+    schema = ds.get_field_schema()
+    if "excluded" in schema:
+        reasons = {r: n for r, n in ds.match({"excluded": True})
+                   .count_values("exclusion_reason").items()}
+        out.append(f"- excluded (kept in the dataset, left out of the curated view): "
+                   f"{sum(reasons.values())}")
+        out += [f"  - {r or 'no reason recorded'}: {n}"
+                for r, n in sorted(reasons.items(), key=lambda kv: str(kv[0]))]
+    if "orig_label" in schema:
+        from curate.views import raw_view
+
+        raw = raw_view(ds)
+        ids, now = ds.values("id"), ds.values("ground_truth.label")
+        before = dict(zip(raw.view.values("id"), raw.view.values(raw.label_path), strict=True))
+        changed = sum(1 for i, lab in zip(ids, now, strict=True) if i in before
+                      and before[i] != lab)
+        out.append(f"- relabelled (ground_truth differs from the source's label): {changed}")
     return [*out, ""]
 
 

@@ -110,6 +110,8 @@ def test_pipeline_interrupted_and_resumed_matches_uninterrupted(tmp_path, monkey
         assert "| train | 25 | 25 | 25 | 25 | 25 | 25 | 25 | 175 |" in expected["report"]
         assert "## Raw vs curated" in expected["report"] and "| resnet10t | raw |" \
             in expected["report"]
+        assert "out-of-fold accuracy" in expected["report"] and "exact groups" in expected["report"]
+        assert "- relabelled (ground_truth differs from the source's label): 0" in expected["report"]
 
         r = run(config)  # second run: nothing left to do
         assert r.exit_code == 0, r.output
