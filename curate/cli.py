@@ -4,12 +4,14 @@ print a summary. Global options (`--dataset`, `--workspace`, ...) come before th
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from click.core import ParameterSource
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -138,7 +140,12 @@ def pipeline(
 
     st = state(ctx)
     with cli_errors(st.verbose):
-        result = run_pipeline(load_config(config), start, until, st.progress)
+        cfg = load_config(config)
+        # the global --dataset / --workspace, when given, win over the file's keys
+        given = {k: getattr(st, k) for k in ("dataset", "workspace")
+                 if ctx.parent and ctx.parent.get_parameter_source(k)
+                 not in (None, ParameterSource.DEFAULT)}
+        result = run_pipeline(dataclasses.replace(cfg, **given), start, until, st.progress)
     table = Table("stage", "status", "seconds", "note", box=box.SIMPLE_HEAD, show_edge=False)
     for o in result.outcomes:
         table.add_row(o.stage, o.status, f"{o.seconds:.1f}", escape(o.reason))

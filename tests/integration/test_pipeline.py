@@ -147,3 +147,17 @@ def test_pipeline_interrupted_and_resumed_matches_uninterrupted(tmp_path, monkey
         if fo.dataset_exists(name):
             fo.delete_dataset(name)
         shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_global_dataset_and_workspace_options_win_over_the_file(tmp_path, dataset_name):
+    config = make_project(tmp_path / "p", "name_in_the_file")
+    ws = tmp_path / "elsewhere"
+    r = CliRunner().invoke(app, ["--no-progress", "--dataset", dataset_name, "--workspace",
+                                 str(ws), "pipeline", "--config", str(config), "--until",
+                                 "ingest"])
+    assert r.exit_code == 0, r.output
+    assert len(store.load_dataset(dataset_name)) == 216
+    assert not store.fo().dataset_exists("name_in_the_file")
+    assert (ws / "reports" / "pipeline.md").is_file() and not (tmp_path / "p" / "ws").exists()
+    assert f"--dataset {dataset_name} --workspace {ws} ingest" in \
+        (ws / "reports" / "pipeline.md").read_text()
