@@ -64,7 +64,8 @@ def clean_cmd(
 def apply_cmd(
     ctx: typer.Context,
     auto: Annotated[bool, typer.Option(
-        "--auto", help="Also drop exact cross-split / conflicting / repeated duplicates.")] = False,
+        "--auto", help="Also drop from train/val the exact copies of test (val) images and "
+        "the duplicates with conflicting labels.")] = False,
     include_test: Annotated[bool, typer.Option(
         "--include-test", help="Allow changes to the test split (never by default).")] = False,
     user: Annotated[str, typer.Option(

@@ -96,7 +96,7 @@ def test_apply_review_tags_and_auto_policy(cleaned):
     assert ex["4"] and why["4"] == "review:drop"
     assert ex["0"] and not ex["24"] and "test" in why["0"]       # leak: test copy kept
     assert ex["6"] and ex["26"] and "conflicting" in why["26"]
-    assert ex["25"] and not ex["3"]                               # keep one within train
+    assert not ex["25"] and not ex["3"]                           # repeats within train stay
     assert not ex["2"] and not ex["1"]
     labels = _by_source_id(ds, "ground_truth.label")
     assert labels["1"] == "sad" and _by_source_id(ds, "orig_label")["1"] == "1"
