@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from click.core import ParameterSource
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -127,6 +126,13 @@ def app_cmd(
             console.print("App stopped")
 
 
+def _given(ctx: typer.Context, option: str) -> bool:
+    """Whether a global option was set by the user (not its default). By the enum's name: typer
+    may bring its own copy of click's ParameterSource."""
+    source = ctx.parent.get_parameter_source(option) if ctx.parent else None
+    return source is not None and source.name != "DEFAULT"
+
+
 @app.command()
 def pipeline(
     ctx: typer.Context,
@@ -142,9 +148,7 @@ def pipeline(
     with cli_errors(st.verbose):
         cfg = load_config(config)
         # the global --dataset / --workspace, when given, win over the file's keys
-        given = {k: getattr(st, k) for k in ("dataset", "workspace")
-                 if ctx.parent and ctx.parent.get_parameter_source(k)
-                 not in (None, ParameterSource.DEFAULT)}
+        given = {k: getattr(st, k) for k in ("dataset", "workspace") if _given(ctx, k)}
         result = run_pipeline(dataclasses.replace(cfg, **given), start, until, st.progress)
     table = Table("stage", "status", "seconds", "note", box=box.SIMPLE_HEAD, show_edge=False)
     for o in result.outcomes:

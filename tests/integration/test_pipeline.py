@@ -65,7 +65,8 @@ epochs = 1
 def make_project(root: Path, name: str) -> Path:
     root.mkdir(parents=True)
     rows = fer_rows(210)
-    write_fer_csv(root / "fer.csv", rows + rows[:6])  # planted in-split duplicates
+    leak = [(rows[0][0], rows[0][1], "PrivateTest")]  # a train face copied into test
+    write_fer_csv(root / "fer.csv", rows + rows[:6] + leak)  # and in-split repeats
     (root / "p.toml").write_text(CONFIG.format(name=name))
     return root / "p.toml"
 
@@ -156,7 +157,7 @@ def test_global_dataset_and_workspace_options_win_over_the_file(tmp_path, datase
                                  str(ws), "pipeline", "--config", str(config), "--until",
                                  "ingest"])
     assert r.exit_code == 0, r.output
-    assert len(store.load_dataset(dataset_name)) == 216
+    assert len(store.load_dataset(dataset_name)) == 217
     assert not store.fo().dataset_exists("name_in_the_file")
     assert (ws / "reports" / "pipeline.md").is_file() and not (tmp_path / "p" / "ws").exists()
     assert f"--dataset {dataset_name} --workspace {ws} ingest" in \
