@@ -253,8 +253,7 @@ def summarise(results: list[dict], variants: list[str], backbones: tuple[str, ..
         base = variants[0]
         for v in variants[1:]:
             for label, key, m in VERDICTS:
-                runs = per[base] + per[v]
-                if not all(r.get(key) for r in runs):
+                if not all(r.get(key) for r in per[base] + per[v]):
                     continue  # runs from before test predictions were saved
                 verdict = noise_verdict([r[key][m] for r in per[base]],
                                         [r[key][m] for r in per[v]])

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curate import store
+from curate import runs, store
 from curate.taxonomy import CLASSES, SPLITS
 from curate.workspace import Workspace, write_json_atomic
 
@@ -43,8 +43,6 @@ def _dataset_section(ds: Any) -> list[str]:
 
 def _check_lines(ds: Any) -> list[str]:
     """What `curate clean` found, from its run history (counts only: no timings)."""
-    from curate import runs
-
     out = []
     dup = (runs.last_run(ds, "clean:duplicates") or {}).get("counts") or {}
     if dup:
@@ -75,8 +73,7 @@ def _issues_section(ds: Any) -> list[str]:
     out += _check_lines(ds)
     schema = ds.get_field_schema()
     if "excluded" in schema:
-        reasons = {r: n for r, n in ds.match({"excluded": True})
-                   .count_values("exclusion_reason").items()}
+        reasons = ds.match({"excluded": True}).count_values("exclusion_reason")
         out.append(f"- excluded (kept in the dataset, left out of the curated view): "
                    f"{sum(reasons.values())}")
         out += [f"  - {r or 'no reason recorded'}: {n}"
