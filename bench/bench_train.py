@@ -71,7 +71,9 @@ def our_loop(model_name: str, images: np.ndarray, labels: np.ndarray, batch: int
 
     data = ImageSet(images, labels, np.array(["train"] * len(labels)),
                     [str(i) for i in range(len(labels))])
-    cfg = TrainConfig(backbone=model_name, img_size=48, epochs=10, batch_size=batch,
+    # the schedule must span the 2 warm-up steps plus the `steps` measured (OneCycleLR refuses
+    # to step past its total): 2 steps per epoch, `steps` epochs
+    cfg = TrainConfig(backbone=model_name, img_size=48, epochs=max(10, steps), batch_size=batch,
                       max_steps_per_epoch=2, patience=0)
     trainer = Trainer(cfg, data, None)
     trainer.train_epoch()  # warm-up (2 steps)
