@@ -11,6 +11,14 @@
   dropping them shifts the class priors (FER-2013: -13% of train surprise, whose test F1 fell by
   3 pts). A re-run of `--auto` recomputes the policy: a sample it excluded before and no longer
   would is included again.
+- `--soften A` (0 <= A < 1; needs the out-of-fold probabilities of `curate clean --checks
+  labels`): every train/val sample gets `soft_label` = (1 - A) * its label + A * the out-of-fold
+  probabilities, the target the trainer learns from instead of the bare class. A < 0.5 never
+  overturns a label: the given class keeps the largest share, and a face that looks like
+  another expression (or carries a wrong label) teaches less of its given class. Soft labels
+  follow the current label (a relabel re-mixes them); augmented copies use their parent's;
+  the test split never gets them; `--soften 0` removes them; without `--soften`, the value of
+  the last apply is kept.
 Samples are only ever excluded, never deleted. Who/when/what goes into the run history;
 a re-run with the same tags, policy and samples changes nothing and is recorded as a no-op.
 """
@@ -21,18 +29,22 @@ import getpass
 import logging
 import time
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+import numpy as np
 
 from curate import runs, store
 from curate.errors import InputError, StoreError
-from curate.taxonomy import CLASSES
+from curate.taxonomy import CLASS_INDEX, CLASSES
+from curate.views import SOFT_FIELD  # per sample: 7 target probabilities in CLASSES order
 
 log = logging.getLogger(__name__)
 
 DROP, KEEP, RELABEL = "review:drop", "review:keep", "review:relabel:"
 AUTO = "auto:"  # the prefix of every exclusion reason the --auto policy writes
 PROTECTED = "test"
+OOF_FIELD = "oof"  # the label check's out-of-fold probabilities (train.oof.FIELD)
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,11 @@ class ApplyConfig:
     auto: bool = False
     include_test: bool = False
     user: str = ""
+    soften: float | None = None  # None: the last apply's value (0 when there was none)
+
+    def __post_init__(self) -> None:
+        if self.soften is not None and not 0.0 <= self.soften < 1.0:
+            raise InputError(f"--soften {self.soften}: use a weight in [0, 1), e.g. 0.3")
 
 
 @dataclass
@@ -102,6 +119,47 @@ def auto_drops(rows: list[dict[str, Any]], include_test: bool) -> dict[str, str]
     return out
 
 
+def soft_target(label: str, probs: Any, weight: float) -> list[float] | None:
+    """(1 - weight) * one-hot(label) + weight * probs (normalised), to 6 places; None when the
+    label is not a class or the probabilities are missing."""
+    if label not in CLASS_INDEX or probs is None:
+        return None
+    p = np.asarray(probs, dtype=np.float64)
+    if p.shape != (len(CLASSES),) or not np.isfinite(p).all() or p.sum() <= 0:
+        return None
+    out = weight * p / p.sum()
+    out[CLASS_INDEX[label]] += 1.0 - weight
+    return [round(float(v), 6) for v in out]
+
+
+def resolve_soften(ds: Any, cfg: ApplyConfig) -> float:
+    """The soft-label weight: the option, else the last apply's, else 0."""
+    if cfg.soften is not None:
+        return cfg.soften
+    last = (runs.last_run(ds, "apply") or {}).get("config") or {}
+    return float(last.get("soften") or 0.0)
+
+
+def _soft_changes(ds: Any, labels: dict[str, str], weight: float) -> dict[str, list | None]:
+    """Per sample id whose soft label must change: the new value (None: remove it)."""
+    schema = ds.get_field_schema()
+    if weight and OOF_FIELD not in schema:
+        raise StoreError("--soften needs out-of-fold probabilities: run `curate clean --checks "
+                         "labels` first")
+    if not weight and SOFT_FIELD not in schema:
+        return {}
+    ids, splits = ds.values("id"), ds.values("split")
+    probs = ds.values(OOF_FIELD) if weight else [None] * len(ids)
+    old = ds.values(SOFT_FIELD) if SOFT_FIELD in schema else [None] * len(ids)
+    out: dict[str, list | None] = {}
+    for sid, split, p, before in zip(ids, splits, probs, old, strict=True):
+        new = (soft_target(labels.get(sid, ""), p, weight)
+               if weight and split != PROTECTED else None)
+        if new != (list(before) if before is not None else None):
+            out[sid] = new
+    return out
+
+
 def _targets(ds: Any, cfg: ApplyConfig) -> tuple[dict[str, tuple], int]:
     """Per sample id: the wanted (excluded, reason, label); and test samples left alone."""
     schema = ds.get_field_schema()
@@ -159,9 +217,13 @@ def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
         ds.add_sample_field("exclusion_reason", f.StringField)
     changed_ex = {i: w for i, w in wanted.items() if (w[0], w[1]) != (w[3], w[4])}
     changed_lab = {i: w[2] for i, w in wanted.items() if w[2] != w[5]}
+    soften = resolve_soften(ds, cfg)
+    changed_soft = _soft_changes(ds, {i: w[2] for i, w in wanted.items()}, soften)
     for w in changed_ex.values():
         result.changed["excluded" if w[0] else "included"] += 1
     result.changed["relabelled"] = len(changed_lab)
+    if soften or changed_soft:
+        result.changed["soft_labels"] = len(changed_soft)
     if "excluded" not in schema:  # first apply: every sample gets an explicit False
         ds.set_values("excluded", [False] * len(ds))
     if changed_ex:
@@ -170,11 +232,16 @@ def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
                       key_field="id")
     if changed_lab:
         ds.set_values("ground_truth.label", changed_lab, key_field="id")
-    result.noop = not changed_ex and not changed_lab
+    if changed_soft:
+        if SOFT_FIELD not in schema:
+            ds.add_sample_field(SOFT_FIELD, f.ListField, subfield=f.FloatField)
+        ds.set_values(SOFT_FIELD, changed_soft, key_field="id")
+    result.noop = not changed_ex and not changed_lab and not changed_soft
     counts = {**dict(result.changed), "skipped_test": skipped,
               "excluded_total": sum(1 for w in wanted.values() if w[0])}
-    runs.record(ds, "apply", config=asdict(cfg) | {"user": cfg.user or getpass.getuser()},
-                fp=runs.fingerprint(asdict(cfg), sorted((i, *w[:3]) for i, w in wanted.items())),
+    config = asdict(replace(cfg, soften=soften))
+    runs.record(ds, "apply", config=config | {"user": cfg.user or getpass.getuser()},
+                fp=runs.fingerprint(config, sorted((i, *w[:3]) for i, w in wanted.items())),
                 counts=counts, seconds=time.perf_counter() - t0, noop=result.noop,
                 relabelled_ids=sorted(changed_lab)[:5000],
                 excluded_ids=sorted(i for i, w in changed_ex.items() if w[0])[:5000])

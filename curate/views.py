@@ -9,7 +9,9 @@ code read them the same way: the label is always `ground_truth.label` and the im
   files, and the label the source gave, recovered from `orig_label` through the taxonomy (a
   FER-2013 emotion id, a RAF-DB id, or a class-folder name), so `apply`'s corrections never
   reach it.
-- **curated**: samples not `excluded`, `ground_truth` labels (with `apply`'s corrections),
+  `soft_label` (apply --soften) is left out of it.
+- **curated**: samples not `excluded`, `ground_truth` labels (with `apply`'s corrections and
+  `soft_label` targets where `apply --soften` wrote them),
   `restored_filepath` when restoration wrote one, minus the undersampled (`balance_drop`), plus
   augmented and synthetic samples (train only).
 
@@ -45,6 +47,7 @@ class ViewName(str, Enum):
 DERIVED_SOURCES = ("synthetic", "augmented")
 LABEL_FIELD = "ground_truth"
 FILEPATH_FIELD = "filepath"
+SOFT_FIELD = "soft_label"  # apply --soften's targets: curated only
 
 # (source, orig_label) -> class for the sources whose orig_label is a numeric id.
 _SOURCE_IDS: dict[str, dict[str, str]] = {
@@ -103,6 +106,8 @@ def _real() -> dict:
 def raw_view(ds: Any) -> ViewSpec:
     """Every real sample, nothing excluded, original files, the source's own labels."""
     view = ds.match(_real()).set_field("ground_truth.label", _expr(_raw_label_expr()))
+    if SOFT_FIELD in ds.get_field_schema():
+        view = view.exclude_fields(SOFT_FIELD)
     return ViewSpec("raw", view)
 
 

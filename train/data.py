@@ -23,7 +23,7 @@ from curate.taxonomy import (
     class_from_name,
     split_from_name,
 )
-from curate.views import raw_label
+from curate.views import SOFT_FIELD, raw_label
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class ImageSet:
     """Images (N, C, H, W) uint8, integer labels, per-sample split/key; `ids` are sample ids or
-    relative paths (the key predictions are written back with)."""
+    relative paths (the key predictions are written back with). `soft`: (N, classes) float32
+    training targets where the view has soft labels (`curate apply --soften`), else None."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -40,6 +41,7 @@ class ImageSet:
     groups: np.ndarray | None = None
     classes: tuple[str, ...] = CLASSES
     extra: dict[str, Any] = field(default_factory=dict)
+    soft: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -49,7 +51,8 @@ class ImageSet:
         return ImageSet(self.images[idx], self.labels[idx], self.splits[idx],
                         [self.ids[i] for i in idx],
                         None if self.groups is None else self.groups[idx], self.classes,
-                        {k: [v[i] for i in idx] for k, v in self.extra.items()})
+                        {k: [v[i] for i in idx] for k, v in self.extra.items()},
+                        None if self.soft is None else self.soft[idx])
 
     def split(self, name: str) -> ImageSet:
         return self.subset(self.splits == name)
@@ -159,12 +162,35 @@ def view_arrays(view: Any, label_field: str) -> dict[str, list]:
         cols["label"] = [raw_label(s, o)
                          for s, o in zip(cols["source"], cols["label"], strict=True)]
     cols["dup_group"] = view.values("dup_group") if "dup_group" in schema else None
+    cols["soft"] = view.values(SOFT_FIELD) if SOFT_FIELD in schema else None
+    cols["parent"] = view.values("parent") if "parent" in schema else None
     return cols
 
 
+def soft_targets(cols: dict[str, list], keep: list[int], n_classes: int) -> np.ndarray | None:
+    """(len(keep), classes) targets: the sample's soft label, else its parent's (an augmented
+    copy), else its one-hot label; None when the view has no soft labels at all."""
+    soft = cols.get("soft")
+    if soft is None or all(v is None for v in soft):
+        return None
+    by_id = {i: v for i, v in zip(cols["id"], soft, strict=True) if v is not None}
+    parents = cols.get("parent") or [None] * len(cols["id"])
+    out = np.zeros((len(keep), n_classes), dtype=np.float32)
+    for row, i in enumerate(keep):
+        v = soft[i] if soft[i] is not None else by_id.get(parents[i])
+        if v is not None and len(v) == n_classes:
+            out[row] = v
+        else:
+            out[row, CLASS_INDEX[cols["label"][i]]] = 1.0
+    return out
+
+
 def from_view(view: Any, label_field: str, size: int, in_chans: int, *,
-              progress: bool = False, splits: Sequence[str] = ("train", "val", "test")) -> ImageSet:
-    """Load a FiftyOne view into memory; samples without a taxonomy label are left out."""
+              progress: bool = False, splits: Sequence[str] = ("train", "val", "test"),
+              soft: bool = False) -> ImageSet:
+    """Load a FiftyOne view into memory; samples without a taxonomy label are left out.
+    `soft`: also the view's soft labels as training targets (a model of the data's given labels,
+    such as the out-of-fold one, leaves them)."""
     cols = view_arrays(view, label_field)
     keep = [i for i, (lab, sp) in enumerate(zip(cols["label"], cols["split"], strict=False))
             if lab in CLASS_INDEX and sp in splits]
@@ -182,7 +208,8 @@ def from_view(view: Any, label_field: str, size: int, in_chans: int, *,
     return ImageSet(load_images(paths, size, in_chans, progress=progress),
                     np.array([CLASS_INDEX[cols["label"][i]] for i in keep], dtype=np.int64),
                     np.array([cols["split"][i] for i in keep]), [cols["id"][i] for i in keep],
-                    groups, extra={"filepath": paths})
+                    groups, extra={"filepath": paths},
+                    soft=soft_targets(cols, keep, len(CLASSES)) if soft else None)
 
 
 def augment(x, generator, shift: int = 3, flip: bool = True):  # noqa: ANN001, ANN201

@@ -212,7 +212,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.device.startswith("cuda"))
         self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.images = torch.from_numpy(train.images).to(cfg.device)
-        self.labels = torch.from_numpy(train.labels).to(cfg.device)
+        # soft labels (curate apply --soften) are the targets where the data has them
+        targets = train.labels if train.soft is None else train.soft
+        self.labels = torch.from_numpy(targets).to(cfg.device)
         self.state = {"epoch": 0, "best_score": -math.inf, "best_epoch": -1, "bad_epochs": 0,
                       "history": [], "seconds": 0.0, "images": 0}
 

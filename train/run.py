@@ -73,7 +73,7 @@ def load_source(src: DataSource, img_size: int, in_chans: int, progress: bool = 
 
     ds = store.load_dataset(src.dataset or "fer")
     view, field = named_view(ds, src.view or "curated", src.restored)
-    data = from_view(view, field, img_size, in_chans, progress=progress)
+    data = from_view(view, field, img_size, in_chans, progress=progress, soft=True)
     check_classes(data.labels, data.splits, data.classes, f"view {src.view}")
     return data
 
@@ -89,10 +89,11 @@ def test_key(data: ImageSet) -> str:
 
 
 def data_key(data: ImageSet) -> str:
-    """A digest of everything a run learns from: images, labels and splits. A finished run is
-    reused, and a crashed one resumed, only on the same data."""
+    """A digest of everything a run learns from: images, labels (soft ones too) and splits. A
+    finished run is reused, and a crashed one resumed, only on the same data."""
     h = hashlib.blake2b(digest_size=32)
-    for a in (data.images, data.labels, data.splits.astype("U8")):
+    arrays = [data.images, data.labels, data.splits.astype("U8")]
+    for a in arrays + ([data.soft] if data.soft is not None else []):
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
 
@@ -110,7 +111,7 @@ def validation_split(data: ImageSet, seed: int, frac: float = 0.1) -> ImageSet:
     splits[val_idx] = "val"
     log.info("no val split: carved %d samples from train", len(val_idx))
     return ImageSet(data.images, data.labels, splits, data.ids, data.groups, data.classes,
-                    data.extra)
+                    data.extra, data.soft)
 
 
 def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool = False,

@@ -70,13 +70,17 @@ def apply_cmd(
         "--include-test", help="Allow changes to the test split (never by default).")] = False,
     user: Annotated[str, typer.Option(
         help="Who made the decisions, for the run history [default: your login].")] = "",
+    soften: Annotated[float | None, typer.Option(
+        help="Soft labels for train/val: (1 - A) * label + A * out-of-fold probabilities "
+        "(needs `curate clean --checks labels`); 0 removes them [default: the last apply's]",
+        min=0.0, max=0.99)] = None,
 ) -> None:
     """Commit review tags (review:drop, review:keep, review:relabel:<class>) to the samples."""
     from curate.apply import ApplyConfig, apply_reviews
 
     st = state(ctx)
     with cli_errors(st.verbose):
-        res = apply_reviews(ApplyConfig(st.dataset, auto, include_test, user))
+        res = apply_reviews(ApplyConfig(st.dataset, auto, include_test, user, soften))
     if res.noop:
         console.print("apply: nothing to change (decisions already applied)")
     else:

@@ -10,6 +10,7 @@ from fixtures import fer_rows, write_fer_csv
 from typer.testing import CliRunner
 
 from curate import runs, store
+from curate.apply import soft_target
 from curate.cli import app
 
 runner = CliRunner()
@@ -114,6 +115,40 @@ def test_apply_review_tags_and_auto_policy(cleaned):
     assert r.exit_code == 0 and "nothing to change" in r.output
     hist = ds.info["runs"]["apply"]
     assert hist[-1]["noop"] and hist[-1]["config"]["user"] and "finished_at" in hist[-1]
+
+
+def test_apply_soften_writes_soft_labels_for_train_and_val_only(cleaned):
+    from curate.views import curated_view, raw_view
+    from train.data import from_view
+
+    name, ws, _ = cleaned
+    r = cli(name, ws, "apply", "--soften", "0.3")
+    assert r.exit_code == 3 and "clean --checks labels" in r.output    # no out-of-fold probs yet
+    r = cli(name, ws, "apply", "--soften", "1.5")
+    assert r.exit_code == 2
+    ds = store.load_dataset(name)
+    probs = [0.1, 0.0, 0.1, 0.5, 0.1, 0.1, 0.1]
+    ds.set_values("oof", [probs] * len(ds))                  # what `clean --checks labels` writes
+    ds.match({"source_id": "1"}).tag_samples("review:relabel:sad")
+    r = cli(name, ws, "apply", "--soften", "0.3")
+    assert r.exit_code == 0 and "soft_labels" in r.output, r.output
+    ds = store.load_dataset(name)
+    soft, split = _by_source_id(ds, "soft_label"), _by_source_id(ds, "split")
+    assert soft["1"] == pytest.approx(soft_target("sad", probs, 0.3))  # the corrected label's
+    assert all(soft[k] is None for k, s in split.items() if s == "test")
+    assert sum(v is not None for v in soft.values()) == sum(s != "test" for s in split.values())
+    r = cli(name, ws, "apply")                               # the weight is kept: nothing to do
+    assert r.exit_code == 0 and "nothing to change" in r.output, r.output
+    assert ds.info["runs"]["apply"][-1]["config"]["soften"] == 0.3
+    assert "soft_label" not in raw_view(ds).view.get_field_schema()
+    readable = curated_view(ds).view.match({"source_id": {"$ne": "10"}})  # its file is gone
+    cur = from_view(readable, "ground_truth", 24, 1, soft=True)
+    train = cur.split("train")
+    assert train.soft is not None and (train.soft.argmax(1) == train.labels).all()
+    assert from_view(readable, "ground_truth", 24, 1).soft is None
+    r = cli(name, ws, "apply", "--soften", "0")
+    assert r.exit_code == 0 and "soft_labels" in r.output
+    assert all(v is None for v in _by_source_id(store.load_dataset(name), "soft_label").values())
 
 
 def test_bad_input(tmp_path, dataset_name):

@@ -118,3 +118,24 @@ def test_metrics_on_known_answers():
     confident_right = np.eye(3)[[0, 1, 2]]
     assert ece(confident_right, np.array([0, 1, 2])) == pytest.approx(0)
     assert ece(confident_right, np.array([1, 2, 0])) == pytest.approx(1)
+
+
+def _weights(model) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_soft_labels_are_the_targets_one_hot_equals_hard(tmp_path):
+    """One-hot soft labels train exactly the model hard labels train; others train another."""
+    from dataclasses import replace
+
+    cfg = TrainConfig(epochs=1, **TINY)
+    train = make_set(48, side=32)
+    hard = Trainer(cfg, train, None).fit().model
+    onehot = np.eye(7, dtype=np.float32)[train.labels]
+    same = Trainer(cfg, replace(train, soft=onehot), None).fit().model
+    torch.testing.assert_close(_weights(hard), _weights(same))
+    mixed = 0.6 * onehot + 0.4 / 7
+    other = Trainer(cfg, replace(train, soft=mixed.astype(np.float32)), None).fit().model
+    assert not torch.allclose(_weights(hard), _weights(other))
+    sub = replace(train, soft=onehot).split("train").subset(np.arange(5))
+    assert sub.soft.shape == (5, 7) and (sub.soft.argmax(1) == sub.labels).all()
