@@ -3,8 +3,12 @@
 train + val are checked: `label_quality`, `suggested_label` (with its probability as
 confidence) and the `issue:label` tag. The test split is audited (scores written and counted in
 the report) but never tagged. Where FER+ votes were ingested, the agreement of the given and
-suggested labels with the FER+ majority is reported. The out-of-fold probabilities come from
-`train.oof` (computed once, reused while the data and settings are unchanged).
+suggested labels with the FER+ majority is reported. On the same probabilities, Datalab's
+outlier rule (cleanlab's `OutOfDistribution` score of the predicted probabilities and given
+labels; flagged below `outlier_threshold` x the median score) writes `outlier_score` and the
+`issue:outlier` tag: faces the model finds unlike any class (non-faces, odd crops, occlusions).
+The out-of-fold probabilities come from `train.oof` (computed once, reused while the data and
+settings are unchanged).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from curate.workspace import Workspace
 log = logging.getLogger(__name__)
 STAGE = "labels"
 TAG = "issue:label"
+OUTLIER_TAG = "issue:outlier"
+# Datalab's default for pred_probs-based outliers (OutlierIssueManager.DEFAULT_THRESHOLDS)
+OUTLIER_THRESHOLD = 0.13
 CHECKED = ("train", "val")
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
            "predicted_neq_given")
@@ -37,7 +44,7 @@ CSV_NAME = "label_issues.csv"
 # agreement ~65%, published single networks ~70%); the report says so.
 WEAK_MODEL_ACCURACY = 0.45
 CSV_COLUMNS = ("source_id", "split", "given_label", "label_quality", "suggested_label",
-               "suggested_prob", "is_issue")
+               "suggested_prob", "is_issue", "outlier_score", "is_outlier")
 # Profiles: what `--fast` (the CPU budget) and the default mean for the K-fold training.
 # resnet10t, not mobilenetv3_small_100: on 8k real FER-2013 train faces, 3 epochs at 48 px,
 # resnet10t reached 45.7% PublicTest accuracy, resnet18 44.1% (1.6x slower) and
@@ -62,10 +69,13 @@ class LabelsConfig:
     batch_size: int = 128
     shift: int = 3
     filter_by: str = "prune_by_noise_rate"
+    outlier_threshold: float = OUTLIER_THRESHOLD
 
     def __post_init__(self) -> None:
         if self.filter_by not in FILTERS:
             raise InputError(f"filter_by={self.filter_by!r}: use one of {', '.join(FILTERS)}")
+        if not 0.0 <= self.outlier_threshold <= 1.0:
+            raise InputError(f"outlier_threshold={self.outlier_threshold}: use a value in [0, 1]")
         self.oof_config()  # validates folds, epochs, backbone name, sizes
 
     def resolved(self, key: str) -> Any:
@@ -99,6 +109,20 @@ def score_labels(labels: np.ndarray, probs: np.ndarray,
     suggested = probs.argmax(1)
     return {"quality": quality, "is_issue": issue, "suggested": suggested,
             "suggested_prob": probs[np.arange(len(probs)), suggested], "ranked": ranked}
+
+
+def score_outliers(labels: np.ndarray, probs: np.ndarray,
+                   threshold: float = OUTLIER_THRESHOLD) -> dict[str, np.ndarray]:
+    """Datalab's pred_probs outlier rule: cleanlab's OutOfDistribution score (1 = typical),
+    flagged below `threshold` x its median."""
+    from cleanlab.outlier import OutOfDistribution
+
+    probs = np.asarray(probs, dtype=np.float64)
+    probs = probs / probs.sum(1, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = OutOfDistribution().fit_score(pred_probs=probs, labels=labels, verbose=False)
+    return {"outlier_score": scores, "is_outlier": scores < threshold * float(np.median(scores))}
 
 
 def ferplus_agreement(given: np.ndarray, suggested: np.ndarray, ferplus: list[str | None],
@@ -140,29 +164,32 @@ def _write_csv(path: Path, rows: list[tuple]) -> Path:
     return path
 
 
-def _part(cols: dict[str, Any], idx: np.ndarray, filter_by: str) -> dict[str, Any]:
+def _part(cols: dict[str, Any], idx: np.ndarray, cfg: LabelsConfig) -> dict[str, Any]:
     labels = np.array([CLASS_INDEX[cols["label"][i]] for i in idx], dtype=np.int64)
     probs = np.array([cols["oof"][i] for i in idx], dtype=np.float64)
-    return {"idx": idx, "labels": labels, **score_labels(labels, probs, filter_by)}
+    return {"idx": idx, "labels": labels, **score_labels(labels, probs, cfg.filter_by),
+            **score_outliers(labels, probs, cfg.outlier_threshold)}
 
 
 def _apply(ds: Any, cols: dict[str, Any], parts: list[dict[str, Any]], checked: dict) -> None:
     f = _fo()
-    quality, suggested = {}, {}
+    quality, suggested, outlier = {}, {}, {}
     for part in parts:
         for j, i in enumerate(part["idx"]):
             sid = cols["id"][i]
             quality[sid] = float(part["quality"][j])
+            outlier[sid] = float(part["outlier_score"][j])
             suggested[sid] = f.Classification(label=CLASSES[int(part["suggested"][j])],
                                               confidence=float(part["suggested_prob"][j]))
     ds.set_values("label_quality", quality, key_field="id")
     ds.set_values("suggested_label", suggested, key_field="id")
+    ds.set_values("outlier_score", outlier, key_field="id")
     checked_ids = [cols["id"][i] for i in checked["idx"]]
-    ds.select(checked_ids).untag_samples(TAG)
-    flagged = [cols["id"][i] for i, bad in zip(checked["idx"], checked["is_issue"], strict=True)
-               if bad]
-    if flagged:
-        ds.select(flagged).tag_samples(TAG)
+    ds.select(checked_ids).untag_samples([TAG, OUTLIER_TAG])
+    for tag, mask in ((TAG, checked["is_issue"]), (OUTLIER_TAG, checked["is_outlier"])):
+        flagged = [cols["id"][i] for i, bad in zip(checked["idx"], mask, strict=True) if bad]
+        if flagged:
+            ds.select(flagged).tag_samples(tag)
 
 
 def _fo():  # noqa: ANN202
@@ -174,7 +201,8 @@ def _fo():  # noqa: ANN202
 def _rows(cols: dict[str, Any], part: dict[str, Any]) -> list[tuple]:
     return [(cols["source_id"][i], cols["split"][i], cols["label"][i],
              round(float(part["quality"][j]), 6), CLASSES[int(part["suggested"][j])],
-             round(float(part["suggested_prob"][j]), 6), bool(part["is_issue"][j]))
+             round(float(part["suggested_prob"][j]), 6), bool(part["is_issue"][j]),
+             round(float(part["outlier_score"][j]), 6), bool(part["is_outlier"][j]))
             for j, i in enumerate(part["idx"])]
 
 
@@ -203,9 +231,9 @@ def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
     checked_idx = idx[np.isin(split[idx], CHECKED)]
     if len(checked_idx) < 2:
         raise StoreError("no train/val samples with out-of-fold probabilities to check")
-    checked = _part(cols, checked_idx, cfg.filter_by)
+    checked = _part(cols, checked_idx, cfg)
     test_idx = idx[split[idx] == "test"]
-    test = _part(cols, test_idx, cfg.filter_by) if len(test_idx) > 1 else None
+    test = _part(cols, test_idx, cfg) if len(test_idx) > 1 else None
     parts = [checked] + ([test] if test else [])
     _apply(ds, cols, parts, checked)
     csv_path = _write_csv(ws.reports / CSV_NAME, [r for p in parts for r in _rows(cols, p)])
@@ -226,9 +254,12 @@ def _summary(cols: dict[str, Any], checked: dict, test: dict | None, oof: dict,
              seconds: float) -> dict[str, Any]:
     given = checked["labels"]
     flagged = np.bincount(given[checked["is_issue"]], minlength=len(CLASSES))
+    outliers = np.bincount(given[checked["is_outlier"]], minlength=len(CLASSES))
     out: dict[str, Any] = {
         "checked": int(len(given)), "flagged": int(checked["is_issue"].sum()),
         "flagged_per_class": {c: int(n) for c, n in zip(CLASSES, flagged, strict=False)},
+        "outliers": int(checked["is_outlier"].sum()),
+        "outliers_per_class": {c: int(n) for c, n in zip(CLASSES, outliers, strict=False)},
         "oof_accuracy": oof.get("oof_accuracy"), "log_loss": oof.get("log_loss"),
         "folds": oof.get("folds"), "oof_seconds": round(oof.get("seconds", 0.0), 1),
         "oof_reused": oof.get("reused", False), "seconds": round(seconds, 1),
@@ -236,6 +267,7 @@ def _summary(cols: dict[str, Any], checked: dict, test: dict | None, oof: dict,
     if test is not None:
         out["test_audit"] = {"audited": int(len(test["labels"])),
                              "would_flag": int(test["is_issue"].sum()),
+                             "would_flag_outliers": int(test["is_outlier"].sum()),
                              "accuracy": float((test["suggested"] == test["labels"]).mean()),
                              "mean_quality": float(test["quality"].mean())}
     ferplus = [cols["ferplus"][i] for i in checked["idx"]]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from curate import runs, store
 from curate.taxonomy import CLASSES, SPLITS
+from curate.views import SOFT_FIELD
 from curate.workspace import Workspace, write_json_atomic
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ def _check_lines(ds: Any) -> list[str]:
         out.append(f"- label issues: {lab.get('flagged')} of {lab.get('checked')} train+val "
                    f"flagged ({per}); out-of-fold accuracy {lab['oof_accuracy']:.1%}, log-loss "
                    f"{lab.get('log_loss', float('nan')):.3f} over {lab.get('folds')} folds")
+        if lab.get("outliers") is not None:
+            out.append(f"- outliers (Datalab's rule on the same probabilities, tagged for review, "
+                       f"never dropped): {lab['outliers']}")
         audit = lab.get("test_audit") or {}
         if audit:
             out.append(f"- test split audited, not changed: {audit.get('would_flag')} of "
@@ -87,6 +91,10 @@ def _issues_section(ds: Any) -> list[str]:
         changed = sum(1 for i, lab in zip(ids, now, strict=True) if i in before
                       and before[i] != lab)
         out.append(f"- relabelled (ground_truth differs from the source's label): {changed}")
+    if SOFT_FIELD in schema:
+        soften = ((runs.last_run(ds, "apply") or {}).get("config") or {}).get("soften")
+        out.append(f"- soft labels (apply --soften {soften}: the curated trainer's targets): "
+                   f"{len(ds.exists(SOFT_FIELD))} train/val samples")
     return [*out, ""]
 
 

@@ -14,7 +14,7 @@ from train_fixtures import class_image, export_tree
 from typer.testing import CliRunner
 
 from curate import store
-from curate.clean.labels import TAG, LabelsConfig
+from curate.clean.labels import OUTLIER_TAG, TAG, LabelsConfig
 from curate.clean.labels import run as check_labels
 from curate.imageio import write_png_atomic
 from curate.store import SampleRecord
@@ -160,7 +160,10 @@ def test_label_issues_on_a_real_db_with_planted_flips(tmp_path, dataset_name):
     rows = list(csv.DictReader(open(ws.reports / "label_issues.csv")))
     assert len(rows) == len(ds) and set(rows[0]) == {
         "source_id", "split", "given_label", "label_quality", "suggested_label",
-        "suggested_prob", "is_issue"}
+        "suggested_prob", "is_issue", "outlier_score", "is_outlier"}
+    assert s["outliers"] == len(ds.match_tags(OUTLIER_TAG)) == sum(s["outliers_per_class"].values())
+    assert not ds.match({"split": "test"}).match_tags(OUTLIER_TAG)
+    assert len(ds.exists("outlier_score")) == len(ds)
     assert (ws.runs / "reference" / "reference.json").is_file()
 
     again = check_labels(ds, ds.view(), cfg, workspace=ws)   # same data + settings: a no-op

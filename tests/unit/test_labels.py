@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curate.clean.labels import LabelsConfig, ferplus_agreement, score_labels
+from curate.clean.labels import LabelsConfig, ferplus_agreement, score_labels, score_outliers
 from curate.errors import InputError
 
 
@@ -30,6 +30,22 @@ def test_flipped_labels_are_flagged_and_suggested_back():
     assert (s["suggested_prob"] > 0.5).all()
 
 
+def test_planted_outliers_are_flagged_by_the_datalab_rule():
+    """Rows the model finds unlike every class (flat probabilities) score lowest and are flagged;
+    confident rows of any class, flipped labels included, are not outliers."""
+    rng = np.random.default_rng(2)
+    given = np.arange(700) % 7
+    flip = rng.choice(700, 30, replace=False)
+    p = _probs(given, flip, rng)
+    odd = np.setdiff1d(rng.choice(700, 60, replace=False), flip)[:20]
+    p[odd] = 1 / 7 + rng.normal(0, 0.003, size=(len(odd), 7))
+    o = score_outliers(given, p)
+    assert o["is_outlier"][odd].all()
+    assert o["is_outlier"].sum() <= len(odd) + 5
+    assert o["outlier_score"][odd].max() < np.delete(o["outlier_score"], odd).min()
+    assert not score_outliers(given, p, threshold=0.0)["is_outlier"].any()
+
+
 def test_ferplus_agreement():
     given = np.array([0, 1, 2, 3])
     suggested = np.array([0, 2, 2, 4])
@@ -48,5 +64,7 @@ def test_config_profiles_and_validation():
         LabelsConfig(backbone="resnet18x")
     with pytest.raises(InputError, match="filter_by"):
         LabelsConfig(filter_by="magic")
+    with pytest.raises(InputError, match="outlier_threshold"):
+        LabelsConfig(outlier_threshold=2.0)
     with pytest.raises(InputError, match="at least 2 folds"):
         LabelsConfig(folds=1)
