@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from curate.errors import InputError
+from curate.views import SOFT_FIELD
 from train.data import ImageSet
 from train.loop import TrainConfig
 from train.metrics import evaluate
@@ -193,7 +194,10 @@ def inputs_fingerprint(cfg: CompareConfig) -> str:
 
             view, field = named_view(store.load_dataset(src.dataset or "fer"), src.view or "",
                                      src.restored)
-            cols = view.values(["id", f"{field}.label", "filepath", "split"])
+            names = ["id", f"{field}.label", "filepath", "split"]
+            # soft labels (apply --soften) are training targets: a change re-runs the comparison
+            names += [f for f in (SOFT_FIELD, "parent") if f in view.get_field_schema()]
+            cols = view.values(names)
             rows += [(name, *r) for r in sorted(zip(*cols, strict=True))]
     settings = {"variants": [(n, s.describe()) for n, s in cfg.variants],
                 "backbones": list(cfg.backbones), "seeds": cfg.seeds, "train": cfg.base.to_dict()}

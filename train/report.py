@@ -95,11 +95,19 @@ def _train_minutes(results: list[dict]) -> float:
     return sum(r["cost"]["train_seconds"] for r in results) / 60
 
 
+def _soft_line(results: list[dict]) -> list[str]:
+    soft = {r["variant"]: r.get("soft_targets", 0) for r in results if r.get("soft_targets")}
+    return ["", "Soft training targets (`curate apply --soften`): " + ", ".join(
+        f"{v} {n} train images" for v, n in soft.items()) + "; the others learn the bare "
+        "class."] if soft else []
+
+
 def _markdown(results: list[dict], summary: dict, seconds: float, images: dict[str, str]) -> str:
     lines = ["# Comparison report", "", "## Summary", "",
              f"{len(results)} runs, {_train_minutes(results):.1f} min of training in all (this "
              f"invocation: {seconds / 60:.1f} min; finished runs are reused); test set shared by "
-             f"all variants ({results[0]['test']['n']} images).", "", "## Mean ± std over seeds",
+             f"all variants ({results[0]['test']['n']} images).", *_soft_line(results), "",
+             "## Mean ± std over seeds",
              "",
              "| backbone | variant | seeds | accuracy % | macro-F1 % | ECE % |",
              "|---|---|---|---|---|---|"]

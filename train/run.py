@@ -146,6 +146,7 @@ def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool
         "source": src.describe(), "config": cfg.to_dict(), "test_key": test_key(data),
         "data_key": key,
         "counts": {s: data.split(s).counts() for s in ("train", "val", "test")},
+        "soft_targets": int(_soft_rows(data.split("train"))),
         "history": fit.history, "best_epoch": fit.best_epoch, "stopped_early": fit.stopped_early,
         "test": evaluate(probs, test.labels, test.classes),
         "cost": {"train_seconds": round(fit.seconds, 2), "images_per_s": round(fit.images_per_s, 1),
@@ -165,6 +166,13 @@ def _save_best_test_probs(out: Path, cfg: TrainConfig, test: ImageSet) -> None:
     probs = predict(model.to(cfg.device).eval(), test.images, device=cfg.device,
                     tta_flip=cfg.tta_flip)
     save_test_probs(out / TEST_PROBS, test.ids, probs)
+
+
+def _soft_rows(train: ImageSet) -> int:
+    """How many training targets are soft (not one-hot): apply --soften's labels."""
+    if train.soft is None:
+        return 0
+    return int((train.soft.max(1) < 1.0 - 1e-6).sum())
 
 
 def save_test_probs(path: Path, ids: list[str], probs: np.ndarray) -> None:

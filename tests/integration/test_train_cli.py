@@ -192,3 +192,21 @@ def test_train_on_a_view_and_eval_writes_predictions_back(tmp_path, dataset_name
     assert len(ds.exists("pred_run1")) == 21
     r = cli(ws, "eval", "--run", str(tmp_path / "nothing"), dataset=dataset_name)
     assert r.exit_code == 2 and "no config.json" in r.output
+
+
+def test_soft_labels_reach_the_curated_variant_and_its_fingerprint(tmp_path, dataset_name):
+    from curate.apply import ApplyConfig, apply_reviews
+    from train.compare import CompareSettings, inputs_fingerprint
+    from train.run import DataSource, load_source
+
+    ds, _ = _make_dataset(dataset_name, tmp_path / "media", {"train": 3, "val": 1, "test": 1}, 0)
+    cfg = CompareSettings(views="raw,curated", dataset=dataset_name, epochs=1).build()
+    before = inputs_fingerprint(cfg)
+    ds.set_values("oof", [[1 / 7] * 7] * len(ds))
+    apply_reviews(ApplyConfig(dataset_name, soften=0.3))
+    assert inputs_fingerprint(cfg) != before            # new targets: the comparison re-runs
+    raw = load_source(DataSource(view="raw", dataset=dataset_name), 32, 1)
+    cur = load_source(DataSource(view="curated", dataset=dataset_name), 32, 1)
+    assert raw.soft is None and cur.soft is not None
+    train = cur.split("train")
+    np.testing.assert_allclose(train.soft.max(1), 0.7 + 0.3 / 7, rtol=1e-5)
