@@ -31,6 +31,7 @@ fast = true
 
 [apply]
 auto = true
+soften = 0.5
 
 [restore]
 method = "lanczos"
@@ -113,6 +114,7 @@ def test_pipeline_interrupted_and_resumed_matches_uninterrupted(tmp_path, monkey
             in expected["report"]
         assert "out-of-fold accuracy" in expected["report"] and "exact groups" in expected["report"]
         assert "- relabelled (ground_truth differs from the source's label): 0" in expected["report"]
+        assert "- soft labels (apply --soften 0.5" in expected["report"]
 
         r = run(config)  # second run: nothing left to do
         assert r.exit_code == 0, r.output
