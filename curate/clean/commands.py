@@ -85,6 +85,8 @@ def apply_cmd(
         console.print("apply: nothing to change (decisions already applied)")
     else:
         console.print("apply: " + ", ".join(f"{k} {v}" for k, v in res.changed.items()))
+    if res.warning:
+        console.print(f"  warning: {res.warning}")
     if res.skipped_test:
         console.print(f"  {res.skipped_test} review tags on the test split left alone "
                       "(pass --include-test to apply them)")

@@ -146,8 +146,12 @@ def test_apply_soften_writes_soft_labels_for_train_and_val_only(cleaned):
     train = cur.split("train")
     assert train.soft is not None and (train.soft.argmax(1) == train.labels).all()
     assert from_view(readable, "ground_truth", 24, 1).soft is None
+    assert "warning" not in r.output
+    runs.record(ds, "oof", config={}, fp="weak", counts={"oof_accuracy": 0.52}, seconds=1.0)
+    r = cli(name, ws, "apply", "--soften", "0.4")            # a weak teacher: said, not refused
+    assert r.exit_code == 0 and "warning" in r.output and "52.0%" in r.output, r.output
     r = cli(name, ws, "apply", "--soften", "0")
-    assert r.exit_code == 0 and "soft_labels" in r.output
+    assert r.exit_code == 0 and "soft_labels" in r.output and "warning" not in r.output
     assert all(v is None for v in _by_source_id(store.load_dataset(name), "soft_label").values())
 
 
