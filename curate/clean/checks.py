@@ -87,7 +87,7 @@ def run_duplicates(ctx: CheckContext) -> dict[str, Any]:
     ok = px.ok
     with task("clean: hash", len(px.ids), ctx.cfg.progress) as tick:
         digests = [hashing.pixel_digest(im) if im is not None else None for im in px.images]
-        hashes = hashing.phash_images(px.images)
+        hashes = hashing.phash_images(px.images, ctx.cfg.workers)
         tick(len(px.ids))
     exact = duplicates.exact_groups(digests)
     near = duplicates.near_groups(hashes, ok, ctx.cfg.radius)

@@ -99,25 +99,31 @@ def phash_batch(batch: np.ndarray) -> np.ndarray:
     return bits.view(">u8").ravel().astype(np.uint64)
 
 
-def phash_images(images: Sequence[np.ndarray | None]) -> np.ndarray:
-    """pHash of a list of grayscale arrays of any sizes (batched per size); 0 where None."""
+# Images per batch: a 48 px batch of 256 keeps the float64 resize buffers (~5 MB) in cache;
+# 4096 spilled them and took 2x longer on FER-2013 (1.18 s vs 0.60 s, one thread).
+CHUNK = 256
+
+
+def phash_images(images: Sequence[np.ndarray | None], workers: int = 2) -> np.ndarray:
+    """pHash of a list of grayscale arrays of any sizes (batched per size); 0 where None.
+    Batches run on `workers` threads (numpy releases the GIL; BLAS itself stays single-threaded)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from threadpoolctl import threadpool_limits
 
     out = np.zeros(len(images), dtype=np.uint64)
-    with threadpool_limits(1, user_api="blas"):  # tiny GEMMs: threads only add contention
-        _phash_grouped(images, out)
-    return out
-
-
-def _phash_grouped(images: Sequence[np.ndarray | None], out: np.ndarray) -> None:
     by_shape: dict[tuple[int, int], list[int]] = {}
     for i, img in enumerate(images):
         if img is not None:
             by_shape.setdefault(img.shape[:2], []).append(i)
-    for idx in by_shape.values():
-        for start in range(0, len(idx), 4096):
-            part = idx[start:start + 4096]
-            out[part] = phash_batch(np.stack([images[i] for i in part]))
+    parts = [idx[s:s + CHUNK] for idx in by_shape.values() for s in range(0, len(idx), CHUNK)]
+
+    def one(part: list[int]) -> None:
+        out[part] = phash_batch(np.stack([images[i] for i in part]))
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max(1, workers)) as pool:
+        list(pool.map(one, parts))  # tiny GEMMs: threads over batches, not inside them
+    return out
 
 
 def to_hex(hashes: np.ndarray) -> list[str]:
