@@ -196,7 +196,8 @@ def inputs_fingerprint(cfg: CompareConfig) -> str:
                                      src.restored)
             names = ["id", f"{field}.label", "filepath", "split"]
             # soft labels (apply --soften) are training targets: a change re-runs the comparison
-            names += [f for f in (SOFT_FIELD, "parent") if f in view.get_field_schema()]
+            # (an augmented copy's comes from its parent, whose row is here)
+            names += [SOFT_FIELD] if SOFT_FIELD in view.get_field_schema() else []
             cols = view.values(names)
             rows += [(name, *r) for r in sorted(zip(*cols, strict=True))]
     settings = {"variants": [(n, s.describe()) for n, s in cfg.variants],

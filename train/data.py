@@ -162,9 +162,17 @@ def view_arrays(view: Any, label_field: str) -> dict[str, list]:
         cols["label"] = [raw_label(s, o)
                          for s, o in zip(cols["source"], cols["label"], strict=True)]
     cols["dup_group"] = view.values("dup_group") if "dup_group" in schema else None
-    cols["soft"] = view.values(SOFT_FIELD) if SOFT_FIELD in schema else None
-    cols["parent"] = view.values("parent") if "parent" in schema else None
     return cols
+
+
+def view_soft_targets(view: Any, cols: dict[str, list], keep: list[int]) -> np.ndarray | None:
+    """The view's soft labels (read only when asked for) as targets of the `keep` rows."""
+    schema = view.get_field_schema()
+    if SOFT_FIELD not in schema:
+        return None
+    extra = {"soft": view.values(SOFT_FIELD),
+             "parent": view.values("parent") if "parent" in schema else None}
+    return soft_targets({**cols, **extra}, keep, len(CLASSES))
 
 
 def soft_targets(cols: dict[str, list], keep: list[int], n_classes: int) -> np.ndarray | None:
@@ -209,7 +217,7 @@ def from_view(view: Any, label_field: str, size: int, in_chans: int, *,
                     np.array([CLASS_INDEX[cols["label"][i]] for i in keep], dtype=np.int64),
                     np.array([cols["split"][i] for i in keep]), [cols["id"][i] for i in keep],
                     groups, extra={"filepath": paths},
-                    soft=soft_targets(cols, keep, len(CLASSES)) if soft else None)
+                    soft=view_soft_targets(view, cols, keep) if soft else None)
 
 
 def augment(x, generator, shift: int = 3, flip: bool = True):  # noqa: ANN001, ANN201

@@ -146,7 +146,7 @@ def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool
         "source": src.describe(), "config": cfg.to_dict(), "test_key": test_key(data),
         "data_key": key,
         "counts": {s: data.split(s).counts() for s in ("train", "val", "test")},
-        "soft_targets": int(_soft_rows(data.split("train"))),
+        "soft_targets": _soft_rows(data.split("train")),
         "history": fit.history, "best_epoch": fit.best_epoch, "stopped_early": fit.stopped_early,
         "test": evaluate(probs, test.labels, test.classes),
         "cost": {"train_seconds": round(fit.seconds, 2), "images_per_s": round(fit.images_per_s, 1),
