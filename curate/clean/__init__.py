@@ -38,6 +38,8 @@ class CleanConfig:
     seed: int = 0
     workers: int = 2
     progress: bool = True
+    folds: int | None = None  # labels check: None = the profile's (5, or 3 with --fast)
+    epochs: int | None = None  # labels check: None = the profile's (6, or 2 with --fast)
 
     def __post_init__(self) -> None:
         from curate.clean.duplicates import MAX_RADIUS

@@ -86,10 +86,9 @@ def run_duplicates(ctx: CheckContext) -> dict[str, Any]:
     splits, labels, sources = ctx.view.values(["split", "ground_truth.label", "source"])
     ok = px.ok
     with task("clean: hash", len(px.ids), ctx.cfg.progress) as tick:
-        digests = [hashing.pixel_digest(im) if im is not None else None for im in px.images]
         hashes = hashing.phash_images(px.images, ctx.cfg.workers)
         tick(len(px.ids))
-    exact = duplicates.exact_groups(digests)
+    exact = duplicates.exact_groups(px.digests)
     near = duplicates.near_groups(hashes, ok, ctx.cfg.radius)
     ef = duplicates.group_flags(exact, splits, labels, sources)
     nf = duplicates.group_flags(near, splits, labels, sources)
@@ -172,15 +171,9 @@ def _labels_module():  # noqa: ANN202 - the curate.clean.labels module
 
 
 def labels_config(cfg: CleanConfig) -> Any:
-    """Build curate.clean.labels.LabelsConfig from the clean options it accepts."""
-    mod = _labels_module()
-    cls = mod.LabelsConfig
-    if hasattr(cls, "from_clean"):
-        return cls.from_clean(cfg)
-    offered = {"fast": cfg.fast, "seed": cfg.seed, "device": cfg.device,
-               "splits": cfg.splits, "workers": cfg.workers}
-    names = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
-    return cls(**{k: v for k, v in offered.items() if k in names})
+    """curate.clean.labels.LabelsConfig from the clean options."""
+    return _labels_module().LabelsConfig(folds=cfg.folds, epochs=cfg.epochs, seed=cfg.seed,
+                                         device=cfg.device, fast=cfg.fast)
 
 
 def run_labels(ctx: CheckContext) -> dict[str, Any]:

@@ -34,6 +34,10 @@ def clean_cmd(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda (labels check).")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed for every RNG of the labels check.")] = 0,
     workers: Annotated[int, typer.Option(help="Processes reading and hashing images.")] = 2,
+    folds: Annotated[int | None, typer.Option(
+        help="Labels check: K of the K-fold training [default: 5; 3 with --fast].")] = None,
+    epochs: Annotated[int | None, typer.Option(
+        help="Labels check: epochs per fold [default: 6; 2 with --fast].")] = None,
 ) -> None:
     """Find duplicates and leakage, low-quality and non-face images, and label issues."""
     from curate.clean import CleanConfig, clean
@@ -42,7 +46,7 @@ def clean_cmd(
     with cli_errors(st.verbose):
         names = tuple(c.strip() for c in checks.split(",") if c.strip())
         cfg = CleanConfig(st.dataset, st.workspace, names, fast, radius, _split_list(split),
-                          pick_device(device), seed, workers, st.progress)
+                          pick_device(device), seed, workers, st.progress, folds, epochs)
         res = clean(cfg)
     if res.noop:
         console.print(f"clean: nothing to do: {', '.join(res.skipped)} already ran with the "

@@ -175,3 +175,13 @@ def test_labels_check_import_failure_is_an_error(tmp_path, dataset_name, monkeyp
     monkeypatch.setitem(sys.modules, "curate.clean.labels", None)  # import raises ImportError
     r = cli(dataset_name, ws, "clean", "--checks", "labels")
     assert r.exit_code == 1 and "curate.clean.labels" in r.output
+
+
+def test_labels_schedule_options_are_validated(tmp_path, dataset_name):
+    ws = tmp_path / "ws"
+    assert cli(dataset_name, ws, "ingest", "fer2013",
+               str(write_fer_csv(tmp_path / "f.csv", fer_rows(6)))).exit_code == 0
+    r = cli(dataset_name, ws, "clean", "--checks", "labels", "--folds", "1")
+    assert r.exit_code == 2 and "at least 2 folds" in r.output, r.output
+    r = cli(dataset_name, ws, "clean", "--checks", "labels", "--fast", "--epochs", "0")
+    assert r.exit_code == 2 and "epochs" in r.output, r.output
