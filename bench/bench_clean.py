@@ -40,10 +40,9 @@ def _hash_ours(ids, paths):  # noqa: ANN202
     from curate.clean import duplicates, hashing
     from curate.clean.pixels import load_pixels
 
-    px = load_pixels(ids, paths)
-    digests = [hashing.pixel_digest(im) for im in px.images if im is not None]
+    px = load_pixels(ids, paths)  # decode + pixel digests, 2 threads
     hashes = hashing.phash_images(px.images)
-    return hashing.to_hex(hashes), duplicates.exact_groups(digests)
+    return hashing.to_hex(hashes), duplicates.exact_groups(px.digests)
 
 
 def _hash_reference(paths: list[str]) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from curate.clean.hashing import pixel_digest
 from curate.imageio import BadImage, read_gray
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,12 @@ CHUNK = 1024
 
 @dataclass
 class Pixels:
-    """Grayscale arrays aligned with the sample ids they were read for."""
+    """Grayscale arrays aligned with the sample ids they were read for, with their pixel digests
+    (`hashing.pixel_digest`, None where unreadable)."""
 
     ids: list[str]
     images: list[np.ndarray | None]
+    digests: list[bytes | None]
     errors: dict[int, str] = field(default_factory=dict)  # position -> reason
 
     @property
@@ -49,15 +52,21 @@ def _read_one(path: str) -> np.ndarray | str:
         return f"unreadable image ({e})"
 
 
-def _read_chunk(paths: Sequence[str]) -> list[np.ndarray | str]:
-    return [_read_one(p) for p in paths]
+def _read_chunk(paths: Sequence[str]) -> list[tuple[np.ndarray, bytes] | str]:
+    """Decode and digest in the worker thread (blake2b releases the GIL on 2 KB+ buffers)."""
+    out: list[tuple[np.ndarray, bytes] | str] = []
+    for p in paths:
+        img = _read_one(p)
+        out.append(img if isinstance(img, str) else (img, pixel_digest(img)))
+    return out
 
 
 def load_pixels(ids: Sequence[str], paths: Sequence[str], *, workers: int = 2,
                 tick: Callable[[int], None] | None = None) -> Pixels:
-    """Decode every path (threads: OpenCV and Pillow release the GIL while decoding)."""
+    """Decode and digest every path (threads: OpenCV, Pillow and hashlib release the GIL)."""
     chunks = [list(paths[i:i + CHUNK]) for i in range(0, len(paths), CHUNK)]
     images: list[np.ndarray | None] = []
+    digests: list[bytes | None] = []
     errors: dict[int, str] = {}
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for part in pool.map(_read_chunk, chunks):
@@ -65,10 +74,12 @@ def load_pixels(ids: Sequence[str], paths: Sequence[str], *, workers: int = 2,
                 if isinstance(item, str):
                     errors[len(images)] = item
                     images.append(None)
+                    digests.append(None)
                 else:
-                    images.append(item)
+                    images.append(item[0])
+                    digests.append(item[1])
             if tick:
                 tick(len(part))
     if errors:
         log.warning("%d of %d images could not be read", len(errors), len(paths))
-    return Pixels(list(ids), images, errors)
+    return Pixels(list(ids), images, digests, errors)

@@ -50,3 +50,23 @@ def test_pixel_digest_depends_on_pixels_and_shape_only():
     b[0, 0] ^= 1
     assert hashing.pixel_digest(a) != hashing.pixel_digest(b)
     assert hashing.pixel_digest(a) != hashing.pixel_digest(a.reshape(24, 96))
+
+
+def test_load_pixels_decodes_and_digests_each_file_and_reports_bad_ones(tmp_path):
+    from curate.clean.pixels import load_pixels
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (48, 48), dtype=np.uint8)
+    Image.fromarray(a).save(tmp_path / "a.png")
+    Image.fromarray(a).save(tmp_path / "a.jpg", quality=100)  # lossy: other pixels
+    Image.fromarray(a).save(tmp_path / "a_level9.png", compress_level=9)  # same pixels
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot an image")
+    names = ["a.png", "a.jpg", "missing.png", "a_level9.png", "broken.png"]
+    px = load_pixels(names, [str(tmp_path / n) for n in names], workers=2)
+    assert px.ids == names
+    assert np.array_equal(px.images[0], a)
+    assert px.digests[0] == px.digests[3] == hashing.pixel_digest(a)
+    assert px.digests[1] not in (None, px.digests[0])
+    assert px.images[2] is None and px.digests[2] is None and px.images[4] is None
+    assert px.errors[2] == "file not found" and px.errors[4].startswith("unreadable image")
+    assert px.ok.tolist() == [True, True, False, True, False]
