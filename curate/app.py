@@ -10,7 +10,7 @@ from curate import store
 log = logging.getLogger(__name__)
 
 ISSUE_KINDS = ("duplicate", "leak", "conflict", "lowinfo", "dark", "light", "blurry", "nonface",
-               "label", "outlier", "restore_changed")
+               "label", "outlier", "near_duplicate", "restore_changed")
 
 
 def ensure_saved_views(ds: Any) -> list[str]:

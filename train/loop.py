@@ -138,6 +138,21 @@ def predict(model, images: np.ndarray, *, device: str = "cpu", batch_size: int =
     return np.concatenate(out) if out else np.zeros((0, 7), np.float32)
 
 
+def embed(model, images: np.ndarray, *, device: str = "cpu", batch_size: int = 512) -> np.ndarray:  # noqa: ANN001
+    """The backbone's pooled features (N, num_features) before the classifier, float32."""
+    import torch
+
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(images), batch_size):
+            x = to_input(torch.from_numpy(images[i:i + batch_size]).to(device))
+            with _autocast(device):
+                f = model.forward_head(model.forward_features(x), pre_logits=True)
+            out.append(f.float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.num_features), np.float32)
+
+
 def _autocast(device: str):  # noqa: ANN202
     import contextlib
 

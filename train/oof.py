@@ -4,7 +4,9 @@ train/val sample gets probabilities from a model that never saw it (what cleanla
 Folds are stratified by label and, when `dup_group` exists, grouped so duplicates stay together.
 The K fold models become the dataset's reference classifier; their averaged prediction is also
 stored on the test samples (held out from every fold). Probabilities are written to the `oof`
-field and reused while the samples, labels and settings are unchanged.
+field and reused while the samples, labels and settings are unchanged. The first fold model
+also embeds every sample (its pooled features, one space for all splits) into
+`features.npz` beside the folds: the features of Datalab's outlier and near-duplicate checks.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from curate import runs
 from curate.errors import InputError, StoreError
 from curate.workspace import Workspace
 from train.data import ImageSet, from_view
-from train.loop import TrainConfig, Trainer, predict
+from train.loop import TrainConfig, Trainer, embed, predict
 from train.metrics import log_loss
-from train.reference import reference_dir, save_reference
+from train.reference import load_reference, reference_dir, save_reference
 
 log = logging.getLogger(__name__)
 STAGE = "oof"
 FIELD = "oof"
 CHECKED_SPLITS = ("train", "val")
+FEATURES = "features.npz"
 
 
 @dataclass(frozen=True)
@@ -156,18 +159,24 @@ def ensure_oof(ds: Any, view: Any, cfg: OofConfig, ws: Workspace, *,
     """
     t0 = time.perf_counter()
     fp = runs.fingerprint(cfg.settings(), _state_rows(view))
+    work = ws.runs / "oof" / fp[:16]
     if runs.is_done(ds, STAGE, fp) and FIELD in ds.get_field_schema():
         log.info("out-of-fold probabilities are up to date; reusing them")
-        return {**runs.last_run(ds, STAGE)["counts"], "reused": True, "seconds": 0.0}
+        if not (work / FEATURES).is_file():  # computed before features existed
+            _embed_with_reference(view, cfg, ws, fp, work / FEATURES, progress)
+        return {**runs.last_run(ds, STAGE)["counts"], "reused": True, "seconds": 0.0,
+                "features": str(work / FEATURES)}
     data = from_view(view, "ground_truth", cfg.img_size, cfg.in_chans, progress=progress)
     checked = np.isin(data.splits, CHECKED_SPLITS)
     if checked.sum() < 2 * cfg.folds:
         raise StoreError(f"only {int(checked.sum())} train/val samples with a label: too few for "
                          f"{cfg.folds}-fold out-of-fold probabilities")
     trainval = data.subset(checked)
-    probs, models = oof_probs(trainval, cfg, ws.runs / "oof" / fp[:16], progress)
+    probs, models = oof_probs(trainval, cfg, work, progress)
     test = data.subset(~checked)
     test_probs = ensemble_predict(models, test.images, cfg.device) if len(test) else None
+    _save_features(work / FEATURES, data.ids, embed(models[0].to(cfg.device), data.images,
+                                                     device=cfg.device))
     _write_probs(ds, trainval.ids, probs)
     if test_probs is not None:
         _write_probs(ds, test.ids, test_probs)
@@ -181,7 +190,33 @@ def ensure_oof(ds: Any, view: Any, cfg: OofConfig, ws: Workspace, *,
     runs.record(ds, STAGE, config=cfg.settings(), fp=fp, counts=summary, seconds=seconds)
     log.info("out-of-fold accuracy %.3f, log-loss %.3f (%d folds, %.0f s)",
              summary["oof_accuracy"], summary["log_loss"], len(models), seconds)
-    return {**summary, "reused": False, "seconds": seconds}
+    return {**summary, "reused": False, "seconds": seconds, "features": str(work / FEATURES)}
+
+
+def _save_features(path: Path, ids: list[str], feats: np.ndarray) -> None:
+    """ids + float16 features (35k x 512 = 36 MB), written atomically."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".incomplete.npz")
+    np.savez(tmp, ids=np.array(ids), features=feats.astype(np.float16))
+    os.replace(tmp, path)
+
+
+def _embed_with_reference(view: Any, cfg: OofConfig, ws: Workspace, fp: str, path: Path,
+                          progress: bool) -> None:
+    ref = load_reference(reference_dir(ws), device=cfg.device)
+    if ref.info.get("fingerprint") != fp:
+        raise StoreError(f"the reference classifier in {reference_dir(ws)} is not the one of "
+                         "these out-of-fold probabilities; re-run `curate clean --checks labels`")
+    data = from_view(view, "ground_truth", cfg.img_size, cfg.in_chans, progress=progress)
+    _save_features(path, data.ids, embed(ref.models[0], data.images, device=cfg.device))
+
+
+def read_features(path: str | Path) -> dict[str, np.ndarray]:
+    """sample id -> float32 feature vector, from `ensure_oof`'s features file."""
+    with np.load(path) as z:
+        return dict(zip(z["ids"].tolist(), z["features"].astype(np.float32), strict=True))
 
 
 def _write_probs(ds: Any, ids: list[str], probs: np.ndarray) -> None:

@@ -59,8 +59,13 @@ def _check_lines(ds: Any) -> list[str]:
                    f"flagged ({per}); out-of-fold accuracy {lab['oof_accuracy']:.1%}, log-loss "
                    f"{lab.get('log_loss', float('nan')):.3f} over {lab.get('folds')} folds")
         if lab.get("outliers") is not None:
-            out.append(f"- outliers (Datalab's rule on the same probabilities, tagged for review, "
-                       f"never dropped): {lab['outliers']}")
+            out.append(f"- outliers (Datalab's rule on the fold model's features, tagged for "
+                       f"review, never dropped): {lab['outliers']}")
+        if lab.get("near_duplicate_sets") is not None:
+            out.append(f"- near duplicates by features (Datalab's rule): "
+                       f"{lab['near_duplicate_sets']} sets, {lab['near_duplicate_rows']} images, "
+                       f"{lab['near_duplicate_cross_split_sets']} spanning splits; "
+                       f"{lab.get('near_duplicates')} train+val images tagged for review")
         audit = lab.get("test_audit") or {}
         if audit:
             out.append(f"- test split audited, not changed: {audit.get('would_flag')} of "

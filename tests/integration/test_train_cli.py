@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from train_fixtures import class_image, export_tree
 from typer.testing import CliRunner
 
 from curate import store
-from curate.clean.labels import OUTLIER_TAG, TAG, LabelsConfig
+from curate.clean.labels import NEAR_DUPLICATE_TAG, OUTLIER_TAG, TAG, LabelsConfig
 from curate.clean.labels import run as check_labels
 from curate.imageio import write_png_atomic
 from curate.store import SampleRecord
@@ -142,6 +143,10 @@ def test_label_issues_on_a_real_db_with_planted_flips(tmp_path, dataset_name):
     ds, flipped = _make_dataset(dataset_name, tmp_path / "media",
                                 {"train": 24, "val": 6, "test": 4}, flips=17)
     ws = Workspace(tmp_path / "ws")
+    train_ids, train_paths = ds.match({"split": "train"}).values(["id", "filepath"])
+    test_ids, test_paths = ds.match({"split": "test"}).values(["id", "filepath"])
+    shutil.copyfile(train_paths[0], train_paths[1])   # a face seen twice in train
+    shutil.copyfile(train_paths[2], test_paths[0])    # and one leaked into test
     cfg = LabelsConfig(folds=3, epochs=3, backbone="test_efficientnet_gn", img_size=32,
                        batch_size=16, shift=1)
     s = check_labels(ds, ds.view(), cfg, workspace=ws)
@@ -160,14 +165,26 @@ def test_label_issues_on_a_real_db_with_planted_flips(tmp_path, dataset_name):
     rows = list(csv.DictReader(open(ws.reports / "label_issues.csv")))
     assert len(rows) == len(ds) and set(rows[0]) == {
         "source_id", "split", "given_label", "label_quality", "suggested_label",
-        "suggested_prob", "is_issue", "outlier_score", "is_outlier"}
+        "suggested_prob", "is_issue", "outlier_score", "is_outlier", "near_duplicate_score",
+        "is_near_duplicate", "near_duplicate_set"}
     assert s["outliers"] == len(ds.match_tags(OUTLIER_TAG)) == sum(s["outliers_per_class"].values())
-    assert not ds.match({"split": "test"}).match_tags(OUTLIER_TAG)
-    assert len(ds.exists("outlier_score")) == len(ds)
+    assert not ds.match({"split": "test"}).match_tags([OUTLIER_TAG, NEAR_DUPLICATE_TAG])
+    assert len(ds.exists("outlier_score")) == len(ds.exists("near_duplicate_score")) == len(ds)
+    near = dict(zip(*ds.values(["id", "near_duplicate_set"]), strict=True))
+    assert near[train_ids[0]] == near[train_ids[1]] is not None
+    assert near[train_ids[2]] == near[test_ids[0]] is not None != near[train_ids[0]]
+    tagged_near = set(ds.match_tags(NEAR_DUPLICATE_TAG).values("id"))
+    assert {train_ids[0], train_ids[1], train_ids[2]} <= tagged_near
+    assert s["near_duplicates"] == len(tagged_near) <= 8 and s["near_duplicate_cross_split_sets"] >= 1
     assert (ws.runs / "reference" / "reference.json").is_file()
 
     again = check_labels(ds, ds.view(), cfg, workspace=ws)   # same data + settings: a no-op
     assert again["reused"] and again["flagged"] == s["flagged"]
+    (features,) = (ws.runs / "oof").glob("*/features.npz")
+    features.unlink()                         # probabilities from before features were kept:
+    other = check_labels(ds, ds.view(), replace(cfg, filter_by="both"), workspace=ws)
+    assert other["oof_reused"] and features.is_file()  # re-embedded with the reference models
+    assert other["near_duplicate_sets"] == s["near_duplicate_sets"]
 
     args = ("oof", "--folds", "3", "--epochs", "1", "--backbone", "test_efficientnet_gn",
             "--img-size", "32", "--device", "cpu")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curate.clean.labels import LabelsConfig, ferplus_agreement, score_labels, score_outliers
+from curate.clean.features import score_features
+from curate.clean.labels import LabelsConfig, ferplus_agreement, score_labels
 from curate.errors import InputError
 
 
@@ -30,20 +31,38 @@ def test_flipped_labels_are_flagged_and_suggested_back():
     assert (s["suggested_prob"] > 0.5).all()
 
 
-def test_planted_outliers_are_flagged_by_the_datalab_rule():
-    """Rows the model finds unlike every class (flat probabilities) score lowest and are flagged;
-    confident rows of any class, flipped labels included, are not outliers."""
+def _clusters(rng: np.random.Generator, n: int = 700, dim: int = 64) -> np.ndarray:
+    """Non-negative features (as pooled ReLU activations) around 7 class centres."""
+    centres = rng.gamma(2.0, 1.0, size=(7, dim))
+    return np.abs(centres[np.arange(n) % 7] + rng.normal(0, 0.5, size=(n, dim)))
+
+
+def test_planted_outliers_and_near_duplicates_are_found_by_the_datalab_rules():
     rng = np.random.default_rng(2)
-    given = np.arange(700) % 7
-    flip = rng.choice(700, 30, replace=False)
-    p = _probs(given, flip, rng)
-    odd = np.setdiff1d(rng.choice(700, 60, replace=False), flip)[:20]
-    p[odd] = 1 / 7 + rng.normal(0, 0.003, size=(len(odd), 7))
-    o = score_outliers(given, p)
-    assert o["is_outlier"][odd].all()
-    assert o["is_outlier"].sum() <= len(odd) + 5
-    assert o["outlier_score"][odd].max() < np.delete(o["outlier_score"], odd).min()
-    assert not score_outliers(given, p, threshold=0.0)["is_outlier"].any()
+    x = _clusters(rng)
+    odd = rng.choice(700, 12, replace=False)
+    x[odd] = rng.gamma(2.0, 1.0, size=(len(odd), x.shape[1])) * rng.random((len(odd), 64)) ** 4
+    for src, dst in ((5, 100), (100, 101), (101, 200), (300, 301)):  # a chain of 4, and a pair
+        x[dst] = x[src] * 1.001
+    out = score_features(x)
+    assert out["is_outlier"][odd].all() and out["is_outlier"].sum() <= len(odd) + 21  # + 3% tail
+    assert set(np.argsort(out["outlier_score"])[:len(odd)]) == set(odd)  # the lowest scores
+    planted = {5, 100, 101, 200, 300, 301}
+    assert set(np.flatnonzero(out["is_near_duplicate"])) == planted
+    sets = out["set_id"]
+    assert sets[5] == sets[100] == sets[101] == sets[200] != sets[300] == sets[301] >= 0
+    assert sorted(set(sets[sets >= 0])) == [0, 1] and (sets[~out["is_near_duplicate"]] == -1).all()
+    assert out["near_duplicate_score"][list(planted)].max() < 0.05
+    assert np.median(out["near_duplicate_score"]) > 0.5
+    none = score_features(x, near_duplicate_threshold=0.0, outlier_threshold=0.0)
+    assert not none["is_near_duplicate"].any() and not none["is_outlier"].any()
+
+
+def test_feature_scores_of_tiny_inputs():
+    one = score_features(np.ones((1, 8)))
+    assert one["set_id"].tolist() == [-1] and not one["is_outlier"].any()
+    three = score_features(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
+    assert three["is_near_duplicate"].tolist() == [True, True, False]
 
 
 def test_ferplus_agreement():
@@ -66,5 +85,7 @@ def test_config_profiles_and_validation():
         LabelsConfig(filter_by="magic")
     with pytest.raises(InputError, match="outlier_threshold"):
         LabelsConfig(outlier_threshold=2.0)
+    with pytest.raises(InputError, match="near_duplicate_threshold"):
+        LabelsConfig(near_duplicate_threshold=-0.1)
     with pytest.raises(InputError, match="at least 2 folds"):
         LabelsConfig(folds=1)
