@@ -185,8 +185,10 @@ def _targets(ds: Any, cfg: ApplyConfig) -> tuple[dict[str, tuple], int]:
                          "duplicates` first")
     names = ["id", "tags", "split", "ground_truth.label"]
     keys = ["id", "tags", "split", "label"]
-    if has_excl:
-        names, keys = names + ["excluded", "exclusion_reason"], keys + ["excluded", "reason"]
+    if has_excl:  # `excluded` may come without a reason (set by hand in FiftyOne)
+        names, keys = names + ["excluded"], keys + ["excluded"]
+    if "exclusion_reason" in schema:
+        names, keys = names + ["exclusion_reason"], keys + ["reason"]
     if has_exact:
         names, keys = names + ["exact_group"], keys + ["exact_group"]
     rows = [dict(zip(keys, vals)) for vals in zip(*ds.values(names))]
@@ -230,6 +232,7 @@ def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
     schema = ds.get_field_schema()
     if "excluded" not in schema:
         ds.add_sample_field("excluded", f.BooleanField)
+    if "exclusion_reason" not in schema:
         ds.add_sample_field("exclusion_reason", f.StringField)
     changed_ex = {i: w for i, w in wanted.items() if (w[0], w[1]) != (w[3], w[4])}
     changed_lab = {i: w[2] for i, w in wanted.items() if w[2] != w[5]}

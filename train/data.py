@@ -135,15 +135,47 @@ def check_classes(labels: np.ndarray, splits: np.ndarray, classes: Sequence[str]
                              "re-export with every class in every split")
 
 
-def from_folder(root: Path, size: int, in_chans: int, *, progress: bool = False) -> ImageSet:
-    """Load an imagefolder export into memory."""
+def from_folder(root: Path, size: int, in_chans: int, *, progress: bool = False,
+                soft: bool = False) -> ImageSet:
+    """Load an imagefolder export into memory. `soft`: also the soft labels its manifest.csv
+    carries (`curate apply --soften`, exported), as training targets."""
     paths, names, splits = scan_folder(root)
     labels = np.array([CLASS_INDEX[n] for n in names], dtype=np.int64)
     split_arr = np.array(splits)
     check_classes(labels, split_arr, CLASSES, str(root))
-    rel = [str(Path(p).relative_to(root)) for p in paths]
+    rel = [Path(p).relative_to(root).as_posix() for p in paths]
     return ImageSet(load_images(paths, size, in_chans, progress=progress), labels, split_arr,
-                    rel, extra={"filepath": paths})
+                    rel, extra={"filepath": paths},
+                    soft=manifest_soft_targets(Path(root), rel, labels) if soft else None)
+
+
+def manifest_soft_targets(root: Path, rel: list[str], labels: np.ndarray) -> np.ndarray | None:
+    """(N, classes) targets from manifest.csv's `soft_label` column (one-hot where empty);
+    None when the folder has no manifest or no soft labels."""
+    import csv
+
+    path = root / "manifest.csv"
+    if not path.is_file():
+        return None
+    with open(path, newline="", encoding="utf-8") as fh:
+        by_path = {r["path"]: r.get("soft_label") or "" for r in csv.DictReader(fh)}
+    if not any(by_path.values()):
+        return None
+    out = np.zeros((len(rel), len(CLASSES)), dtype=np.float32)
+    for row, (p, y) in enumerate(zip(rel, labels, strict=True)):
+        text = by_path.get(p, "")
+        if not text:
+            out[row, y] = 1.0
+            continue
+        try:
+            values = [float(v) for v in text.split(";")]
+        except ValueError:
+            values = []
+        if len(values) != len(CLASSES) or abs(sum(values) - 1.0) > 1e-2 or min(values) < 0:
+            raise InputError(f"{path}: soft_label of {p} is not {len(CLASSES)} probabilities "
+                             f"separated by ';': {text[:60]!r}")
+        out[row] = values
+    return out
 
 
 def view_arrays(view: Any, label_field: str) -> dict[str, list]:

@@ -68,7 +68,7 @@ def named_view(ds: Any, name: str, restored: bool = True) -> tuple[Any, str]:
 
 def load_source(src: DataSource, img_size: int, in_chans: int, progress: bool = False) -> ImageSet:
     if src.folder is not None:
-        return from_folder(src.folder, img_size, in_chans, progress=progress)
+        return from_folder(src.folder, img_size, in_chans, progress=progress, soft=True)
     from curate import store
 
     ds = store.load_dataset(src.dataset or "fer")

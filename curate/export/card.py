@@ -110,7 +110,9 @@ def render(*, dataset: str, view: str, fmt: str, options: dict[str, Any], before
     lines = [f"# Dataset card: `{dataset}`, view `{view}`, format `{fmt}`", "",
              f"{len(rows)} images ({per_split})."
              f" Classes: {', '.join(CLASSES)}. One row per image in `manifest.csv` "
-             "(path, label, split, source, source_id, parents, transforms).", "",
+             "(path, label, split, source, source_id, parents, transforms, soft_label: the "
+             "`curate apply --soften` training target as 7 probabilities in the class order "
+             "above, empty where there is none).", "",
              "## Licence and use", ""]
     lines += [f"- {LICENCES.get(s, f'**{s}**: see its source.')}" for s in present]
     lines += ["", f"**{NEVER_REDISTRIBUTE}**", "", "## View", "",

@@ -22,7 +22,7 @@ from curate import runs, store
 from curate.errors import InputError
 from curate.export import card, formats
 from curate.export.formats import Row
-from curate.views import ViewSpec, get_view, raw_view
+from curate.views import SOFT_FIELD, ViewSpec, get_view, raw_view
 from curate.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -77,24 +77,29 @@ class ExportResult:
 
 
 def collect_rows(ds: Any, spec: ViewSpec) -> list[Row]:
-    """One Row per sample of the view, with parents as `<source>/<source_id>`."""
-    schema = ds.get_field_schema()
+    """One Row per sample of the view, with parents as `<source>/<source_id>` and the soft label
+    (`curate apply --soften`; an augmented copy carries its parent's) where the view has one."""
+    schema = spec.view.get_field_schema()
     names = ["id", spec.filepath_field, spec.label_path, "split", "source", "source_id"]
-    extra = [f for f in ("parent", "transforms") if f in schema]
+    extra = [f for f in ("parent", "transforms", SOFT_FIELD) if f in schema]
     cols = spec.view.values(names + extra)
     n = len(cols[0])
-    parent = cols[6] if "parent" in extra else [None] * n
-    transforms = cols[6 + extra.index("transforms")] if "transforms" in extra else [None] * n
+    col = {f: cols[len(names) + extra.index(f)] if f in extra else [None] * n
+           for f in ("parent", "transforms", SOFT_FIELD)}
+    parent, transforms = col["parent"], col["transforms"]
     keys = _parent_keys(ds, {p for p in parent if p})
+    soft_of = {i: v for i, v in zip(cols[0], col[SOFT_FIELD], strict=True) if v is not None}
     rows = []
     for i in range(n):
         if cols[2][i] is None or cols[3][i] is None:
             continue  # unlabelled or unsplit: not exportable
         t = transforms[i]
+        soft = soft_of.get(cols[0][i]) or soft_of.get(parent[i])
         rows.append(Row(id=cols[0][i], src=cols[1][i], label=cols[2][i], split=cols[3][i],
                         source=cols[4][i], source_id=str(cols[5][i]),
                         parents=keys.get(parent[i], parent[i] or ""),
-                        transforms=";".join(t) if isinstance(t, list) else (t or "")))
+                        transforms=";".join(t) if isinstance(t, list) else (t or ""),
+                        soft_label=";".join(f"{v:.4f}" for v in soft) if soft else ""))
     return formats.name_rows(rows)
 
 
@@ -181,7 +186,7 @@ def _fingerprint(cfg: ExportConfig, ds: Any, rows: list[Row]) -> str:
     settings = {"view": cfg.view, "format": cfg.format, **cfg.options(),
                 "runs": card.stable_runs(ds.info.get("runs") or {})}
     return runs.fingerprint(settings, ((r.src, r.label, r.split, r.source, r.source_id,
-                                        r.parents, r.transforms) for r in rows))
+                                        r.parents, r.transforms, r.soft_label) for r in rows))
 
 
 def _already_exported(ds: Any, out: Path, fp: str) -> ExportResult | None:

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 FER_SIDE = 48
 FER_USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
-MANIFEST_COLUMNS = ("path", "label", "split", "source", "source_id", "parents", "transforms")
+MANIFEST_COLUMNS = ("path", "label", "split", "source", "source_id", "parents", "transforms",
+                    "soft_label")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _PIXEL_TEXT = [str(v) for v in range(256)]
 
@@ -47,6 +48,7 @@ class Row:
     source_id: str
     parents: str = ""
     transforms: str = ""
+    soft_label: str = ""  # `curate apply --soften` target: 7 probabilities, class order, ";"
     name: str = ""  # stable output stem
     path: str = ""  # relative path in the export, once written
 
@@ -195,5 +197,6 @@ def write_manifest(rows: Sequence[Row], root: Path) -> Path:
         w = csv.writer(fh)
         w.writerow(MANIFEST_COLUMNS)
         for r in rows:
-            w.writerow([r.path, r.label, r.split, r.source, r.source_id, r.parents, r.transforms])
+            w.writerow([r.path, r.label, r.split, r.source, r.source_id, r.parents, r.transforms,
+                        r.soft_label])
     return path

@@ -227,6 +227,46 @@ def test_export_round_trip_card_and_errors(tmp_path, dataset_name):
     assert r.exit_code == 2 and not (tmp_path / "x").exists()
 
 
+def test_soft_labels_travel_with_the_export_into_training(tmp_path, dataset_name):
+    from train.data import from_folder
+
+    ws, _ = _curated_state(tmp_path, dataset_name)
+    assert cli(dataset_name, ws, *BAL, "--yes").exit_code == 0
+    ds = store.load_dataset(dataset_name)
+    rng = np.random.default_rng(0)
+    real = ds.match({"source": "fer2013"})                 # clean checks the real samples only
+    real.set_values("oof", rng.dirichlet(np.ones(7), size=len(real)).tolist())
+    r = cli(dataset_name, ws, "apply", "--soften", "0.4")
+    assert r.exit_code == 0 and "soft_labels" in r.output, r.output
+    cur, raw = tmp_path / "cur", tmp_path / "raw"
+    assert cli(dataset_name, ws, "export", "--view", "curated", "--out", str(cur)).exit_code == 0
+    assert cli(dataset_name, ws, "export", "--view", "raw", "--out", str(raw)).exit_code == 0
+    man = _manifest(cur)
+    soft = {m["path"]: [float(v) for v in m["soft_label"].split(";")] for m in man
+            if m["soft_label"]}
+    assert all(m["soft_label"] == "" for m in man if m["split"] == "test")
+    real = [m for m in man if m["split"] != "test" and m["source"] == "fer2013"]
+    assert real and all(m["path"] in soft for m in real)
+    for m in real:
+        assert sum(soft[m["path"]]) == pytest.approx(1.0, abs=1e-3)
+        assert CLASSES[int(np.argmax(soft[m["path"]]))] == m["label"]   # 0.4 never overturns
+    by_key = {f"{m['source']}/{m['source_id']}": m["path"] for m in man}
+    copies = [m for m in man if m["source"] == "augmented"]
+    assert copies and all(soft[m["path"]] == soft[by_key[m["parents"]]] for m in copies)
+    assert all(m["soft_label"] == "" for m in _manifest(raw))
+    assert "soft_label" in (cur / "CARD.md").read_text()
+
+    data = from_folder(cur, 24, 1, soft=True)
+    for path, target, y in zip(data.ids, data.soft, data.labels, strict=True):
+        want = soft.get(path, np.eye(7)[y].tolist())
+        assert target == pytest.approx(want, abs=1e-6), path
+    assert from_folder(cur, 24, 1).soft is None and from_folder(raw, 24, 1, soft=True).soft is None
+    text = (cur / "manifest.csv").read_text().replace(";0.", ";x", 1)
+    (cur / "manifest.csv").write_text(text)
+    with pytest.raises(Exception, match="soft_label of"):
+        from_folder(cur, 24, 1, soft=True)
+
+
 @pytest.mark.parametrize("fmt", ["fer2013-csv", "hf", "fiftyone"])
 def test_other_formats(tmp_path, dataset_name, fmt):
     ws, _ = _curated_state(tmp_path, dataset_name)
