@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 EXAMPLES = 8
+# kinds whose examples are shown as groups side by side (2 per group), with the group field
+GROUPED = {"duplicate": "dup_group", "leak": "dup_group", "near_duplicate": "near_duplicate_set"}
 
 
 def _save_fig(fig: Any, path: Path) -> Path:
@@ -117,15 +119,25 @@ def write_report(ds: Any, view: Any, ws: Workspace, result: CleanResult,
     out = ws.reports
     out.mkdir(parents=True, exist_ok=True)
     splits, labels, tags, paths = view.values(["split", "ground_truth.label", "tags", "filepath"])
+    schema = view.get_field_schema()
+    group_of = {f: view.values(f) for f in set(GROUPED.values()) if f in schema}
     per_class: dict[str, Counter] = {}
     examples: dict[str, list[str]] = {}
-    for lab, tg, p in zip(labels, tags, paths):
+    members: dict[str, dict[Any, list[str]]] = {}  # grouped kinds: group -> paths
+    for i, (lab, tg, p) in enumerate(zip(labels, tags, paths)):
         for t in tg or []:
             if t.startswith("issue:"):
                 kind = t.split(":", 1)[1]
                 per_class.setdefault(kind, Counter())[lab] += 1
-                if len(examples.setdefault(kind, [])) < EXAMPLES:
+                values = group_of.get(GROUPED.get(kind, ""))
+                group = values[i] if values is not None else None
+                if group is not None:
+                    members.setdefault(kind, {}).setdefault(group, []).append(p)
+                elif len(examples.setdefault(kind, [])) < EXAMPLES:
                     examples[kind].append(p)
+    for kind, groups in members.items():  # two members of each of the first groups
+        pairs = [p for g in groups.values() if len(g) >= 2 for p in g[:2]]
+        examples[kind] = (pairs + examples.get(kind, []))[:EXAMPLES]
     csv_path = out / "label_issues.csv"
     summary = {
         "dataset": ds.name, "samples": result.samples, "ran": result.ran,
