@@ -40,9 +40,8 @@ def _hash_ours(ids, paths):  # noqa: ANN202
     from curate.clean import duplicates, hashing
     from curate.clean.pixels import load_pixels
 
-    px = load_pixels(ids, paths)  # decode + pixel digests, 2 threads
-    hashes = hashing.phash_images(px.images)
-    return hashing.to_hex(hashes), duplicates.exact_groups(px.digests)
+    px = load_pixels(ids, paths, phash=True)  # decode + pixel digest + pHash, 2 threads
+    return hashing.to_hex(px.phashes), duplicates.exact_groups(px.digests)
 
 
 def _hash_reference(paths: list[str]) -> list[str]:

@@ -46,7 +46,8 @@ class CheckContext:
         if self._pixels is None:
             ids, paths = self.view.values(["id", "filepath"])
             with task("clean: read images", len(ids), self.cfg.progress) as tick:
-                self._pixels = load_pixels(ids, paths, workers=self.cfg.workers, tick=tick)
+                self._pixels = load_pixels(ids, paths, workers=self.cfg.workers, tick=tick,
+                                           phash="duplicates" in self.cfg.checks)
             self.missing = {paths[i]: why for i, why in self._pixels.errors.items()}
         return self._pixels
 
@@ -82,12 +83,10 @@ def _retag(ds: Any, view: Any, masks: dict[str, np.ndarray], ids: list[str],
 
 def run_duplicates(ctx: CheckContext) -> dict[str, Any]:
     """Exact (pixel) and near (pHash) duplicate groups, leakage and label conflicts."""
-    px = ctx.pixels()
+    px = ctx.pixels()  # read with digests and pHashes: this check is among cfg.checks
+    hashes = px.phashes
     splits, labels, sources = ctx.view.values(["split", "ground_truth.label", "source"])
     ok = px.ok
-    with task("clean: hash", len(px.ids), ctx.cfg.progress) as tick:
-        hashes = hashing.phash_images(px.images, ctx.cfg.workers)
-        tick(len(px.ids))
     exact = duplicates.exact_groups(px.digests)
     near = duplicates.near_groups(hashes, ok, ctx.cfg.radius)
     ef = duplicates.group_flags(exact, splits, labels, sources)

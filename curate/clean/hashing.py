@@ -104,25 +104,18 @@ def phash_batch(batch: np.ndarray) -> np.ndarray:
 CHUNK = 256
 
 
-def phash_images(images: Sequence[np.ndarray | None], workers: int = 2) -> np.ndarray:
-    """pHash of a list of grayscale arrays of any sizes (batched per size); 0 where None.
-    Batches run on `workers` threads (numpy releases the GIL; BLAS itself stays single-threaded)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from threadpoolctl import threadpool_limits
-
+def phash_many(images: Sequence[np.ndarray | None]) -> np.ndarray:
+    """pHash of a list of grayscale arrays of any sizes (batched per size) in this thread;
+    0 where None."""
     out = np.zeros(len(images), dtype=np.uint64)
     by_shape: dict[tuple[int, int], list[int]] = {}
     for i, img in enumerate(images):
         if img is not None:
             by_shape.setdefault(img.shape[:2], []).append(i)
-    parts = [idx[s:s + CHUNK] for idx in by_shape.values() for s in range(0, len(idx), CHUNK)]
-
-    def one(part: list[int]) -> None:
-        out[part] = phash_batch(np.stack([images[i] for i in part]))
-
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max(1, workers)) as pool:
-        list(pool.map(one, parts))  # tiny GEMMs: threads over batches, not inside them
+    for idx in by_shape.values():
+        for s in range(0, len(idx), CHUNK):
+            part = idx[s:s + CHUNK]
+            out[part] = phash_batch(np.stack([images[i] for i in part]))
     return out
 
 

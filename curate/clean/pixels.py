@@ -15,22 +15,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from curate.clean.hashing import pixel_digest
+from curate.clean.hashing import phash_many, pixel_digest
 from curate.imageio import BadImage, read_gray
 
 log = logging.getLogger(__name__)
-CHUNK = 1024
+CHUNK = 1024  # files per worker task
 
 
 @dataclass
 class Pixels:
     """Grayscale arrays aligned with the sample ids they were read for, with their pixel digests
-    (`hashing.pixel_digest`, None where unreadable)."""
+    (`hashing.pixel_digest`, None where unreadable) and, when asked for, their pHashes (0 where
+    unreadable)."""
 
     ids: list[str]
     images: list[np.ndarray | None]
     digests: list[bytes | None]
     errors: dict[int, str] = field(default_factory=dict)  # position -> reason
+    phashes: np.ndarray | None = None
 
     @property
     def ok(self) -> np.ndarray:
@@ -52,24 +54,30 @@ def _read_one(path: str) -> np.ndarray | str:
         return f"unreadable image ({e})"
 
 
-def _read_chunk(paths: Sequence[str]) -> list[tuple[np.ndarray, bytes] | str]:
-    """Decode and digest in the worker thread (blake2b releases the GIL on 2 KB+ buffers)."""
+def _read_chunk(paths: Sequence[str], phash: bool,
+                ) -> tuple[list[tuple[np.ndarray, bytes] | str], np.ndarray | None]:
+    """Decode, digest and (optionally) pHash in the worker thread: OpenCV, blake2b (2 KB+
+    buffers) and numpy release the GIL, so two workers overlap every step."""
     out: list[tuple[np.ndarray, bytes] | str] = []
     for p in paths:
         img = _read_one(p)
         out.append(img if isinstance(img, str) else (img, pixel_digest(img)))
-    return out
+    hashes = phash_many([None if isinstance(o, str) else o[0] for o in out]) if phash else None
+    return out, hashes
 
 
 def load_pixels(ids: Sequence[str], paths: Sequence[str], *, workers: int = 2,
-                tick: Callable[[int], None] | None = None) -> Pixels:
-    """Decode and digest every path (threads: OpenCV, Pillow and hashlib release the GIL)."""
+                tick: Callable[[int], None] | None = None, phash: bool = False) -> Pixels:
+    """Decode and digest every path on `workers` threads; `phash`: pHash them there too."""
+    from threadpoolctl import threadpool_limits
+
     chunks = [list(paths[i:i + CHUNK]) for i in range(0, len(paths), CHUNK)]
     images: list[np.ndarray | None] = []
     digests: list[bytes | None] = []
+    hashes: list[np.ndarray] = []
     errors: dict[int, str] = {}
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        for part in pool.map(_read_chunk, chunks):
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(max(1, workers)) as pool:
+        for part, part_hashes in pool.map(lambda c: _read_chunk(c, phash), chunks):
             for item in part:
                 if isinstance(item, str):
                     errors[len(images)] = item
@@ -78,8 +86,11 @@ def load_pixels(ids: Sequence[str], paths: Sequence[str], *, workers: int = 2,
                 else:
                     images.append(item[0])
                     digests.append(item[1])
+            if part_hashes is not None:
+                hashes.append(part_hashes)
             if tick:
                 tick(len(part))
     if errors:
         log.warning("%d of %d images could not be read", len(errors), len(paths))
-    return Pixels(list(ids), images, digests, errors)
+    return Pixels(list(ids), images, digests, errors,
+                  (np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)) if phash else None)

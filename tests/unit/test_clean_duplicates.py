@@ -25,7 +25,7 @@ def test_planted_exact_and_near_duplicates_are_grouped():
     exact = duplicates.exact_groups(digests)
     assert exact[3] == exact[20] == exact[21] == 0
     assert (exact >= 0).sum() == 3 and exact[23] == -1
-    hashes = hashing.phash_images(imgs)
+    hashes = hashing.phash_many(imgs)
     valid = np.array([im is not None for im in imgs])
     near = duplicates.near_groups(hashes, valid, radius=4)
     assert near[3] == near[20] == near[21] >= 0

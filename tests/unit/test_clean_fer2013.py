@@ -36,7 +36,7 @@ def test_fer2013_exact_groups_leaks_and_conflicts(fer_csv_real):
     assert sorted(tuple(v) for v in mine.values()) == text_groups
     # pHash identical to imagehash on a sample, and exact groups share one pHash
     sample = np.random.default_rng(0).choice(len(images), 300, replace=False)
-    hashes = hashing.phash_images(images)
+    hashes = hashing.phash_many(images)
     assert hashing.to_hex(hashes[sample]) == [str(imagehash.phash(Image.fromarray(images[i])))
                                               for i in sample]
     near = duplicates.near_groups(hashes, np.ones(len(images), bool), radius=4)

@@ -23,7 +23,7 @@ def test_phash_identical_to_imagehash_on_random_images_of_many_sizes():
     images += [np.zeros((48, 48), np.uint8), np.full((48, 48), 255, np.uint8),
                np.tile(np.arange(48, dtype=np.uint8) * 5, (48, 1)),
                np.eye(48, dtype=np.uint8) * 255]
-    mine = hashing.to_hex(hashing.phash_images(images))
+    mine = hashing.to_hex(hashing.phash_many(images))
     assert mine == [_imagehash(im) for im in images]
     assert len(images) >= 50
 
@@ -38,7 +38,7 @@ def test_resize_matches_pillow_lanczos_exactly():
 def test_hex_round_trip_and_missing_images():
     rng = np.random.default_rng(2)
     imgs = [rng.integers(0, 256, (48, 48), dtype=np.uint8), None]
-    h = hashing.phash_images(imgs)
+    h = hashing.phash_many(imgs)
     assert h[1] == 0
     assert hashing.from_hex(hashing.to_hex(h))[0] == h[0]
 
@@ -62,8 +62,11 @@ def test_load_pixels_decodes_and_digests_each_file_and_reports_bad_ones(tmp_path
     Image.fromarray(a).save(tmp_path / "a_level9.png", compress_level=9)  # same pixels
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot an image")
     names = ["a.png", "a.jpg", "missing.png", "a_level9.png", "broken.png"]
-    px = load_pixels(names, [str(tmp_path / n) for n in names], workers=2)
+    px = load_pixels(names, [str(tmp_path / n) for n in names], workers=2, phash=True)
     assert px.ids == names
+    assert px.phashes.tolist() == hashing.phash_many(px.images).tolist()
+    assert px.phashes[2] == 0 and px.phashes[0] == px.phashes[3] != 0
+    assert load_pixels(names[:1], [str(tmp_path / "a.png")]).phashes is None
     assert np.array_equal(px.images[0], a)
     assert px.digests[0] == px.digests[3] == hashing.pixel_digest(a)
     assert px.digests[1] not in (None, px.digests[0])
