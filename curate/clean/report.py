@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 EXAMPLES = 8
 # kinds whose examples are shown as groups side by side (2 per group), with the group field
-GROUPED = {"duplicate": "dup_group", "leak": "dup_group", "near_duplicate": "near_duplicate_set"}
+GROUPED = {"duplicate": "dup_group", "leak": "dup_group", "conflict": "dup_group",
+           "near_duplicate": "near_duplicate_set"}
 
 
 def _save_fig(fig: Any, path: Path) -> Path:
