@@ -60,40 +60,44 @@ def pil_lanczos_matrix(in_size: int, out_size: int) -> np.ndarray:
 
 
 def _clip8(acc: np.ndarray) -> np.ndarray:
-    """Pillow's `clip8`: add the rounding half, shift out the precision bits, clamp to uint8.
-
-    `acc` holds exact integers in float64; adding 2**21 and dividing by 2**22 are exact, so
-    `floor` is the arithmetic right shift of the C code.
-    """
+    """Pillow's `clip8` in place: add the rounding half, shift out the precision bits, clamp to
+    0..255. `acc` holds exact integers in float64; adding 2**21 and dividing by 2**22 are exact,
+    so `floor` is the arithmetic right shift of the C code. The result stays float64 (integer
+    values), which the next pass and the DCT take as they are."""
     acc += 1 << (_PRECISION_BITS - 1)
     acc *= 1.0 / (1 << _PRECISION_BITS)
     np.floor(acc, out=acc)
     np.clip(acc, 0, 255, out=acc)
-    return acc.astype(np.uint8)
+    return acc
 
 
-def resize_like_pil(batch: np.ndarray, size: int = IMG_SIZE) -> np.ndarray:
-    """Resize a (N, H, W) uint8 batch to (N, size, size) exactly as Pillow's LANCZOS on "L"."""
+def _resize(batch: np.ndarray, size: int) -> np.ndarray:
+    """Pillow's LANCZOS resize of a (N, H, W) uint8 batch as integer-valued float64."""
     n, h, w = batch.shape
     x = batch.astype(np.float64)
     if w != size:  # horizontal pass first, as Pillow does
         x = _clip8(x.reshape(n * h, w) @ pil_lanczos_matrix(w, size)).reshape(n, h, size)
-        x = x.astype(np.float64)
     if h != size:
         t = x.transpose(0, 2, 1).reshape(n * size, h)
         x = _clip8(t @ pil_lanczos_matrix(h, size)).reshape(n, size, size).transpose(0, 2, 1)
-    return np.ascontiguousarray(x, dtype=np.uint8)
+    return x
+
+
+def resize_like_pil(batch: np.ndarray, size: int = IMG_SIZE) -> np.ndarray:
+    """Resize a (N, H, W) uint8 batch to (N, size, size) exactly as Pillow's LANCZOS on "L"."""
+    return np.ascontiguousarray(_resize(batch, size), dtype=np.uint8)
 
 
 def phash_batch(batch: np.ndarray) -> np.ndarray:
-    """imagehash-identical 64-bit pHash of each (H, W) uint8 image of a batch, as uint64."""
+    """imagehash-identical 64-bit pHash of each (H, W) uint8 image of a batch, as uint64.
+    The second DCT runs only on the 8 rows kept (each row's transform is independent)."""
     import scipy.fftpack
 
     if len(batch) == 0:
         return np.zeros(0, dtype=np.uint64)
-    small = resize_like_pil(batch)
-    dct = scipy.fftpack.dct(scipy.fftpack.dct(small, axis=1), axis=2)
-    low = dct[:, :HASH_SIZE, :HASH_SIZE].reshape(len(batch), -1)
+    small = _resize(batch, IMG_SIZE)
+    rows = scipy.fftpack.dct(small, axis=1)[:, :HASH_SIZE, :]
+    low = scipy.fftpack.dct(rows, axis=2)[:, :, :HASH_SIZE].reshape(len(batch), -1)
     med = np.median(low, axis=1, keepdims=True)
     bits = np.packbits(low > med, axis=1)  # 8 bytes per image, first bit = most significant
     return bits.view(">u8").ravel().astype(np.uint64)
