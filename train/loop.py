@@ -125,21 +125,24 @@ def predict(model, images: np.ndarray, *, device: str = "cpu", batch_size: int =
     """Softmax probabilities (N, classes) for uint8 images; averages a horizontal flip."""
     import torch
 
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(images), batch_size):
-            x = to_input(torch.from_numpy(images[i:i + batch_size]).to(device))
-            with _autocast(device):
-                p = torch.softmax(model(x).float(), 1)
-                if tta_flip:
-                    p = (p + torch.softmax(model(x.flip(3)).float(), 1)) / 2
-            out.append(p.cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 7), np.float32)
+    def probs(x):  # noqa: ANN001, ANN202
+        p = torch.softmax(model(x).float(), 1)
+        return (p + torch.softmax(model(x.flip(3)).float(), 1)) / 2 if tta_flip else p
+
+    return _batched(model, images, probs, device, batch_size, width=7)
 
 
 def embed(model, images: np.ndarray, *, device: str = "cpu", batch_size: int = 512) -> np.ndarray:  # noqa: ANN001
     """The backbone's pooled features (N, num_features) before the classifier, float32."""
+    return _batched(model, images,
+                    lambda x: model.forward_head(model.forward_features(x), pre_logits=True),
+                    device, batch_size, width=model.num_features)
+
+
+def _batched(model, images: np.ndarray, fn, device: str, batch_size: int,  # noqa: ANN001
+             width: int) -> np.ndarray:
+    """`fn` of the normalised uint8 images, batch by batch in eval and inference mode, as one
+    float32 (N, width) array."""
     import torch
 
     model.eval()
@@ -148,9 +151,8 @@ def embed(model, images: np.ndarray, *, device: str = "cpu", batch_size: int = 5
         for i in range(0, len(images), batch_size):
             x = to_input(torch.from_numpy(images[i:i + batch_size]).to(device))
             with _autocast(device):
-                f = model.forward_head(model.forward_features(x), pre_logits=True)
-            out.append(f.float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.num_features), np.float32)
+                out.append(fn(x).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, width), np.float32)
 
 
 def _autocast(device: str):  # noqa: ANN202
