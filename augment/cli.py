@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from curate.clikit import global_options, pick_device, state
-from curate.errors import cli_errors
+from curate.core.clikit import global_options, pick_device, state
+from curate.core.errors import cli_errors
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 app.callback()(global_options)

@@ -28,7 +28,7 @@ EXPECTED = {"exact_groups": 1504, "exact_rows": 3329, "exact_cross_split_groups"
 
 
 def _dataset(csv: Path):  # noqa: ANN202
-    from curate import store
+    from curate.core import store
 
     if not store.fo().dataset_exists("fer") or len(store.load_dataset("fer")) == 0:
         subprocess.run([sys.executable, "-m", "curate.cli", "--dataset", "fer", "--workspace",
@@ -37,8 +37,9 @@ def _dataset(csv: Path):  # noqa: ANN202
 
 
 def _hash_ours(ids, paths):  # noqa: ANN202
-    from curate.clean import duplicates, hashing
+    from curate.clean import duplicates
     from curate.clean.pixels import load_pixels
+    from curate.core import hashing
 
     px = load_pixels(ids, paths, phash=True)  # decode + pixel digest + pHash, 2 threads
     return hashing.to_hex(px.phashes), duplicates.exact_groups(px.digests)
@@ -62,7 +63,7 @@ def main() -> None:
 
     from curate.clean import CleanConfig, duplicates
     from curate.clean.checks import CheckContext, run_quality
-    from curate.workspace import Workspace
+    from curate.core.workspace import Workspace
 
     ds = _dataset(args.csv)
     ids, paths, splits, labels = ds.values(["id", "filepath", "split", "ground_truth.label"])

@@ -35,9 +35,9 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from curate import store
+    from curate.core import store
+    from curate.core.views import get_view
     from curate.export.exporter import ExportConfig, export
-    from curate.views import get_view
 
     ds = store.load_dataset(args.dataset)
     spec = get_view(ds, args.view)

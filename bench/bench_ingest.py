@@ -23,7 +23,7 @@ from pathlib import Path
 os.environ["FIFTYONE_DATABASE_NAME"] = f"bench_ingest_{uuid.uuid4().hex[:8]}"
 os.environ["FIFTYONE_DO_NOT_TRACK"] = "true"
 
-from curate import store  # noqa: E402
+from curate.core import store  # noqa: E402
 from curate.ingest import IngestConfig, ingest  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013" / "fer2013.csv.gz"

@@ -51,7 +51,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from curate import store
+    from curate.core import store
     from curate.pipeline import load_config, run_pipeline
 
     cfg = load_config(args.config)

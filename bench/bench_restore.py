@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _ingest(csv_path: Path, dataset: str, ws: Path) -> None:
-    from curate import store
+    from curate.core import store
 
     if store.fo().dataset_exists(dataset) and len(store.load_dataset(dataset)) > 30000:
         return
@@ -43,7 +43,7 @@ def _ingest(csv_path: Path, dataset: str, ws: Path) -> None:
 def bench_classical(csv_path: Path, dataset: str, ws: Path, size: int, baseline_n: int) -> dict:
     from PIL import Image
 
-    from curate import store
+    from curate.core import store
     from curate.restore import RestoreConfig, restore
 
     _ingest(csv_path, dataset, ws)
@@ -90,7 +90,7 @@ def _place_detector_weights(cwd: Path) -> None:
 def _stock(ckpt: Path, cwd: Path):  # noqa: ANN202 - a gfpgan.GFPGANer
     import torch
 
-    from curate.compat import import_gfpgan
+    from curate.core.compat import import_gfpgan
 
     old = os.getcwd()
     os.chdir(cwd)  # GFPGANer reads ./gfpgan/weights

@@ -97,10 +97,10 @@ def bench_throughput(args: argparse.Namespace) -> None:
 
 def bench_oof(args: argparse.Namespace) -> None:
     """Fast-profile out-of-fold probabilities on (a subset of) the ingested real FER-2013."""
-    from curate import store
     from curate.clean.labels import LabelsConfig
-    from curate.workspace import Workspace
-    from train.oof import ensure_oof
+    from curate.clean.oof import ensure_oof
+    from curate.core import store
+    from curate.core.workspace import Workspace
 
     ds = store.load_dataset(args.dataset)
     view = ds.match({"split": {"$in": ["train", "val"]}})

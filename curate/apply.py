@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from curate import runs, store
-from curate.errors import InputError, StoreError
-from curate.taxonomy import CLASS_INDEX, CLASSES
-from curate.views import SOFT_FIELD  # per sample: 7 target probabilities in CLASSES order
+from curate.core import runs, store
+from curate.core.errors import InputError, StoreError
+from curate.core.schema import SOFT_LABEL
+from curate.core.taxonomy import CLASS_INDEX, CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -162,11 +162,11 @@ def _soft_changes(ds: Any, labels: dict[str, str], weight: float) -> dict[str, l
     if weight and OOF_FIELD not in schema:
         raise StoreError("--soften needs out-of-fold probabilities: run `curate clean --checks "
                          "labels` first")
-    if not weight and SOFT_FIELD not in schema:
+    if not weight and SOFT_LABEL not in schema:
         return {}
     ids, splits = ds.values("id"), ds.values("split")
     probs = ds.values(OOF_FIELD) if weight else [None] * len(ids)
-    old = ds.values(SOFT_FIELD) if SOFT_FIELD in schema else [None] * len(ids)
+    old = ds.values(SOFT_LABEL) if SOFT_LABEL in schema else [None] * len(ids)
     out: dict[str, list | None] = {}
     for sid, split, p, before in zip(ids, splits, probs, old, strict=True):
         new = (soft_target(labels.get(sid, ""), p, weight)
@@ -256,9 +256,9 @@ def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
     if changed_lab:
         ds.set_values("ground_truth.label", changed_lab, key_field="id")
     if changed_soft:
-        if SOFT_FIELD not in schema:
-            ds.add_sample_field(SOFT_FIELD, f.ListField, subfield=f.FloatField)
-        ds.set_values(SOFT_FIELD, changed_soft, key_field="id")
+        if SOFT_LABEL not in schema:
+            ds.add_sample_field(SOFT_LABEL, f.ListField, subfield=f.FloatField)
+        ds.set_values(SOFT_LABEL, changed_soft, key_field="id")
     result.noop = not changed_ex and not changed_lab and not changed_soft
     counts = {**dict(result.changed), "skipped_test": skipped,
               "excluded_total": sum(1 for w in wanted.values() if w[0])}

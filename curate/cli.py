@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from curate.clikit import global_options, state
-from curate.errors import cli_errors
-from curate.taxonomy import CLASSES
+from curate.core.clikit import global_options, state
+from curate.core.errors import cli_errors
+from curate.core.taxonomy import CLASSES
 
 app = typer.Typer(help="Curate facial-expression datasets on a FiftyOne store.",
                   no_args_is_help=True, pretty_exceptions_enable=False)

@@ -36,14 +36,14 @@ def _cascade() -> str:
 def _gfpgan() -> str:
     from importlib.metadata import version
 
-    from curate.compat import import_gfpgan
+    from curate.core.compat import import_gfpgan
 
     import_gfpgan()
     return version("gfpgan")
 
 
 def _database() -> str:
-    from curate import store
+    from curate.core import store
 
     where = store.check_database()
     store.fo().list_datasets()

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from curate import store
+from curate.core import store
 
 BASE_FIELDS = {"id", "filepath", "tags", "metadata", "created_at", "last_modified_at"}
 

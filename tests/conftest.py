@@ -39,7 +39,7 @@ def dataset_name(request) -> str:
     """A fresh dataset name, deleted after the test."""
     name = f"t_{request.node.name[:40]}_{uuid.uuid4().hex[:6]}"
     yield name
-    from curate import store
+    from curate.core import store
 
     if store.fo().dataset_exists(name):
         store.fo().delete_dataset(name)

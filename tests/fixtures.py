@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from curate.taxonomy import CLASSES, FERPLUS_COLUMNS, RAFDB_IDS
+from curate.core.taxonomy import CLASSES, FERPLUS_COLUMNS, RAFDB_IDS
 
 USAGES = ("Training", "PublicTest", "PrivateTest")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.taxonomy import CLASSES
+from curate.core.taxonomy import CLASSES
 from train.data import ImageSet
 
 

@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from curate.clikit import Device, global_options, pick_device, state
-from curate.errors import InputError, cli_errors
-from curate.taxonomy import CLASSES
-from curate.views import ViewName
-from curate.workspace import Workspace
+from curate.core.clikit import Device, global_options, pick_device, state
+from curate.core.errors import InputError, cli_errors
+from curate.core.taxonomy import CLASSES
+from curate.core.views import ViewName
+from curate.core.workspace import Workspace
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 app.callback()(global_options)
@@ -97,36 +97,6 @@ def run(
                   f"({c['images_per_s']:.0f} img/s)  params {c['params']:,}  "
                   f"{c['inference_ms_per_image']:.2f} ms/image")
     console.print(f"run: {out}")
-
-
-@app.command()
-def oof(
-    ctx: typer.Context,
-    folds: Annotated[int | None, typer.Option(help="K of the K-fold.")] = None,
-    epochs: int | None = None,
-    backbone: str | None = None,
-    img_size: int | None = None,
-    fast: Annotated[bool, typer.Option(help="The CPU-budget profile.")] = False,
-    seed: Seed = 0,
-    device: Device = "auto",
-) -> None:
-    """Out-of-fold probabilities (field `oof`) and the reference classifier `curate clean` uses."""
-    from curate import store
-    from curate.clean.labels import LabelsConfig
-    from curate.views import DERIVED_SOURCES
-    from train.oof import ensure_oof
-
-    st = state(ctx)
-    with cli_errors(st.verbose):
-        cfg = LabelsConfig(folds=folds, epochs=epochs, backbone=backbone, img_size=img_size,
-                           fast=fast, seed=seed, device=pick_device(device)).oof_config()
-        ds = store.load_dataset(st.dataset)
-        # the real samples not excluded, original files: what the reference classifier sees
-        view = ds.match({"excluded": {"$ne": True}, "source": {"$nin": list(DERIVED_SOURCES)}})
-        s = ensure_oof(ds, view, cfg, _ws(ctx), progress=st.progress)
-    verb = "reused" if s.get("reused") else f"computed in {s['seconds']:.0f} s"
-    console.print(f"out-of-fold probabilities ({s['folds']} folds, {s['samples']} samples) {verb}: "
-                  f"accuracy {100 * s['oof_accuracy']:.2f}%  log-loss {s['log_loss']:.3f}")
 
 
 @app.command("eval")

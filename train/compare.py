@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from curate.errors import InputError
-from curate.views import SOFT_FIELD
+from curate.core.errors import InputError
+from curate.core.schema import SOFT_LABEL
 from train.data import ImageSet
 from train.loop import TrainConfig
 from train.metrics import evaluate
@@ -113,7 +113,7 @@ class CompareSettings:
 
 def run_compare(s: CompareSettings) -> dict[str, Any]:
     """Build the comparison from the options and run it (report under `out`)."""
-    from curate.workspace import Workspace
+    from curate.core.workspace import Workspace
 
     out = s.out or Workspace.for_dataset(s.dataset, s.workspace).reports / "compare"
     return compare(s.build(), out, progress=s.progress)
@@ -179,7 +179,7 @@ def compare(cfg: CompareConfig, out: Path, *, progress: bool = False) -> dict[st
 def inputs_fingerprint(cfg: CompareConfig) -> str:
     """The settings plus what each variant holds (a view's ids, labels, files and splits; an
     export's files with sizes and times): unchanged means the comparison is already done."""
-    from curate import runs
+    from curate.core import runs
 
     rows: list[tuple] = []
     for name, src in cfg.variants:
@@ -190,14 +190,14 @@ def inputs_fingerprint(cfg: CompareConfig) -> str:
                     st = p.stat()
                     rows.append((name, p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
         else:
-            from curate import store
+            from curate.core import store
 
             view, field = named_view(store.load_dataset(src.dataset or "fer"), src.view or "",
                                      src.restored)
             names = ["id", f"{field}.label", "filepath", "split"]
             # soft labels (apply --soften) are training targets: a change re-runs the comparison
             # (an augmented copy's comes from its parent, whose row is here)
-            names += [SOFT_FIELD] if SOFT_FIELD in view.get_field_schema() else []
+            names += [SOFT_LABEL] if SOFT_LABEL in view.get_field_schema() else []
             cols = view.values(names)
             rows += [(name, *r) for r in sorted(zip(*cols, strict=True))]
     settings = {"variants": [(n, s.describe()) for n, s in cfg.variants],
@@ -209,7 +209,7 @@ def test_with_train_copy(loaded: dict[str, ImageSet]) -> set[str]:
     """Keys of the test images that are pixel-identical (as loaded) to a train or val image of
     any variant: FER-2013's train/test leakage. A model can score them by memory, so a variant
     that removed the leaked copies from train is also scored on the test without them."""
-    from curate.clean.hashing import pixel_digest
+    from curate.core.hashing import pixel_digest
 
     out: set[str] = set()
     for d in loaded.values():

@@ -14,16 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from curate.errors import InputError, StoreError
-from curate.imageio import IMAGE_FORMATS, IMAGE_SUFFIXES
-from curate.progress import task
-from curate.taxonomy import (
+from curate.core.errors import InputError, StoreError
+from curate.core.imageio import IMAGE_FORMATS, IMAGE_SUFFIXES
+from curate.core.progress import task
+from curate.core.schema import SOFT_LABEL
+from curate.core.taxonomy import (
     CLASS_INDEX,
     CLASSES,
     class_from_name,
     split_from_name,
 )
-from curate.views import SOFT_FIELD, raw_label
+from curate.core.views import raw_label
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +201,9 @@ def view_arrays(view: Any, label_field: str) -> dict[str, list]:
 def view_soft_targets(view: Any, cols: dict[str, list], keep: list[int]) -> np.ndarray | None:
     """The view's soft labels (read only when asked for) as targets of the `keep` rows."""
     schema = view.get_field_schema()
-    if SOFT_FIELD not in schema:
+    if SOFT_LABEL not in schema:
         return None
-    extra = {"soft": view.values(SOFT_FIELD),
+    extra = {"soft": view.values(SOFT_LABEL),
              "parent": view.values("parent") if "parent" in schema else None}
     return soft_targets({**cols, **extra}, keep, len(CLASSES))
 

@@ -10,10 +10,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from curate import store
-from curate.errors import InputError
-from curate.taxonomy import CLASSES
-from curate.workspace import write_json_atomic
+from curate.core import store
+from curate.core.errors import InputError
+from curate.core.taxonomy import CLASSES
+from curate.core.workspace import write_json_atomic
 from train.data import from_view
 from train.loop import BEST, create_model, load_weights, predict, read_run_config
 from train.metrics import evaluate

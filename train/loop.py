@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from curate.errors import InputError, ModelError
-from curate.progress import task
-from curate.workspace import write_json_atomic
+from curate.core.errors import InputError, ModelError
+from curate.core.progress import task
+from curate.core.workspace import write_json_atomic
 from train.data import ImageSet, augment
 from train.metrics import evaluate
 from train.reference import ReferenceSpec

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.errors import ModelError
-from curate.taxonomy import CLASSES
-from curate.workspace import Workspace, sha256_file, write_json_atomic
+from curate.core.errors import ModelError
+from curate.core.taxonomy import CLASSES
+from curate.core.workspace import Workspace, sha256_file, write_json_atomic
 
 META = "reference.json"
 
@@ -101,18 +101,18 @@ def load_reference(directory: Path, device: str = "cpu") -> ReferenceClassifier:
     meta_path = directory / META
     if not meta_path.is_file():
         raise ModelError(f"no reference classifier in {directory}: run `curate clean` (its "
-                         "out-of-fold models become the reference) or `train oof` first")
+                         "out-of-fold models become the reference) or `curate clean --checks labels` first")
     meta = json.loads(meta_path.read_text())
     spec = ReferenceSpec(**{**meta["spec"], "classes": tuple(meta["spec"]["classes"])})
     models = []
     for entry in meta["files"]:
         path = directory / entry["file"]
         if not path.is_file():
-            raise ModelError(f"reference model file {path} is missing; re-run `train oof`")
+            raise ModelError(f"reference model file {path} is missing; re-run `curate clean --checks labels`")
         got = sha256_file(path)
         if got != entry["sha256"]:
             raise ModelError(f"{path}: sha256 {got} does not match the recorded {entry['sha256']};"
-                             " the file is corrupt or was replaced: re-run `train oof`")
+                             " the file is corrupt or was replaced: re-run `curate clean --checks labels`")
         model = build_model(spec)
         try:
             model.load_state_dict(load_file(path))

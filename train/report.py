@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.taxonomy import CLASSES
-from curate.workspace import write_json_atomic
+from curate.core.taxonomy import CLASSES
+from curate.core.workspace import write_json_atomic
 
 SECTIONS = ("Summary", "Mean ± std over seeds", "Test without train copies",
             "Differences vs seed noise", "Per-class F1", "Confusion matrices", "Learning curves",

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from curate.errors import InputError
-from curate.workspace import write_json_atomic
+from curate.core.errors import InputError
+from curate.core.workspace import write_json_atomic
 from train.data import ImageSet, check_classes, from_folder, from_view
 from train.loop import (
     BEST,
@@ -60,7 +60,7 @@ class DataSource:
 def named_view(ds: Any, name: str, restored: bool = True) -> tuple[Any, str]:
     """(view, label field) of DESIGN.md's raw / curated views: curate.views, the one definition
     that export and the App use too (balance marks, restored files, raw test labels)."""
-    from curate.views import get_view
+    from curate.core.views import get_view
 
     spec = get_view(ds, name, **({} if name == "raw" else {"use_restored": restored}))
     return spec.view, spec.label_field
@@ -69,7 +69,7 @@ def named_view(ds: Any, name: str, restored: bool = True) -> tuple[Any, str]:
 def load_source(src: DataSource, img_size: int, in_chans: int, progress: bool = False) -> ImageSet:
     if src.folder is not None:
         return from_folder(src.folder, img_size, in_chans, progress=progress, soft=True)
-    from curate import store
+    from curate.core import store
 
     ds = store.load_dataset(src.dataset or "fer")
     view, field = named_view(ds, src.view or "curated", src.restored)

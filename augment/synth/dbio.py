@@ -12,11 +12,11 @@ import numpy as np
 
 from augment.synth.gate import hex_to_int, phash
 from augment.synth.render import TargetFormat, target_from_metadata
-from curate import store
-from curate.errors import StoreError
-from curate.imageio import BadImage, read_gray
-from curate.progress import task
-from curate.workspace import write_json_atomic
+from curate.core import store
+from curate.core.errors import StoreError
+from curate.core.imageio import BadImage, read_gray
+from curate.core.progress import task
+from curate.core.workspace import write_json_atomic
 
 log = logging.getLogger(__name__)
 

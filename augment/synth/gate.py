@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
-from curate.errors import InputError
+from curate.core.errors import InputError
 
 REASONS = ("no_face", "classifier_disagrees", "near_duplicate", "blacked_out")
 HASH_HEX_LEN = 16  # imagehash.phash with hash_size=8: 64 bits

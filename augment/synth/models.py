@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from curate.errors import InputError, ModelError
-from curate.workspace import sha256_file
+from curate.core.errors import InputError, ModelError
+from curate.core.workspace import sha256_file
 
 log = logging.getLogger(__name__)
 

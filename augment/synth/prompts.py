@@ -14,8 +14,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from curate.errors import InputError
-from curate.taxonomy import CLASS_INDEX, CLASSES
+from curate.core.errors import InputError
+from curate.core.taxonomy import CLASS_INDEX, CLASSES
 
 # Seeds of class c live in [c * SEED_STRIDE, (c + 1) * SEED_STRIDE): stable, readable, disjoint.
 SEED_STRIDE = 1_000_000

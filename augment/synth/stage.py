@@ -21,12 +21,12 @@ from augment.synth.gate import REASONS, GateScores, GateSettings, decide, score_
 from augment.synth.models import FAMILIES, Generator, ModelSource, load_generator, resolve_model
 from augment.synth.prompts import PromptSet, image_seed, load_prompt_file, template_prompts
 from augment.synth.render import TargetFormat, render
-from curate import runs, store
-from curate.errors import InputError
-from curate.imageio import write_png_atomic
-from curate.progress import task
-from curate.taxonomy import CLASSES
-from curate.workspace import Workspace, write_json_atomic
+from curate.core import runs, store
+from curate.core.errors import InputError
+from curate.core.imageio import write_png_atomic
+from curate.core.progress import task
+from curate.core.taxonomy import CLASSES
+from curate.core.workspace import Workspace, write_json_atomic
 from train.reference import ReferenceClassifier, load_reference, reference_dir
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from curate.clikit import state
-from curate.errors import cli_errors
-from curate.taxonomy import CLASSES, SPLITS
+from curate.core.clikit import state
+from curate.core.errors import cli_errors
+from curate.core.taxonomy import CLASSES, SPLITS
 
 console = Console()
 

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from curate.errors import InputError
-from curate.taxonomy import CLASSES, SPLITS
+from curate.core.errors import InputError
+from curate.core.taxonomy import CLASSES, SPLITS
 
 # How the extra copies of a rare class's images are made. `classical`: rotation/shift/zoom/
 # brightness (augment.classical), varied images for a trainer without augmentation of its own;

@@ -22,8 +22,6 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from augment.classical import augment, seed_for
-from curate import runs, store
 from curate.balance.plan import (
     BalanceConfig,
     Plan,
@@ -33,11 +31,13 @@ from curate.balance.plan import (
     rank,
     stratified_group_split,
 )
-from curate.errors import InputError
-from curate.imageio import IMAGE_FORMATS, write_png_atomic
-from curate.progress import task
-from curate.taxonomy import CLASSES
-from curate.views import DERIVED_SOURCES, raw_label
+from curate.core import runs, store
+from curate.core.errors import InputError
+from curate.core.imageio import IMAGE_FORMATS, write_png_atomic
+from curate.core.progress import task
+from curate.core.schema import DERIVED_SOURCES
+from curate.core.taxonomy import CLASSES
+from curate.core.views import raw_label
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +211,8 @@ def _augmented_sample(t: Table, a: tuple[str, int, int], seed: int, media: Path,
     if mode == "copy":
         image, desc = _read_image(src), "copy"
     else:
+        from augment.classical import augment, seed_for
+
         image, desc = augment(_read_image(src), seed_for(seed, key, k))
     path = media / "augmented" / f"{media_name(sid)}.png"
     size = write_png_atomic(image, path)
@@ -344,7 +346,7 @@ def run_balance(cfg: BalanceStageConfig, ds: Any | None = None,
 
 def _apply(ds: Any, cfg: BalanceStageConfig, out: StageResult, sel: Selection, t: Table,
            t0: float) -> None:
-    from curate.workspace import Workspace
+    from curate.core.workspace import Workspace
 
     assert out.plan is not None
     media = Workspace.for_dataset(cfg.dataset, cfg.workspace).media

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate import runs, store
-from curate.errors import InputError, StoreError
-from curate.taxonomy import SPLITS
-from curate.workspace import Workspace
+from curate.core import runs, store
+from curate.core.errors import InputError, StoreError
+from curate.core.taxonomy import SPLITS
+from curate.core.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,9 @@ def _jsonable(obj: dict[str, Any]) -> dict[str, Any]:
 
 def clean(cfg: CleanConfig) -> CleanResult:
     """Run the selected checks (those not already done), then the report and saved views."""
-    from curate.app import ensure_saved_views
     from curate.clean.checks import CHECKS, CheckContext, check_settings
     from curate.clean.report import write_report
+    from curate.core.issues import ensure_saved_views
 
     t0 = time.perf_counter()
     ds, view = open_view(cfg)

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curate import store
-from curate.clean import duplicates, hashing, quality
+from curate.clean import duplicates, quality
 from curate.clean.pixels import Pixels, load_pixels
-from curate.errors import CurateError
-from curate.progress import task
-from curate.workspace import Workspace
+from curate.core import hashing, store
+from curate.core.errors import CurateError
+from curate.core.progress import task
+from curate.core.workspace import Workspace
 
 if TYPE_CHECKING:
     from curate.clean import CleanConfig

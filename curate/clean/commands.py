@@ -7,14 +7,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from curate.clikit import pick_device, state
-from curate.errors import cli_errors
+from curate.core.clikit import pick_device, state
+from curate.core.errors import cli_errors
 
 console = Console()
 
 
 def _split_list(values: list[str] | None) -> tuple[str, ...]:
-    from curate.taxonomy import SPLITS
+    from curate.core.taxonomy import SPLITS
 
     if not values:
         return SPLITS

@@ -4,12 +4,12 @@ train + val are checked: `label_quality`, `suggested_label` (with its probabilit
 confidence) and the `issue:label` tag. The test split is audited (scores written and counted in
 the report) but never tagged. Where FER+ votes were ingested, the agreement of the given and
 suggested labels with the FER+ majority is reported. On the features of the same models (the
-first fold model's pooled features of every sample, `train.oof`), Datalab's outlier and
+first fold model's pooled features of every sample, `curate.clean.oof`), Datalab's outlier and
 near-duplicate rules (`curate.clean.features`, one kNN graph over all splits) write
 `outlier_score` and `near_duplicate_score` / `near_duplicate_set`, and tag train/val members
 `issue:outlier` (faces unlike their neighbours: non-faces, drawings, odd crops) and
 `issue:near_duplicate` (the same face seen again, which pixel hashes miss: other crops, edits).
-The out-of-fold probabilities and features come from `train.oof` (computed once, reused while
+The out-of-fold probabilities and features come from `curate.clean.oof` (computed once, reused while
 the data and settings are unchanged).
 """
 
@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from curate import runs
 from curate.clean import features
-from curate.errors import InputError, StoreError
-from curate.taxonomy import CLASS_INDEX, CLASSES
-from curate.workspace import Workspace
+from curate.core import runs
+from curate.core.errors import InputError, StoreError
+from curate.core.taxonomy import CLASS_INDEX, CLASSES
+from curate.core.workspace import Workspace
 
 log = logging.getLogger(__name__)
 STAGE = "labels"
@@ -89,8 +89,8 @@ class LabelsConfig:
         value = getattr(self, key)
         return PROFILES["fast" if self.fast else "default"][key] if value is None else value
 
-    def oof_config(self):  # noqa: ANN201 - train.oof.OofConfig
-        from train.oof import OofConfig
+    def oof_config(self):  # noqa: ANN201 - curate.clean.oof.OofConfig
+        from curate.clean.oof import OofConfig
 
         return OofConfig(folds=self.resolved("folds"), backbone=self.resolved("backbone"),
                          img_size=self.resolved("img_size"), epochs=self.resolved("epochs"),
@@ -194,7 +194,7 @@ def _apply(ds: Any, cols: dict[str, Any], parts: list[dict[str, Any]], checked: 
 
 
 def _fo():  # noqa: ANN202
-    from curate import store
+    from curate.core import store
 
     return store.fo()
 
@@ -212,7 +212,7 @@ def _rows(cols: dict[str, Any], part: dict[str, Any]) -> list[tuple]:
 def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
         progress: bool = False) -> dict[str, Any]:
     """Find label issues in train+val of `view`, audit its test split; returns summary counts."""
-    from train.oof import ensure_oof, read_features
+    from curate.clean.oof import ensure_oof, read_features
 
     t0 = time.perf_counter()
     ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace))

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from curate.clean.hashing import phash_many, pixel_digest
-from curate.imageio import BadImage, read_gray
+from curate.core.hashing import phash_many, pixel_digest
+from curate.core.imageio import BadImage, read_gray
 
 log = logging.getLogger(__name__)
 CHUNK = 1024  # files per worker task

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curate.app import ISSUE_KINDS
-from curate.imageio import read_gray
-from curate.taxonomy import CLASSES, SPLITS
-from curate.workspace import Workspace, write_json_atomic
+from curate.core.imageio import read_gray
+from curate.core.schema import ISSUE_KINDS
+from curate.core.taxonomy import CLASSES, SPLITS
+from curate.core.workspace import Workspace, write_json_atomic
 
 if TYPE_CHECKING:
     from curate.clean import CleanResult

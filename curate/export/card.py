@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from curate.core.taxonomy import CLASSES, SPLITS
 from curate.export.formats import Row
-from curate.taxonomy import CLASSES, SPLITS
 
 LICENCES = {
     "fer2013": (

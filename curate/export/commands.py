@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from curate.clikit import state
-from curate.errors import cli_errors
-from curate.views import ViewName
+from curate.core.clikit import state
+from curate.core.errors import cli_errors
+from curate.core.views import ViewName
 
 console = Console()
 

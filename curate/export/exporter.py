@@ -18,12 +18,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate import runs, store
-from curate.errors import InputError
+from curate.core import runs, store
+from curate.core.errors import InputError
+from curate.core.schema import SOFT_LABEL
+from curate.core.views import ViewSpec, get_view, raw_view
+from curate.core.workspace import Workspace
 from curate.export import card, formats
 from curate.export.formats import Row
-from curate.views import SOFT_FIELD, ViewSpec, get_view, raw_view
-from curate.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +82,14 @@ def collect_rows(ds: Any, spec: ViewSpec) -> list[Row]:
     (`curate apply --soften`; an augmented copy carries its parent's) where the view has one."""
     schema = spec.view.get_field_schema()
     names = ["id", spec.filepath_field, spec.label_path, "split", "source", "source_id"]
-    extra = [f for f in ("parent", "transforms", SOFT_FIELD) if f in schema]
+    extra = [f for f in ("parent", "transforms", SOFT_LABEL) if f in schema]
     cols = spec.view.values(names + extra)
     n = len(cols[0])
     col = {f: cols[len(names) + extra.index(f)] if f in extra else [None] * n
-           for f in ("parent", "transforms", SOFT_FIELD)}
+           for f in ("parent", "transforms", SOFT_LABEL)}
     parent, transforms = col["parent"], col["transforms"]
     keys = _parent_keys(ds, {p for p in parent if p})
-    soft_of = {i: v for i, v in zip(cols[0], col[SOFT_FIELD], strict=True) if v is not None}
+    soft_of = {i: v for i, v in zip(cols[0], col[SOFT_LABEL], strict=True) if v is not None}
     rows = []
     for i in range(n):
         if cols[2][i] is None or cols[3][i] is None:

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from curate.imageio import IMAGE_FORMATS, IMAGE_SUFFIXES
-from curate.progress import task
-from curate.taxonomy import CLASS_INDEX
+from curate.core.imageio import IMAGE_FORMATS, IMAGE_SUFFIXES
+from curate.core.progress import task
+from curate.core.taxonomy import CLASS_INDEX
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def write_fer2013_csv(rows: Sequence[Row], root: Path, workers: int = 4,
 
 def write_fiftyone(rows: Sequence[Row], root: Path, view: Any) -> WriteResult:
     """FiftyOne's own format (`fo.types.FiftyOneDataset`, media included) of the same samples."""
-    from curate.store import fo
+    from curate.core.store import fo
 
     missing = [r for r in rows if not os.path.isfile(r.src)]
     keep = view.select([r.id for r in rows if os.path.isfile(r.src)], ordered=True)

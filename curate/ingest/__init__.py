@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from curate import store
-from curate.errors import InputError
+from curate.core import store
+from curate.core.errors import InputError
+from curate.core.workspace import Workspace, sha256_file, write_json_atomic
 from curate.ingest import fer2013, ferplus, folder, rafdb
 from curate.ingest.base import Candidate, IngestReport, Skip, run_ingest
-from curate.workspace import Workspace, sha256_file, write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from curate import store
-from curate.imageio import BadImage, probe, write_png_atomic
-from curate.progress import task
+from curate.core import store
+from curate.core.imageio import BadImage, probe, write_png_atomic
+from curate.core.progress import task
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.errors import InputError
+from curate.core.errors import InputError
+from curate.core.taxonomy import FER2013_IDS, FER2013_USAGE
 from curate.ingest.base import Candidate, Skip
 from curate.ingest.folder import scan_tree
-from curate.taxonomy import FER2013_IDS, FER2013_USAGE
 
 SIDE = 48
 NPIX = SIDE * SIDE

@@ -13,10 +13,10 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from curate import store
-from curate.errors import InputError, StoreError
+from curate.core import store
+from curate.core.errors import InputError, StoreError
+from curate.core.taxonomy import FERPLUS_COLUMNS, ferplus_majority
 from curate.ingest.base import IngestReport, Skip
-from curate.taxonomy import FERPLUS_COLUMNS, ferplus_majority
 
 HEADER = ("Usage", "Image name", *FERPLUS_COLUMNS)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from curate.errors import InputError
-from curate.imageio import IMAGE_SUFFIXES
+from curate.core.errors import InputError
+from curate.core.imageio import IMAGE_SUFFIXES
+from curate.core.taxonomy import class_from_name, split_from_name
 from curate.ingest.base import Candidate, Skip
-from curate.taxonomy import class_from_name, split_from_name
 
 
 def _subdirs(path: Path) -> list[Path]:

@@ -10,10 +10,10 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from curate.errors import InputError
-from curate.imageio import IMAGE_SUFFIXES
+from curate.core.errors import InputError
+from curate.core.imageio import IMAGE_SUFFIXES
+from curate.core.taxonomy import RAFDB_IDS
 from curate.ingest.base import Candidate, Skip
-from curate.taxonomy import RAFDB_IDS
 
 LABEL_FILE = Path("EmoLabel/list_patition_label.txt")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.errors import InputError, ModelError
+from curate.core.errors import InputError, ModelError
 from curate.pipeline.config import STAGES, PipelineConfig, StageEntry, load_config
 
 __all__ = ["PipelineResult", "StageOutcome", "load_config", "run_pipeline"]
@@ -51,7 +51,7 @@ def _build(entry: StageEntry, cfg: PipelineConfig, progress: bool) -> Any:
         if key in names and key not in kwargs:
             kwargs[key] = value
     if "device" in kwargs:
-        from curate.clikit import pick_device
+        from curate.core.clikit import pick_device
 
         kwargs["device"] = pick_device(kwargs["device"])
     return cls(**kwargs)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.errors import InputError
+from curate.core.errors import InputError
 
 PIPELINE_KEYS = ("required",)  # keys the pipeline reads itself, not passed to the stage
 GLOBAL_KEYS = ("dataset", "workspace", "seed")

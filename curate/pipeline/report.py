@@ -11,10 +11,10 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curate import runs, store
-from curate.taxonomy import CLASSES, SPLITS
-from curate.views import SOFT_FIELD
-from curate.workspace import Workspace, write_json_atomic
+from curate.core import runs, store
+from curate.core.schema import SOFT_LABEL
+from curate.core.taxonomy import CLASSES, SPLITS
+from curate.core.workspace import Workspace, write_json_atomic
 
 if TYPE_CHECKING:
     from curate.pipeline import PipelineResult
@@ -32,7 +32,7 @@ def _counts_table(counts: Counter, title: str) -> list[str]:
 
 
 def _dataset_section(ds: Any) -> list[str]:
-    from curate.views import curated_view, raw_view
+    from curate.core.views import curated_view, raw_view
 
     out = ["## Dataset before and after", ""]
     for title, spec in (("raw", raw_view(ds)), ("curated", curated_view(ds))):
@@ -88,7 +88,7 @@ def _issues_section(ds: Any) -> list[str]:
         out += [f"  - {r or 'no reason recorded'}: {n}"
                 for r, n in sorted(reasons.items(), key=lambda kv: str(kv[0]))]
     if "orig_label" in schema:
-        from curate.views import raw_view
+        from curate.core.views import raw_view
 
         raw = raw_view(ds)
         ids, now = ds.values("id"), ds.values("ground_truth.label")
@@ -96,10 +96,10 @@ def _issues_section(ds: Any) -> list[str]:
         changed = sum(1 for i, lab in zip(ids, now, strict=True) if i in before
                       and before[i] != lab)
         out.append(f"- relabelled (ground_truth differs from the source's label): {changed}")
-    if SOFT_FIELD in schema:
+    if SOFT_LABEL in schema:
         soften = ((runs.last_run(ds, "apply") or {}).get("config") or {}).get("soften")
         out.append(f"- soft labels (apply --soften {soften}: the curated trainer's targets): "
-                   f"{len(ds.exists(SOFT_FIELD))} train/val samples")
+                   f"{len(ds.exists(SOFT_LABEL))} train/val samples")
     return [*out, ""]
 
 
@@ -220,7 +220,7 @@ def render(result: PipelineResult, worked: dict[str, float] | None = None) -> st
 def write_report(result: PipelineResult) -> tuple[Path, Path]:
     import markdown
 
-    from curate.workspace import write_text_atomic
+    from curate.core.workspace import write_text_atomic
 
     ws = Workspace.for_dataset(result.config.dataset, result.config.workspace)
     text = render(result, update_timings(ws.reports / "pipeline-timings.json", result))

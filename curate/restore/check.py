@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from curate.imageio import IMAGE_FORMATS, read_gray
+from curate.core.imageio import IMAGE_FORMATS, read_gray
 
 CHUNK = 1024
 

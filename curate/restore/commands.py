@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from curate.clikit import Device, pick_device, state
-from curate.errors import cli_errors
+from curate.core.clikit import Device, pick_device, state
+from curate.core.errors import cli_errors
 from curate.restore.weights import DEFAULT_MODEL, REGISTRY
 
 console = Console()

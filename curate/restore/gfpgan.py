@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from curate.errors import ModelError
+from curate.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 

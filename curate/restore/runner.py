@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.imageio import BadImage, read_gray, write_png_atomic
+from curate.core.imageio import BadImage, read_gray, write_png_atomic
 from curate.restore import classical
 
 log = logging.getLogger(__name__)

@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate import runs, store
-from curate.errors import InputError, ModelError
-from curate.progress import task
+from curate.core import runs, store
+from curate.core.errors import InputError, ModelError
+from curate.core.progress import task
+from curate.core.taxonomy import CLASSES
+from curate.core.workspace import Workspace, write_json_atomic
 from curate.restore import check, runner
 from curate.restore import weights as wts
-from curate.taxonomy import CLASSES
-from curate.workspace import Workspace, write_json_atomic
 
 log = logging.getLogger(__name__)
 

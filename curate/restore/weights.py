@@ -14,8 +14,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from curate.errors import ModelError
-from curate.workspace import sha256_file
+from curate.core.errors import ModelError
+from curate.core.workspace import sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import urllib.request
 from fixtures import fer_rows, write_fer_csv
 from typer.testing import CliRunner
 
-from curate import store
-from curate.app import ensure_saved_views
 from curate.cli import app
+from curate.core import store
+from curate.core.issues import ensure_saved_views
 
 
 def free_port() -> int:

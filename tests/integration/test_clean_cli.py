@@ -9,9 +9,9 @@ import pytest
 from fixtures import fer_rows, write_fer_csv
 from typer.testing import CliRunner
 
-from curate import runs, store
 from curate.apply import soft_target
 from curate.cli import app
+from curate.core import runs, store
 
 runner = CliRunner()
 
@@ -118,7 +118,7 @@ def test_apply_review_tags_and_auto_policy(cleaned):
 
 
 def test_apply_soften_writes_soft_labels_for_train_and_val_only(cleaned):
-    from curate.views import curated_view, raw_view
+    from curate.core.views import curated_view, raw_view
     from train.data import from_view
 
     name, ws, _ = cleaned

@@ -14,10 +14,10 @@ from fixtures import face, fer_rows, write_fer_csv
 from PIL import Image
 from typer.testing import CliRunner
 
-from curate import store
 from curate.cli import app
-from curate.taxonomy import CLASSES
-from curate.views import curated_view, raw_view
+from curate.core import store
+from curate.core.taxonomy import CLASSES
+from curate.core.views import curated_view, raw_view
 
 runner = CliRunner()
 

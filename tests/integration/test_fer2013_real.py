@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from curate import store
 from curate.cli import app
+from curate.core import store
 
 pytestmark = pytest.mark.fer2013
 

@@ -21,8 +21,8 @@ from fixtures import (
 from PIL import Image
 from typer.testing import CliRunner
 
-from curate import store
 from curate.cli import app
+from curate.core import store
 from curate.ingest import base
 
 runner = CliRunner()

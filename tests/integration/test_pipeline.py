@@ -13,8 +13,8 @@ import pytest
 from fixtures import fer_rows, write_fer_csv
 from typer.testing import CliRunner
 
-from curate import store
 from curate.cli import app
+from curate.core import store
 from curate.ingest import base
 from curate.pipeline.report import RUN_HEADING
 

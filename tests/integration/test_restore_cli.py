@@ -13,10 +13,10 @@ from PIL import Image
 from restore_fixtures import gfpgan_ckpt, ingest_small_fer, write_tiny_reference  # noqa: F401
 from typer.testing import CliRunner
 
-from curate import store
 from curate.cli import app
+from curate.core import store
+from curate.core.workspace import Workspace
 from curate.restore import classical
-from curate.workspace import Workspace
 from train.reference import reference_dir
 
 runner = CliRunner()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curate import store
+from curate.core import store
 
 
 def _shape(doc):

@@ -12,8 +12,8 @@ from synth_fixtures import make_sd15
 from typer.testing import CliRunner
 
 from augment.cli import app as augment_app
-from curate import store
 from curate.cli import app as curate_app
+from curate.core import store
 from train.reference import ReferenceSpec, build_model, save_reference
 
 runner = CliRunner()

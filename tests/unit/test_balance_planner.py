@@ -17,8 +17,8 @@ from curate.balance.plan import (
     plan_counts,
     stratified_group_split,
 )
-from curate.errors import InputError
-from curate.taxonomy import CLASSES, SPLITS
+from curate.core.errors import InputError
+from curate.core.taxonomy import CLASSES, SPLITS
 
 counts_st = st.fixed_dictionaries(
     {(s, c): st.integers(0, 3000) for s in SPLITS for c in CLASSES})

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curate.clean import duplicates, hashing
+from curate.clean import duplicates
+from curate.core import hashing
 
 
 def _face(seed: int) -> np.ndarray:

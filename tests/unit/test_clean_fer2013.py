@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curate.clean import duplicates, hashing
-from curate.taxonomy import FER2013_USAGE
+from curate.clean import duplicates
+from curate.core import hashing
+from curate.core.taxonomy import FER2013_USAGE
 
 
 @pytest.mark.fer2013

@@ -3,7 +3,7 @@ import pytest
 from fixtures import face, save
 from PIL import Image
 
-from curate import imageio
+from curate.core import imageio
 
 
 def test_probe_reads_metadata(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 
 from curate.clean.features import score_features
 from curate.clean.labels import LabelsConfig, ferplus_agreement, score_labels
-from curate.errors import InputError
+from curate.core.errors import InputError
 
 
 def _probs(labels: np.ndarray, flip: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from curate.errors import ModelError
+from curate.core.errors import ModelError
 from train.reference import ReferenceSpec, build_model, load_reference, save_reference
 
 

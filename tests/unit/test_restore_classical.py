@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curate.errors import InputError, ModelError
+from curate.core.errors import InputError, ModelError
 from curate.restore import RestoreConfig, check, classical
 from curate.restore.gfpgan import postprocess, preprocess, run_halving
 from curate.restore.stage import output_name

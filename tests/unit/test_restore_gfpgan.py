@@ -9,7 +9,7 @@ import pytest
 import torch
 from restore_fixtures import gfpgan_ckpt  # noqa: F401 - session fixture
 
-from curate.errors import ModelError
+from curate.core.errors import ModelError
 from curate.restore import weights
 from curate.restore.gfpgan import GFPGANRestorer, load_gfpgan, pick_dtype
 

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from curate.errors import ModelError
+from curate.core.errors import ModelError
 from curate.restore import weights
 from curate.restore.weights import KnownWeights
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fixtures import face, fer_rows, folder_tree, rafdb_kaggle, rafdb_official, save, write_fer_csv
 
-from curate.errors import InputError
+from curate.core.errors import InputError
 from curate.ingest import fer2013, folder, rafdb
 from curate.ingest.base import Candidate, Skip
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from curate.apply import ApplyConfig, soft_target
-from curate.errors import InputError
-from curate.taxonomy import CLASS_INDEX
+from curate.core.errors import InputError
+from curate.core.taxonomy import CLASS_INDEX
 from train.data import soft_targets
 
 P = [0.1, 0.0, 0.1, 0.5, 0.1, 0.1, 0.1]  # the model thinks: happy

@@ -16,7 +16,7 @@ from augment.synth.gate import (
     score_batch,
 )
 from augment.synth.render import TargetFormat, detect_faces, render, target_from_metadata
-from curate.errors import InputError
+from curate.core.errors import InputError
 
 
 def scores(**kw) -> GateScores:

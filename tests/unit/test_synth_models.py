@@ -10,7 +10,7 @@ import pytest
 from synth_fixtures import make_sd15, make_sdxl, make_single_file
 
 from augment.synth.models import load_generator, resolve_model, sha256_file
-from curate.errors import InputError, ModelError
+from curate.core.errors import InputError, ModelError
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from augment.synth.prompts import (
     seed_offset,
     template_prompts,
 )
-from curate.errors import InputError
-from curate.taxonomy import CLASSES
+from curate.core.errors import InputError
+from curate.core.taxonomy import CLASSES
 
 
 def test_templates_cover_classes_with_a_diverse_grid():

@@ -1,4 +1,4 @@
-from curate.taxonomy import (
+from curate.core.taxonomy import (
     CLASSES,
     FER2013_IDS,
     RAFDB_IDS,

@@ -7,7 +7,7 @@ import pytest
 import torch
 from train_fixtures import make_set
 
-from curate.errors import InputError, ModelError
+from curate.core.errors import InputError, ModelError
 from train.data import augment
 from train.loop import BEST, CONFIG, LAST, TrainConfig, Trainer, check_backbone, create_model
 from train.metrics import ece, evaluate, log_loss

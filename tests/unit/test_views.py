@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from curate.taxonomy import CLASSES, RAFDB_IDS
-from curate.views import raw_label
+from curate.core.taxonomy import CLASSES, RAFDB_IDS
+from curate.core.views import raw_label
 
 
 @pytest.mark.parametrize("i,cls", list(enumerate(CLASSES)))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from curate.errors import StoreError
+from curate.core.errors import StoreError
 
 if TYPE_CHECKING:
     import fiftyone as fo_t

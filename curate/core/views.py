@@ -1,4 +1,4 @@
-"""The two views every comparison uses (DESIGN.md): `raw` and `curated`.
+"""The two views every comparison uses: `raw` and `curated` (docs/architecture.md).
 
 Both are plain FiftyOne views of the one dataset, so the App, FiftyOne's exporters and our own
 code read them the same way: the label is always `ground_truth.label` and the image always
@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from curate.errors import InputError
-from curate.taxonomy import ALIASES, FER2013_IDS, RAFDB_IDS
+from curate.core import schema
+from curate.core.errors import InputError
+from curate.core.schema import SOFT_LABEL
+from curate.core.taxonomy import ALIASES, FER2013_IDS, RAFDB_IDS
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +46,6 @@ class ViewName(str, Enum):
 
     raw = "raw"
     curated = "curated"
-DERIVED_SOURCES = ("synthetic", "augmented")
-LABEL_FIELD = "ground_truth"
-FILEPATH_FIELD = "filepath"
-SOFT_FIELD = "soft_label"  # apply --soften's targets: curated only
 
 # (source, orig_label) -> class for the sources whose orig_label is a numeric id.
 _SOURCE_IDS: dict[str, dict[str, str]] = {
@@ -62,8 +60,8 @@ class ViewSpec:
 
     name: str
     view: Any  # fiftyone.core.view.DatasetView
-    label_field: str = LABEL_FIELD
-    filepath_field: str = FILEPATH_FIELD
+    label_field: str = schema.LABEL
+    filepath_field: str = schema.FILEPATH
 
     @property
     def label_path(self) -> str:
@@ -94,41 +92,37 @@ def _raw_label_expr() -> dict:
 
 
 def _expr(mongo: dict) -> Any:
-    from curate.store import fo
+    from curate.core.store import fo
 
     return fo().ViewExpression(mongo)
 
 
-def _real() -> dict:
-    return {"source": {"$nin": list(DERIVED_SOURCES)}}
-
-
 def raw_view(ds: Any) -> ViewSpec:
     """Every real sample, nothing excluded, original files, the source's own labels."""
-    view = ds.match(_real()).set_field("ground_truth.label", _expr(_raw_label_expr()))
-    if SOFT_FIELD in ds.get_field_schema():
-        view = view.exclude_fields(SOFT_FIELD)
+    view = ds.match(schema.real()).set_field("ground_truth.label", _expr(_raw_label_expr()))
+    if SOFT_LABEL in ds.get_field_schema():
+        view = view.exclude_fields(SOFT_LABEL)
     return ViewSpec("raw", view)
 
 
 def curated_view(ds: Any, *, include_excluded: bool = False, use_restored: bool = True,
                  curate_test: bool = False) -> ViewSpec:
     """Curated samples: see the module docstring."""
-    schema = ds.get_field_schema()
-    keep_test = {"$and": [_real(), {"split": "test"}]}
+    fields = ds.get_field_schema()
+    keep_test = {"$and": [schema.real(), {"split": "test"}]}
     conds: list[dict] = [
-        {"$or": [_real(), {"split": "train"}]},  # derived samples are train-only
-        {"balance_drop": {"$ne": True}},
+        {"$or": [schema.real(), {"split": "train"}]},  # derived samples are train-only
+        {schema.BALANCE_DROP: {"$ne": True}},
     ]
     if not include_excluded:
-        not_excluded: dict = {"excluded": {"$ne": True}}
+        not_excluded = schema.not_excluded()
         conds.append(not_excluded if curate_test else {"$or": [not_excluded, keep_test]})
     view = ds.match({"$and": conds})
     is_test = {"$eq": ["$split", "test"]}
     if not curate_test:
         label = {"$cond": [is_test, _raw_label_expr(), "$ground_truth.label"]}
         view = view.set_field("ground_truth.label", _expr(label))
-    if use_restored and "restored_filepath" in schema:
+    if use_restored and schema.RESTORED_FILEPATH in fields:
         has = {"$gt": [{"$strLenCP": {"$ifNull": ["$restored_filepath", ""]}}, 0]}
         path: dict = {"$cond": [has, "$restored_filepath", "$filepath"]}
         view = view.set_field("filepath", _expr(path))

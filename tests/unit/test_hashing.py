@@ -6,7 +6,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from curate.clean import hashing
+from curate.core import hashing
 
 
 def _imagehash(img: np.ndarray) -> str:

@@ -8,9 +8,9 @@ import torch
 from train_fixtures import make_set
 
 from curate.clean.labels import score_labels
-from curate.errors import InputError
-from curate.taxonomy import CLASSES
-from train.oof import OofConfig, effective_folds, fold_indices, oof_probs
+from curate.clean.oof import OofConfig, effective_folds, fold_indices, oof_probs
+from curate.core.errors import InputError
+from curate.core.taxonomy import CLASSES
 
 
 def test_folds_are_stratified_and_keep_groups_together():

@@ -15,17 +15,17 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curate import runs
-from curate.errors import InputError, StoreError
-from curate.workspace import Workspace
-from train.data import ImageSet, from_view
-from train.loop import TrainConfig, Trainer, embed, predict
-from train.metrics import log_loss
-from train.reference import load_reference, reference_dir, save_reference
+from curate.core import runs
+from curate.core.errors import InputError, StoreError
+from curate.core.workspace import Workspace
+
+if TYPE_CHECKING:  # train is imported inside the functions (docs/architecture.md)
+    from train.data import ImageSet
+    from train.loop import TrainConfig
 
 log = logging.getLogger(__name__)
 STAGE = "oof"
@@ -57,6 +57,8 @@ class OofConfig:
         self.train_config(0)  # validates the rest
 
     def train_config(self, fold: int) -> TrainConfig:
+        from train.loop import TrainConfig
+
         return TrainConfig(backbone=self.backbone, img_size=self.img_size, in_chans=self.in_chans,
                            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                            weight_decay=0.05, schedule="onecycle", seed=self.seed + fold,
@@ -106,6 +108,8 @@ def oof_probs(data: ImageSet, cfg: OofConfig, work: Path | None = None,
     Each fold trains in `work/fold_<k>` (resumable) and saves its held-out probabilities there,
     so a crashed run restarts at the fold it was in.
     """
+    from train.loop import Trainer, predict
+
     folds = effective_folds(data.labels, cfg.folds, data.classes)
     probs = np.zeros((len(data), len(data.classes)), dtype=np.float32)
     models = []
@@ -141,6 +145,8 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 def ensemble_predict(models: list, images: np.ndarray, device: str) -> np.ndarray:
     """Mean probability of the fold models (flip TTA)."""
+    from train.loop import predict
+
     out = [predict(m.to(device), images, device=device, tta_flip=True) for m in models]
     return np.mean(out, axis=0) if out else np.zeros((0, 7), np.float32)
 
@@ -157,6 +163,11 @@ def ensure_oof(ds: Any, view: Any, cfg: OofConfig, ws: Workspace, *,
 
     Returns a summary: oof_accuracy, log_loss, folds, samples, seconds, reused.
     """
+    from train.data import from_view
+    from train.loop import embed
+    from train.metrics import log_loss
+    from train.reference import reference_dir, save_reference
+
     t0 = time.perf_counter()
     fp = runs.fingerprint(cfg.settings(), _state_rows(view))
     work = ws.runs / "oof" / fp[:16]
@@ -205,6 +216,10 @@ def _save_features(path: Path, ids: list[str], feats: np.ndarray) -> None:
 
 def _embed_with_reference(view: Any, cfg: OofConfig, ws: Workspace, fp: str, path: Path,
                           progress: bool) -> None:
+    from train.data import from_view
+    from train.loop import embed
+    from train.reference import load_reference, reference_dir
+
     ref = load_reference(reference_dir(ws), device=cfg.device)
     if ref.info.get("fingerprint") != fp:
         raise StoreError(f"the reference classifier in {reference_dir(ws)} is not the one of "

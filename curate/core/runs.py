@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from curate import store
+from curate.core import store
 
 PACKAGES = ("fer-curate", "fiftyone", "torch", "timm", "cleanlab", "diffusers", "imagehash",
             "spandrel", "transformers", "opencv-python-headless", "numpy", "pillow")

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from curate.errors import InputError
-from curate.store import DEFAULT_DATASET
+from curate.core.errors import InputError
+from curate.core.store import DEFAULT_DATASET
 
 Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:1 ...")]
 

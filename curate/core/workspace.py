@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,25 +38,37 @@ class Workspace:
         return self.root / "reports"
 
 
-def write_json_atomic(obj: Any, path: Path) -> Path:
-    """Write JSON to `path` atomically (temp file + os.replace)."""
+@contextlib.contextmanager
+def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside `path` to write to; on success it replaces `path`
+    (`os.replace`), on error it is removed: readers never see a half-written file.
+
+    `suffix` keeps the extension some writers insist on (`np.save` adds `.npy`, savefig infers
+    the format): the temp name ends with it.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2, default=str)
-        fh.write("\n")
-    os.replace(tmp, path)
-    return path
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".incomplete{suffix}",
+                                dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(obj: Any, path: Path) -> Path:
+    """Write JSON to `path` atomically."""
+    return write_text_atomic(json.dumps(obj, indent=2, default=str) + "\n", path)
 
 
 def write_text_atomic(text: str, path: Path) -> Path:
-    """Write text to `path` atomically (temp file + os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
+    """Write text to `path` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 def sha256_file(path: Path) -> str:

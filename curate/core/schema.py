@@ -1,0 +1,149 @@
+"""Every name the store holds, defined once: sample fields, tags, saved views, sample selections,
+and the one text form of soft labels.
+
+Stages, `train`, `augment`, the App and the tests use these constants instead of string
+literals, so a field is renamed here or nowhere. `docs/architecture.md` lists who writes each
+field. Selections are MongoDB match expressions (plain dicts: no FiftyOne import here), applied
+with `collection.match(...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from curate.core.errors import InputError
+from curate.core.taxonomy import CLASSES
+
+# --- identity and labels (ingest) ---------------------------------------------------------------
+FILEPATH = "filepath"
+LABEL = "ground_truth"  # fo.Classification in the unified taxonomy
+LABEL_PATH = "ground_truth.label"
+ORIG_LABEL = "orig_label"  # what the source said; never modified
+SOURCE = "source"
+SOURCE_ID = "source_id"  # CSV row number or path relative to the dataset root
+SPLIT = "split"
+TAGS = "tags"
+METADATA = "metadata"
+
+REAL_SOURCES = ("fer2013", "rafdb", "folder")
+DERIVED_SOURCES = ("synthetic", "augmented")  # train-only; made from real samples
+SYNTHETIC_SOURCE, AUGMENTED_SOURCE = DERIVED_SOURCES
+
+# --- FER+ crowd votes (ingest ferplus) ------------------------------------------------------------
+FERPLUS_VOTES = "ferplus_votes"  # 10 counts in FERPLUS_COLUMNS order
+FERPLUS_LABEL = "ferplus_label"  # strict majority; contempt / unknown / nonface kept
+FERPLUS_AGREEMENT = "ferplus_agreement"
+
+# --- clean ----------------------------------------------------------------------------------------
+PHASH = "phash"
+DUP_GROUP = "dup_group"  # near-duplicate (pHash) group
+EXACT_GROUP = "exact_group"  # pixel-identical group
+QUALITY_REASONS = "quality_reasons"
+FACE_SCORE = "face_score"
+LABEL_QUALITY = "label_quality"
+SUGGESTED_LABEL = "suggested_label"
+OOF = "oof"  # out-of-fold probabilities: 7 floats in CLASSES order
+OUTLIER_SCORE = "outlier_score"
+NEAR_DUPLICATE_SCORE = "near_duplicate_score"
+NEAR_DUPLICATE_SET = "near_duplicate_set"
+
+# --- review and apply -----------------------------------------------------------------------------
+EXCLUDED = "excluded"
+EXCLUSION_REASON = "exclusion_reason"
+SOFT_LABEL = "soft_label"  # apply --soften's targets: 7 floats in CLASSES order (curated only)
+
+# --- restore, balance, synthesis ------------------------------------------------------------------
+RESTORED_FILEPATH = "restored_filepath"
+RESTORE_METHOD = "restore_method"
+RESTORE_WEIGHTS_SHA256 = "restore_weights_sha256"
+BALANCE_DROP = "balance_drop"
+PARENT = "parent"  # an augmented sample's real parent (sample id)
+TRANSFORMS = "transforms"
+SYNTHETIC = "synthetic"  # generation metadata (model, prompt, seed, gate scores)
+
+# --- tags and saved views -------------------------------------------------------------------------
+ISSUE_PREFIX = "issue:"
+ISSUE_KINDS = ("duplicate", "leak", "conflict", "lowinfo", "dark", "light", "blurry", "nonface",
+               "label", "outlier", "near_duplicate", "restore_changed")
+REVIEW_PREFIX = "review:"
+REVIEW_DROP = "review:drop"
+REVIEW_KEEP = "review:keep"
+REVIEW_RELABEL = "review:relabel:"  # + class
+SYNTHETIC_TAG = "synthetic"
+
+
+def issue_tag(kind: str) -> str:
+    """The tag (and saved-view name) of an issue kind: `issue:<kind>`."""
+    if kind not in ISSUE_KINDS:
+        raise ValueError(f"unknown issue kind {kind!r}; known: {', '.join(ISSUE_KINDS)}")
+    return ISSUE_PREFIX + kind
+
+
+def relabel_tag(cls: str) -> str:
+    return REVIEW_RELABEL + cls
+
+
+def split_view(split: str) -> str:
+    """The saved-view name of a split."""
+    return f"split:{split}"
+
+
+# --- selections -----------------------------------------------------------------------------------
+def real() -> dict[str, Any]:
+    """Real samples: not synthetic, not augmented (what raw, clean, restore and oof read)."""
+    return {SOURCE: {"$nin": list(DERIVED_SOURCES)}}
+
+
+def in_splits(splits: Sequence[str]) -> dict[str, Any]:
+    return {SPLIT: {"$in": list(splits)}}
+
+
+def not_excluded() -> dict[str, Any]:
+    return {EXCLUDED: {"$ne": True}}
+
+
+def real_in_splits(splits: Sequence[str]) -> dict[str, Any]:
+    """Real samples of the given splits (the samples `curate clean` checks)."""
+    return {"$and": [real(), in_splits(splits)]}
+
+
+# --- soft labels: one text form, one parser, strict both ways -------------------------------------
+SOFT_SEP = ";"
+SOFT_TOLERANCE = 1e-2  # written with 4 decimals; hand-made manifests round more
+
+
+def check_soft(values: Any, where: str) -> np.ndarray:
+    """A soft label as a (classes,) float array; InputError unless it is len(CLASSES) finite
+    non-negative values summing to 1 (within rounding)."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.zeros(0)
+    if (arr.shape != (len(CLASSES),) or not np.isfinite(arr).all() or (arr < 0).any()
+            or abs(arr.sum() - 1.0) > SOFT_TOLERANCE):
+        raise InputError(f"{where}: soft label {values!r} is not {len(CLASSES)} non-negative "
+                         f"probabilities summing to 1 (class order {', '.join(CLASSES)})")
+    return arr
+
+
+def encode_soft(values: Any) -> str:
+    """The text form (manifest.csv): 7 probabilities, 4 decimals, ';'-joined; '' for None."""
+    if values is None:
+        return ""
+    return SOFT_SEP.join(f"{v:.4f}" for v in check_soft(values, "encode").tolist())
+
+
+def decode_soft(text: str, where: str) -> np.ndarray | None:
+    """Parse `encode_soft`'s text; None for ''; InputError (naming `where`) otherwise."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        values = [float(v) for v in text.split(SOFT_SEP)]
+    except ValueError:
+        raise InputError(f"{where}: soft label {text!r} is not numbers separated by "
+                         f"{SOFT_SEP!r}") from None
+    return check_soft(values, where)
