@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import sys
 from collections.abc import Iterator
@@ -40,6 +41,27 @@ class ModelError(CurateError):
     exit_code = 4
 
 
+# OSErrors about the machine's storage rather than the tool: a one-line cause and fix, exit 2
+# (input/output). Others stay "unknown" (exit 1).
+_STORAGE = {
+    errno.ENOSPC: "no space left on device{where}: free space there (or pass --workspace on "
+                  "another disk) and re-run the same command: finished work is kept",
+    errno.EDQUOT: "disk quota exceeded{where}: free space or raise the quota, then re-run",
+    errno.EACCES: "permission denied{where}: check the file's owner and mode, or pass "
+                  "--workspace to a folder you can write",
+    errno.EROFS: "read-only file system{where}: pass --workspace to a writable folder",
+}
+
+
+def os_error_message(e: OSError) -> tuple[str, int]:
+    """(one-line message, exit code) for an OSError that reached the CLI."""
+    template = _STORAGE.get(e.errno or -1)
+    if template is None:
+        return f"{type(e).__name__}: {e} (re-run with --verbose for the traceback)", 1
+    name = e.filename or (e.__cause__.filename if isinstance(e.__cause__, OSError) else None)
+    return template.format(where=f" writing {name}" if name else ""), InputError.exit_code
+
+
 @contextlib.contextmanager
 def cli_errors(verbose: bool = False) -> Iterator[None]:
     """Map known errors to a one-line message and exit code; tracebacks only when verbose."""
@@ -55,6 +77,12 @@ def cli_errors(verbose: bool = False) -> Iterator[None]:
         raise typer.Exit(130) from None
     except (typer.Exit, typer.Abort):
         raise
+    except OSError as e:
+        if verbose:
+            raise
+        message, code = os_error_message(e)
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(code) from None
     except Exception as e:  # unknown errors: one line, traceback with --verbose
         if verbose:
             raise

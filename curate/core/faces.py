@@ -20,7 +20,7 @@ def haar_cascade() -> Any:
     """The loaded cv2.CascadeClassifier (once per process); ModelError when it cannot load."""
     import cv2
 
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)  # type: ignore[attr-defined]
     if cascade.empty():
         raise ModelError("OpenCV's Haar frontal-face cascade could not be loaded (is "
                          "opencv-python-headless 4.x installed, not opencv-python 5? run "

@@ -112,14 +112,14 @@ def phash_many(images: Sequence[np.ndarray | None]) -> np.ndarray:
     """pHash of a list of grayscale arrays of any sizes (batched per size) in this thread;
     0 where None."""
     out = np.zeros(len(images), dtype=np.uint64)
-    by_shape: dict[tuple[int, int], list[int]] = {}
+    by_shape: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
     for i, img in enumerate(images):
         if img is not None:
-            by_shape.setdefault(img.shape[:2], []).append(i)
-    for idx in by_shape.values():
-        for s in range(0, len(idx), CHUNK):
-            part = idx[s:s + CHUNK]
-            out[part] = phash_batch(np.stack([images[i] for i in part]))
+            by_shape.setdefault(img.shape[:2], []).append((i, img))
+    for items in by_shape.values():
+        for s in range(0, len(items), CHUNK):
+            part = items[s:s + CHUNK]
+            out[[i for i, _ in part]] = phash_batch(np.stack([img for _, img in part]))
     return out
 
 

@@ -1,7 +1,7 @@
 """Stage provenance and fingerprints: what ran, with which settings, on which samples.
 
 A stage's fingerprint = its settings + the ids and the label (and, where the stage reads it,
-exclusion) state of the samples it reads (DESIGN.md). A stage whose last run has the same
+exclusion) state of the samples it reads (docs/architecture.md). A stage whose last run has the same
 fingerprint is skipped (a no-op re-run).
 """
 

@@ -63,7 +63,8 @@ def check_database(timeout_s: float = PING_TIMEOUT_S) -> str:
         from pymongo.errors import PyMongoError
 
         try:
-            client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=int(timeout_s * 1000))
+            wait_ms = int(timeout_s * 1000)
+            client: pymongo.MongoClient = pymongo.MongoClient(uri, serverSelectionTimeoutMS=wait_ms)
             client.admin.command("ping")
         except PyMongoError as e:
             raise StoreError(
