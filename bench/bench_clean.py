@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("FIFTYONE_DATABASE_NAME", "bench_clean")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -94,14 +96,15 @@ def main() -> None:
     if not args.skip_quality:
         view = ds.select(ids[:n])
         for fast in (True, False):
-            cfg = CleanConfig("fer", WS, ("quality",), fast=fast, progress=False)
+            cfg = CleanConfig(dataset="fer", workspace=WS, checks=("quality",), fast=fast,
+                              progress=False)
             ctx = CheckContext(ds, view, cfg, Workspace(WS))
             t = time.perf_counter()
-            counts = run_quality(ctx)
+            res = run_quality(ctx)
             dt = time.perf_counter() - t
-            flagged = ", ".join(f"{k.split(':')[1]} {v}" for k, v in counts["tagged"].items())
+            flagged = ", ".join(f"{k.split(':')[1]} {v}" for k, v in res.tagged.items())
             rows.append((f"quality check{' --fast' if fast else ''}", f"{dt:.1f} s",
-                         f"faces {counts['faces_checked']}; {flagged}"))
+                         f"faces {res.stats['faces_checked']}; {flagged}"))
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>12}  note")
     for r in rows:
@@ -109,6 +112,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    import numpy as np
-
     main()

@@ -13,56 +13,87 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from curate.core import runs, store
+from curate.clean import duplicates, features, quality
+from curate.clean.labels import DEFAULT_FILTER
+from curate.core import runs, schema, store
 from curate.core.errors import InputError, StoreError
+from curate.core.issues import Stat
 from curate.core.taxonomy import SPLITS
 from curate.core.workspace import Workspace
 
+if TYPE_CHECKING:
+    from curate.clean.checks import CheckResult
+
 log = logging.getLogger(__name__)
 
-ALL_CHECKS = ("duplicates", "quality", "labels")
-DEFAULT_RADIUS = 4
+_QUALITY = quality.QualityConfig()  # the defaults of the quality thresholds
 
 
-@dataclass(frozen=True)
+def check_names() -> tuple[str, ...]:
+    """The checks of the registry (`curate.clean.checks.CHECKS`), in run order."""
+    from curate.clean.checks import CHECKS
+
+    return tuple(CHECKS)
+
+
+@dataclass(frozen=True, kw_only=True)
 class CleanConfig:
+    """The `curate clean` options. Thresholds: see curate.clean.quality and .features."""
+
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
-    checks: tuple[str, ...] = ALL_CHECKS
+    checks: tuple[str, ...] = field(default_factory=check_names)
     fast: bool = False
-    radius: int = DEFAULT_RADIUS
+    radius: int = duplicates.DEFAULT_RADIUS
     splits: tuple[str, ...] = SPLITS
     device: str = "cpu"
     seed: int = 0
     workers: int = 2
     progress: bool = True
-    folds: int | None = None  # labels check: None = the profile's (5, or 3 with --fast)
-    epochs: int | None = None  # labels check: None = the profile's (6, or 2 with --fast)
+    folds: int | None = None  # labels check: None = the profile's (curate.clean.oof.PROFILES)
+    epochs: int | None = None
+    lowinfo_threshold: float = _QUALITY.lowinfo_threshold
+    dark_threshold: float = _QUALITY.dark_threshold
+    light_threshold: float = _QUALITY.light_threshold
+    blurry_threshold: float = _QUALITY.blurry_threshold
+    nonface_threshold: float = _QUALITY.nonface_threshold
+    fast_face_entropy: float = quality.FAST_FACE_ENTROPY
+    outlier_threshold: float = features.OUTLIER_THRESHOLD
+    near_duplicate_threshold: float = features.NEAR_DUPLICATE_THRESHOLD
+    filter_by: str = DEFAULT_FILTER  # one of curate.clean.labels.FILTERS
 
     def __post_init__(self) -> None:
-        from curate.clean.duplicates import MAX_RADIUS
+        from curate.clean.checks import labels_config, quality_config
 
-        unknown = [c for c in self.checks if c not in ALL_CHECKS]
+        known = check_names()
+        unknown = [c for c in self.checks if c not in known]
         if unknown or not self.checks:
             raise InputError(f"unknown check {', '.join(map(repr, unknown)) or '(none given)'}; "
-                             f"choose from {', '.join(ALL_CHECKS)} (comma-separated)")
+                             f"choose from {', '.join(known)} (comma-separated)")
         bad = [s for s in self.splits if s not in SPLITS]
         if bad or not self.splits:
             raise InputError(f"unknown split {', '.join(map(repr, bad)) or '(none given)'}; "
                              f"choose from {', '.join(SPLITS)}")
-        if not 0 <= self.radius <= MAX_RADIUS:
-            raise InputError(f"--radius must be in 0..{MAX_RADIUS} bits, got {self.radius}")
+        if not 0 <= self.radius <= duplicates.MAX_RADIUS:
+            raise InputError(f"--radius must be in 0..{duplicates.MAX_RADIUS} bits, "
+                             f"got {self.radius}")
         if self.workers < 1:
             raise InputError(f"--workers must be >= 1, got {self.workers}")
+        quality_config(self)
+        quality.QualityConfig(fast_face_entropy=self.fast_face_entropy)
+        features.check_thresholds(self.outlier_threshold, self.near_duplicate_threshold)
+        if "labels" in self.checks:
+            labels_config(self)  # folds, epochs, filter_by
 
 
 @dataclass
 class CleanResult:
     dataset: str
     samples: int
-    ran: dict[str, dict[str, Any]] = field(default_factory=dict)  # check -> counts
+    ran: dict[str, CheckResult] = field(default_factory=dict)
+    settings: dict[str, dict[str, Stat]] = field(default_factory=dict)  # check -> settings
     skipped: list[str] = field(default_factory=list)  # checks already done (no-op)
     report: Path | None = None
     seconds: float = 0.0
@@ -79,11 +110,11 @@ def open_view(cfg: CleanConfig) -> tuple[Any, Any]:
         raise StoreError(f"dataset {cfg.dataset!r} is empty; run `curate ingest ...` first")
     # real samples only: augmented and synthetic ones derive from them (balance, synth) and
     # are checked at their own creation; including them would make clean depend on its output
-    view = ds.match({"split": {"$in": list(cfg.splits)},
-                     "source": {"$nin": ["augmented", "synthetic"]}})
+    view = ds.match(schema.real_in_splits(cfg.splits))
     if len(view) == 0:
         raise InputError(f"dataset {cfg.dataset!r} has no samples in split(s) "
-                         f"{', '.join(cfg.splits)}; present: {', '.join(ds.distinct('split'))}")
+                         f"{', '.join(cfg.splits)}; present: "
+                         f"{', '.join(ds.distinct(schema.SPLIT))}")
     return ds, view
 
 
@@ -102,20 +133,21 @@ def clean(cfg: CleanConfig) -> CleanResult:
     ws = Workspace.for_dataset(cfg.dataset, cfg.workspace)
     ctx = CheckContext(ds, view, cfg, ws)
     result = CleanResult(cfg.dataset, len(view))
-    state = runs.sample_state(view, "filepath")
+    state = runs.sample_state(view, schema.FILEPATH)
     for name in cfg.checks:
-        settings = {"check": name, "splits": sorted(cfg.splits), **check_settings(name, cfg)}
-        fp = runs.fingerprint(settings, state)
+        settings = check_settings(name, cfg)
+        fp = runs.fingerprint({"check": name, "splits": sorted(cfg.splits), **settings}, state)
         stage = f"clean:{name}"
+        result.settings[name] = settings
         if runs.is_done(ds, stage, fp):
             log.info("%s: same settings and samples as its last run; nothing to do", name)
             result.skipped.append(name)
             continue
         t1 = time.perf_counter()
-        counts = CHECKS[name](ctx)
-        runs.record(ds, stage, config=_jsonable({**asdict(cfg), **settings}), fp=fp, counts=counts,
-                    seconds=time.perf_counter() - t1)
-        result.ran[name] = counts
+        res = CHECKS[name](ctx)
+        runs.record(ds, stage, config=_jsonable({**asdict(cfg), **settings}), fp=fp,
+                    counts=res.counts(), seconds=time.perf_counter() - t1)
+        result.ran[name] = res
     if result.ran:
         ds.reload()
         ensure_saved_views(ds)

@@ -3,7 +3,9 @@
 Exact duplicates share a digest of their decoded pixels. Near duplicates have pHashes within a
 Hamming radius: the distinct hashes are compared all-pairs in blocks (XOR + popcount over
 uint64, about 0.6 G pairs for FER-2013, a few seconds), and the pairs are grouped into connected
-components (union-find), so an exact group is always inside one near group.
+components (`connected_groups`, also the grouping of `curate.clean.features`), so an exact group
+is always inside one near group. `score` is the check: an `IssueTable` of the group ids and the
+duplicate / leak / conflict flags of the near groups.
 """
 
 from __future__ import annotations
@@ -13,8 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from curate.core import hashing, schema
+from curate.core.errors import InputError
+from curate.core.issues import Column, IssueTable, Stat
+
 BLOCK = 1024
 MAX_RADIUS = 16
+DEFAULT_RADIUS = 4
+HASH = "phash8-pixelblake2b"  # what the groups are computed from (part of the fingerprint)
 
 
 def exact_groups(digests: Sequence[bytes | None]) -> np.ndarray:
@@ -58,39 +66,36 @@ def hamming_pairs(hashes: np.ndarray, radius: int,
     return np.concatenate(rows), np.concatenate(cols)
 
 
-def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected components (union-find) of n nodes with edges (a, b)."""
+def connected_groups(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Group id per node of the graph of n nodes with edges (a[k], b[k]): its connected
+    component, numbered 0, 1, ... in the order of their first member; -1 for a node without
+    any other node in its component."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
-
-
-def _renumber(labels: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Keep components of size > 1 among valid items, numbered by first member; else -1."""
-    out = np.full(len(labels), -1, dtype=np.int64)
-    lab = labels[valid]
-    if not len(lab):
+    out = np.full(n, -1, dtype=np.int64)
+    if n == 0:
         return out
-    uniq, first, counts = np.unique(lab, return_index=True, return_counts=True)
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    labels = connected_components(graph, directed=False)[1]
+    _, first, inverse, counts = np.unique(labels, return_index=True, return_inverse=True,
+                                          return_counts=True)
     order = np.argsort(first)
-    new_id = np.full(len(uniq), -1, dtype=np.int64)
+    new_id = np.full(len(first), -1, dtype=np.int64)
     multi = order[counts[order] > 1]
     new_id[multi] = np.arange(len(multi))
-    out[np.flatnonzero(valid)] = new_id[np.searchsorted(uniq, lab)]
-    return out
+    return new_id[inverse]
 
 
 def near_groups(hashes: np.ndarray, valid: np.ndarray, radius: int) -> np.ndarray:
     """Group id per item: pHashes within `radius` bits, transitively; -1 for singletons."""
     idx = np.flatnonzero(valid)
-    uniq, inverse = np.unique(hashes[idx], return_inverse=True)
+    uniq, first, inverse = np.unique(hashes[idx], return_index=True, return_inverse=True)
     a, b = hamming_pairs(uniq, radius)
-    comp_of_unique = _components(len(uniq), a, b)
-    labels = np.full(len(hashes), -1, dtype=np.int64)
-    labels[idx] = comp_of_unique[inverse]
-    return _renumber(labels, valid)
+    rep = idx[first]  # one item per distinct hash; every item is joined to its hash's one
+    return connected_groups(len(hashes), np.concatenate([rep[a], idx]),
+                            np.concatenate([rep[b], rep[inverse.ravel()]]))
 
 
 @dataclass
@@ -129,3 +134,51 @@ def group_flags(groups: np.ndarray, splits: Sequence[str], labels: Sequence[str 
     conflict = member & multi_label[safe] if len(multi_label) else np.zeros_like(member)
     return GroupFlags(member, leak, conflict, len(multi_split), int(multi_split.sum()),
                       int(multi_label.sum()), int(multi_source.sum()))
+
+
+@dataclass(frozen=True)
+class DuplicateInputs:
+    """What the duplicate check reads, aligned with `ids`: pixel digests and pHashes (None /
+    anything where the image was unreadable), splits, labels and sources."""
+
+    ids: list[str]
+    digests: Sequence[bytes | None]
+    phashes: np.ndarray
+    splits: Sequence[str]
+    labels: Sequence[str | None]
+    sources: Sequence[str]
+
+
+def _group_stats(prefix: str, f: GroupFlags) -> dict[str, Stat]:
+    return {f"{prefix}_groups": f.groups, f"{prefix}_rows": int(f.duplicate.sum()),
+            f"{prefix}_cross_split_groups": f.leak_groups,
+            f"{prefix}_conflict_groups": f.conflict_groups,
+            f"{prefix}_cross_source_groups": f.cross_source_groups}
+
+
+def _ids_or_none(groups: np.ndarray) -> list[int | None]:
+    return [g if g >= 0 else None for g in groups.tolist()]
+
+
+def score(data: DuplicateInputs, *, radius: int = DEFAULT_RADIUS) -> IssueTable:
+    """Exact and near groups; duplicate / leak / conflict flags from the near groups (which
+    hold the exact ones). Columns: phash, dup_group (near), exact_group."""
+    if not 0 <= radius <= MAX_RADIUS:
+        raise InputError(f"--radius {radius}: must be in 0..{MAX_RADIUS} bits")
+    ok = np.array([d is not None for d in data.digests], dtype=bool)
+    exact = exact_groups(data.digests)
+    near = near_groups(np.asarray(data.phashes, np.uint64), ok, radius)
+    ef = group_flags(exact, data.splits, data.labels, data.sources)
+    nf = group_flags(near, data.splits, data.labels, data.sources)
+    hexes = hashing.to_hex(np.asarray(data.phashes, np.uint64))
+    columns = {
+        schema.PHASH: Column("str", [h if k else None for h, k in zip(hexes, ok.tolist())]),
+        schema.DUP_GROUP: Column("int", _ids_or_none(near)),
+        schema.EXACT_GROUP: Column("int", _ids_or_none(exact)),
+    }
+    stats: dict[str, Stat] = {"images": len(data.ids), "unreadable": int((~ok).sum()),
+                              "radius": radius, **_group_stats("exact", ef),
+                              **_group_stats("near", nf)}
+    return IssueTable("duplicates", list(data.ids), columns,
+                      {"duplicate": nf.duplicate, "leak": nf.leak, "conflict": nf.conflict},
+                      stats)

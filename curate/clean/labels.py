@@ -9,38 +9,47 @@ near-duplicate rules (`curate.clean.features`, one kNN graph over all splits) wr
 `outlier_score` and `near_duplicate_score` / `near_duplicate_set`, and tag train/val members
 `issue:outlier` (faces unlike their neighbours: non-faces, drawings, odd crops) and
 `issue:near_duplicate` (the same face seen again, which pixel hashes miss: other crops, edits).
-The out-of-fold probabilities and features come from `curate.clean.oof` (computed once, reused while
-the data and settings are unchanged).
+The out-of-fold probabilities and features come from `curate.clean.oof` (computed once, reused
+while the data and settings are unchanged).
+
+`score` is the check (arrays in, an `IssueTable` out); `run` reads the arrays, scores them,
+writes the table and `label_issues.csv`.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-import os
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from curate.clean import features
-from curate.core import runs
+from curate.clean.oof import CHECKED_SPLITS, PROFILES, OofConfig, OofResult
+from curate.core import runs, schema
 from curate.core.errors import InputError, StoreError
+from curate.core.issues import Column, IssueTable, Stat, write_issues
 from curate.core.taxonomy import CLASS_INDEX, CLASSES
-from curate.core.workspace import Workspace
+from curate.core.workspace import Workspace, atomic_path
+
+if TYPE_CHECKING:
+    from curate.clean.features import FeatureScores
 
 log = logging.getLogger(__name__)
 STAGE = "labels"
-TAG = "issue:label"
-OUTLIER_TAG = "issue:outlier"
-NEAR_DUPLICATE_TAG = "issue:near_duplicate"
-CHECKED = ("train", "val")
+TAG = schema.issue_tag("label")
+OUTLIER_TAG = schema.issue_tag("outlier")
+NEAR_DUPLICATE_TAG = schema.issue_tag("near_duplicate")
+CHECKED = CHECKED_SPLITS
+TEST = "test"
+# cleanlab.filter.find_label_issues's filter_by values
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
            "predicted_neq_given")
+DEFAULT_FILTER = "prune_by_noise_rate"
 CSV_NAME = "label_issues.csv"
 # Below this out-of-fold accuracy the label flags are mostly the model's errors (FER-2013: human
 # agreement ~65%, published single networks ~70%); the report says so.
@@ -48,58 +57,61 @@ WEAK_MODEL_ACCURACY = 0.45
 CSV_COLUMNS = ("source_id", "split", "given_label", "label_quality", "suggested_label",
                "suggested_prob", "is_issue", "outlier_score", "is_outlier",
                "near_duplicate_score", "is_near_duplicate", "near_duplicate_set")
-# Profiles: what `--fast` (the CPU budget) and the default mean for the K-fold training.
-# resnet10t, not mobilenetv3_small_100: on 8k real FER-2013 train faces, 3 epochs at 48 px,
-# resnet10t reached 45.7% PublicTest accuracy, resnet18 44.1% (1.6x slower) and
-# mobilenetv3_small_100 26.2% (near the class prior: it does not learn at this size/budget).
-PROFILES: dict[str, dict[str, Any]] = {
-    "default": {"folds": 5, "epochs": 6, "backbone": "resnet10t", "img_size": 48},
-    "fast": {"folds": 3, "epochs": 2, "backbone": "resnet10t", "img_size": 48},
-}
+PROFILED = ("folds", "epochs", "backbone", "img_size", "batch_size", "shift")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LabelsConfig:
-    """Settings of the label check; None = the profile's value (`fast` picks the CPU budget)."""
+    """Settings of the label check; None = the profile's value (`oof.PROFILES`; `fast` picks
+    the CPU budget)."""
 
     folds: int | None = None
     epochs: int | None = None
     backbone: str | None = None
     img_size: int | None = None
+    batch_size: int | None = None
+    shift: int | None = None
     seed: int = 0
     device: str = "cpu"
     fast: bool = False
-    batch_size: int = 128
-    shift: int = 3
-    filter_by: str = "prune_by_noise_rate"
+    filter_by: str = DEFAULT_FILTER
     outlier_threshold: float = features.OUTLIER_THRESHOLD
     near_duplicate_threshold: float = features.NEAR_DUPLICATE_THRESHOLD
 
     def __post_init__(self) -> None:
         if self.filter_by not in FILTERS:
-            raise InputError(f"filter_by={self.filter_by!r}: use one of {', '.join(FILTERS)}")
-        if not 0.0 <= self.outlier_threshold <= 1.0:
-            raise InputError(f"outlier_threshold={self.outlier_threshold}: use a value in [0, 1]")
-        if self.near_duplicate_threshold < 0.0:
-            raise InputError(f"near_duplicate_threshold={self.near_duplicate_threshold}: use a "
-                             "value >= 0")
+            raise InputError(f"--filter-by {self.filter_by!r}: use one of {', '.join(FILTERS)}")
+        features.check_thresholds(self.outlier_threshold, self.near_duplicate_threshold)
         self.oof_config()  # validates folds, epochs, backbone name, sizes
 
     def resolved(self, key: str) -> Any:
         value = getattr(self, key)
         return PROFILES["fast" if self.fast else "default"][key] if value is None else value
 
-    def oof_config(self):  # noqa: ANN201 - curate.clean.oof.OofConfig
-        from curate.clean.oof import OofConfig
+    def oof_config(self) -> OofConfig:
+        return OofConfig(**{k: self.resolved(k) for k in PROFILED}, seed=self.seed,
+                         device=self.device)
 
-        return OofConfig(folds=self.resolved("folds"), backbone=self.resolved("backbone"),
-                         img_size=self.resolved("img_size"), epochs=self.resolved("epochs"),
-                         batch_size=self.batch_size, seed=self.seed, device=self.device,
-                         shift=self.shift)
+    def settings(self) -> dict[str, Stat]:
+        """The resolved settings (device is not part of them: it does not change the flags)."""
+        out = {k: v for k, v in asdict(self).items() if k != "device"}
+        return {**out, **{k: self.resolved(k) for k in PROFILED}}
+
+
+@dataclass(frozen=True)
+class CleanlabScores:
+    """cleanlab on one set of rows: label quality, issue mask, suggested class and its
+    probability, and the issue indices ranked worst first."""
+
+    quality: np.ndarray
+    is_issue: np.ndarray
+    suggested: np.ndarray
+    suggested_prob: np.ndarray
+    ranked: np.ndarray
 
 
 def score_labels(labels: np.ndarray, probs: np.ndarray,
-                 filter_by: str = "prune_by_noise_rate") -> dict[str, np.ndarray]:
+                 filter_by: str = DEFAULT_FILTER) -> CleanlabScores:
     """cleanlab on out-of-sample probabilities: quality score, issue mask, suggestion."""
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
@@ -114,13 +126,14 @@ def score_labels(labels: np.ndarray, probs: np.ndarray,
     issue = np.zeros(len(labels), bool)
     issue[ranked] = True
     suggested = probs.argmax(1)
-    return {"quality": quality, "is_issue": issue, "suggested": suggested,
-            "suggested_prob": probs[np.arange(len(probs)), suggested], "ranked": ranked}
+    return CleanlabScores(quality, issue, suggested,
+                          probs[np.arange(len(probs)), suggested], np.asarray(ranked))
 
 
 def ferplus_agreement(given: np.ndarray, suggested: np.ndarray, ferplus: list[str | None],
-                      issue: np.ndarray) -> dict[str, Any]:
-    """How often the given / suggested labels match the FER+ majority (where it is a class)."""
+                      issue: np.ndarray) -> dict[str, Stat]:
+    """How often the given / suggested labels match the FER+ majority (where it is a class);
+    empty without any such majority."""
     fp = np.array([CLASS_INDEX.get(v, -1) if v else -1 for v in ferplus])
     has = fp >= 0
     if not has.any():
@@ -136,146 +149,54 @@ def ferplus_agreement(given: np.ndarray, suggested: np.ndarray, ferplus: list[st
             if flagged.any() else None}
 
 
-def _read(view: Any) -> dict[str, Any]:
-    schema = view.get_field_schema()
-    cols = {"id": view.values("id"), "split": view.values("split"),
-            "label": view.values("ground_truth.label"), "source_id": view.values("source_id"),
-            "oof": view.values("oof")}
-    cols["ferplus"] = (view.values("ferplus_label.label") if "ferplus_label" in schema
-                       else [None] * len(cols["id"]))
-    return cols
+@dataclass(frozen=True)
+class LabelArrays:
+    """The label check's inputs, one row per sample with a class label, out-of-fold
+    probabilities and features."""
+
+    ids: list[str]
+    source_ids: list[str]
+    splits: np.ndarray  # str, object dtype
+    labels: np.ndarray  # class indices
+    probs: np.ndarray  # (N, classes)
+    features: np.ndarray  # (N, dim)
+    ferplus: list[str | None]  # the FER+ majority label, where ingested
+
+    def take(self, idx: np.ndarray) -> LabelArrays:
+        return LabelArrays([self.ids[i] for i in idx], [self.source_ids[i] for i in idx],
+                           self.splits[idx], self.labels[idx], self.probs[idx],
+                           self.features[idx], [self.ferplus[i] for i in idx])
 
 
-def _write_csv(path: Path, rows: list[tuple]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(CSV_COLUMNS)
-        w.writerows(rows)
-    os.replace(tmp, path)
-    return path
+@dataclass(frozen=True)
+class LabelScores:
+    """The scored rows (train/val first, then test when it has 2+ rows) with their cleanlab
+    and feature scores. The masks hold what was found on every row, test included: the test
+    split's are its audit, reported and never tagged (`to_table`)."""
+
+    rows: LabelArrays
+    checked: np.ndarray  # bool: a train/val row
+    cleanlab: CleanlabScores  # per part, concatenated
+    feat: FeatureScores
+    stats: dict[str, Stat]
 
 
-def _part(cols: dict[str, Any], idx: np.ndarray, cfg: LabelsConfig,
-          feat: dict[str, np.ndarray]) -> dict[str, Any]:
-    """cleanlab's label scores of the rows `idx`, with their rows of the feature scores `feat`
-    (computed over every usable row, in `cols` order)."""
-    labels = np.array([CLASS_INDEX[cols["label"][i]] for i in idx], dtype=np.int64)
-    probs = np.array([cols["oof"][i] for i in idx], dtype=np.float64)
-    return {"idx": idx, "labels": labels, **score_labels(labels, probs, cfg.filter_by),
-            **{k: v[idx] for k, v in feat.items()}}
+def _concat(parts: list[CleanlabScores]) -> CleanlabScores:
+    """The parts' scores one after the other (ranked: each part's, as indices of the whole)."""
+    starts = np.cumsum([0] + [len(p.quality) for p in parts[:-1]])
+    return CleanlabScores(np.concatenate([p.quality for p in parts]),
+                          np.concatenate([p.is_issue for p in parts]),
+                          np.concatenate([p.suggested for p in parts]),
+                          np.concatenate([p.suggested_prob for p in parts]),
+                          np.concatenate([p.ranked + s for p, s in zip(parts, starts)]))
 
 
-def _apply(ds: Any, cols: dict[str, Any], parts: list[dict[str, Any]], checked: dict) -> None:
-    f = _fo()
-    quality, suggested, outlier, near, near_set = {}, {}, {}, {}, {}
-    for part in parts:
-        for j, i in enumerate(part["idx"]):
-            sid = cols["id"][i]
-            quality[sid] = float(part["quality"][j])
-            outlier[sid] = float(part["outlier_score"][j])
-            near[sid] = float(part["near_duplicate_score"][j])
-            near_set[sid] = int(part["set_id"][j]) if part["set_id"][j] >= 0 else None
-            suggested[sid] = f.Classification(label=CLASSES[int(part["suggested"][j])],
-                                              confidence=float(part["suggested_prob"][j]))
-    ds.set_values("label_quality", quality, key_field="id")
-    ds.set_values("suggested_label", suggested, key_field="id")
-    ds.set_values("outlier_score", outlier, key_field="id")
-    ds.set_values("near_duplicate_score", near, key_field="id")
-    ds.set_values("near_duplicate_set", near_set, key_field="id")
-    checked_ids = [cols["id"][i] for i in checked["idx"]]
-    ds.select(checked_ids).untag_samples([TAG, OUTLIER_TAG, NEAR_DUPLICATE_TAG])
-    for tag, mask in ((TAG, checked["is_issue"]), (OUTLIER_TAG, checked["is_outlier"]),
-                      (NEAR_DUPLICATE_TAG, checked["is_near_duplicate"])):
-        flagged = [cols["id"][i] for i, bad in zip(checked["idx"], mask, strict=True) if bad]
-        if flagged:
-            ds.select(flagged).tag_samples(tag)
+def _per_class(labels: np.ndarray, mask: np.ndarray) -> dict[str, int]:
+    counts = np.bincount(labels[mask], minlength=len(CLASSES))
+    return {c: int(n) for c, n in zip(CLASSES, counts, strict=False)}
 
 
-def _fo():  # noqa: ANN202
-    from curate.core import store
-
-    return store.fo()
-
-
-def _rows(cols: dict[str, Any], part: dict[str, Any]) -> list[tuple]:
-    return [(cols["source_id"][i], cols["split"][i], cols["label"][i],
-             round(float(part["quality"][j]), 6), CLASSES[int(part["suggested"][j])],
-             round(float(part["suggested_prob"][j]), 6), bool(part["is_issue"][j]),
-             round(float(part["outlier_score"][j]), 6), bool(part["is_outlier"][j]),
-             round(float(part["near_duplicate_score"][j]), 6), bool(part["is_near_duplicate"][j]),
-             int(part["set_id"][j]) if part["set_id"][j] >= 0 else "")
-            for j, i in enumerate(part["idx"])]
-
-
-def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
-        progress: bool = False) -> dict[str, Any]:
-    """Find label issues in train+val of `view`, audit its test split; returns summary counts."""
-    from curate.clean.oof import ensure_oof, read_features
-
-    t0 = time.perf_counter()
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace))
-    if len(view) == 0:
-        raise StoreError("the view to check is empty: ingest data first")
-    oof_cfg = cfg.oof_config()
-    oof = ensure_oof(ds, view, oof_cfg, ws, progress=progress)
-    settings = {**asdict(cfg), "oof": oof_cfg.settings()}
-    settings.pop("device")
-    fp = runs.fingerprint(settings, runs.sample_state(view, "oof"))
-    if runs.is_done(ds, STAGE, fp) and (ws.reports / CSV_NAME).is_file():
-        log.info("label issues are up to date; nothing to do")
-        return {**runs.last_run(ds, STAGE)["counts"], "reused": True}
-    cols = _read(view)
-    embedded = read_features(oof["features"])
-    usable = [i for i, (sid, lab, p) in enumerate(zip(cols["id"], cols["label"], cols["oof"],
-                                                       strict=True))
-              if lab in CLASS_INDEX and p is not None and sid in embedded]
-    split = np.array(cols["split"], dtype=object)
-    idx = np.array(usable, dtype=np.int64)
-    checked_idx = idx[np.isin(split[idx], CHECKED)]
-    if len(checked_idx) < 2:
-        raise StoreError("no train/val samples with out-of-fold probabilities to check")
-    feat = _feature_scores(cols, idx, embedded, cfg)
-    checked = _part(cols, checked_idx, cfg, feat)
-    test_idx = idx[split[idx] == "test"]
-    test = _part(cols, test_idx, cfg, feat) if len(test_idx) > 1 else None
-    parts = [checked] + ([test] if test else [])
-    _apply(ds, cols, parts, checked)
-    csv_path = _write_csv(ws.reports / CSV_NAME, [r for p in parts for r in _rows(cols, p)])
-    summary = _summary(cols, checked, test, oof, time.perf_counter() - t0)
-    summary.update(_near_duplicate_summary(feat["set_id"][idx], split[idx]))
-    summary["csv"] = str(csv_path)
-    acc = summary.get("oof_accuracy") or 0.0
-    if acc < WEAK_MODEL_ACCURACY:
-        summary["warning"] = (
-            f"out-of-fold accuracy {acc:.1%} is below {WEAK_MODEL_ACCURACY:.0%}: the model is too "
-            "weak for its label flags to be trusted (review only the lowest label_quality, or "
-            "run without --fast / with more epochs)")
-        log.warning(summary["warning"])
-    runs.record(ds, STAGE, config=settings, fp=fp, counts=summary, seconds=summary["seconds"])
-    return {**summary, "reused": False}
-
-
-def _feature_scores(cols: dict[str, Any], idx: np.ndarray, embedded: dict[str, np.ndarray],
-                    cfg: LabelsConfig) -> dict[str, np.ndarray]:
-    """Datalab's outlier and near-duplicate rules over the rows `idx`, scattered back to full
-    length (`cols` order) so that each part picks its rows."""
-    x = np.stack([embedded[cols["id"][i]] for i in idx])
-    t = time.perf_counter()
-    scored = features.score_features(x, outlier_threshold=cfg.outlier_threshold,
-                                     near_duplicate_threshold=cfg.near_duplicate_threshold)
-    log.info("outliers and near duplicates on %d x %d features in %.1f s", *x.shape,
-             time.perf_counter() - t)
-    full = {}
-    for key, values in scored.items():
-        col = np.full(len(cols["id"]), -1 if key == "set_id" else 0, dtype=values.dtype)
-        col[idx] = values
-        full[key] = col
-    return full
-
-
-def _near_duplicate_summary(set_id: np.ndarray, split: np.ndarray) -> dict[str, int]:
+def _near_duplicate_stats(set_id: np.ndarray, split: np.ndarray) -> dict[str, Stat]:
     member = set_id >= 0
     splits_of: dict[int, set] = {}
     for s, sp in zip(set_id[member].tolist(), split[member].tolist(), strict=True):
@@ -284,30 +205,177 @@ def _near_duplicate_summary(set_id: np.ndarray, split: np.ndarray) -> dict[str, 
             "near_duplicate_cross_split_sets": sum(len(v) > 1 for v in splits_of.values())}
 
 
-def _summary(cols: dict[str, Any], checked: dict, test: dict | None, oof: dict,
-             seconds: float) -> dict[str, Any]:
-    given = checked["labels"]
-    flagged = np.bincount(given[checked["is_issue"]], minlength=len(CLASSES))
-    outliers = np.bincount(given[checked["is_outlier"]], minlength=len(CLASSES))
-    out: dict[str, Any] = {
-        "checked": int(len(given)), "flagged": int(checked["is_issue"].sum()),
-        "flagged_per_class": {c: int(n) for c, n in zip(CLASSES, flagged, strict=False)},
-        "outliers": int(checked["is_outlier"].sum()),
-        "outliers_per_class": {c: int(n) for c, n in zip(CLASSES, outliers, strict=False)},
-        "near_duplicates": int(checked["is_near_duplicate"].sum()),
-        "oof_accuracy": oof.get("oof_accuracy"), "log_loss": oof.get("log_loss"),
-        "folds": oof.get("folds"), "oof_seconds": round(oof.get("seconds", 0.0), 1),
-        "oof_reused": oof.get("reused", False), "seconds": round(seconds, 1),
+def _test_stats(rows: LabelArrays, cl: CleanlabScores, feat: FeatureScores,
+                test: np.ndarray) -> dict[str, Stat]:
+    if not test.any():
+        return {}
+    return {"test_audited": int(test.sum()), "test_would_flag": int(cl.is_issue[test].sum()),
+            "test_would_flag_outliers": int(feat.is_outlier[test].sum()),
+            "test_would_flag_near_duplicates": int(feat.is_near_duplicate[test].sum()),
+            "test_accuracy": float((cl.suggested[test] == rows.labels[test]).mean()),
+            "test_mean_quality": float(cl.quality[test].mean())}
+
+
+def _stats(rows: LabelArrays, checked: np.ndarray, cl: CleanlabScores,
+           feat: FeatureScores) -> dict[str, Stat]:
+    given = rows.labels
+    out: dict[str, Stat] = {
+        "checked": int(checked.sum()), "flagged": int((cl.is_issue & checked).sum()),
+        "flagged_per_class": _per_class(given, cl.is_issue & checked),
+        "outliers": int((feat.is_outlier & checked).sum()),
+        "outliers_per_class": _per_class(given, feat.is_outlier & checked),
+        "near_duplicates": int((feat.is_near_duplicate & checked).sum()),
     }
-    if test is not None:
-        out["test_audit"] = {"audited": int(len(test["labels"])),
-                             "would_flag": int(test["is_issue"].sum()),
-                             "would_flag_outliers": int(test["is_outlier"].sum()),
-                             "would_flag_near_duplicates": int(test["is_near_duplicate"].sum()),
-                             "accuracy": float((test["suggested"] == test["labels"]).mean()),
-                             "mean_quality": float(test["quality"].mean())}
-    ferplus = [cols["ferplus"][i] for i in checked["idx"]]
-    agreement = ferplus_agreement(given, checked["suggested"], ferplus, checked["is_issue"])
-    if agreement:
-        out["ferplus"] = agreement
+    out.update(_test_stats(rows, cl, feat, ~checked))
+    agreement = ferplus_agreement(given[checked], cl.suggested[checked],
+                                  [f for f, c in zip(rows.ferplus, checked) if c],
+                                  cl.is_issue[checked])
+    out.update({f"ferplus_{k}": v for k, v in agreement.items()})
     return out
+
+
+def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
+    """cleanlab on train/val and, separately, on test; Datalab's feature rules on every row."""
+    checked = np.flatnonzero(np.isin(data.splits, CHECKED))
+    if len(checked) < 2:
+        raise StoreError("no train/val samples with out-of-fold probabilities to check")
+    t = time.perf_counter()
+    feat = features.score_features(data.features, outlier_threshold=cfg.outlier_threshold,
+                                   near_duplicate_threshold=cfg.near_duplicate_threshold)
+    log.info("outliers and near duplicates on %d x %d features in %.1f s", *data.features.shape,
+             time.perf_counter() - t)
+    test = np.flatnonzero(data.splits == TEST)
+    parts = [checked] + ([test] if len(test) > 1 else [])
+    cl = _concat([score_labels(data.labels[p], data.probs[p], cfg.filter_by) for p in parts])
+    order = np.concatenate(parts)
+    rows, row_feat = data.take(order), feat.take(order)
+    is_checked = np.arange(len(order)) < len(checked)
+    stats = {**_stats(rows, is_checked, cl, row_feat),
+             **_near_duplicate_stats(feat.set_id, data.splits)}
+    return LabelScores(rows, is_checked, cl, row_feat, stats)
+
+
+def to_table(s: LabelScores) -> IssueTable:
+    """Scores on every scored row; the issue flags on the train/val rows only."""
+    cl, feat = s.cleanlab, s.feat
+    suggested = [(CLASSES[int(k)], float(p)) for k, p in zip(cl.suggested, cl.suggested_prob,
+                                                              strict=True)]
+    columns = {
+        schema.LABEL_QUALITY: Column("float", cl.quality.tolist()),
+        schema.SUGGESTED_LABEL: Column("classification", suggested),
+        schema.OUTLIER_SCORE: Column("float", feat.outlier_score.tolist()),
+        schema.NEAR_DUPLICATE_SCORE: Column("float", feat.near_duplicate_score.tolist()),
+        schema.NEAR_DUPLICATE_SET: Column("int", [g if g >= 0 else None
+                                                  for g in feat.set_id.tolist()]),
+    }
+    flags = {"label": cl.is_issue & s.checked, "outlier": feat.is_outlier & s.checked,
+             "near_duplicate": feat.is_near_duplicate & s.checked}
+    return IssueTable("labels", list(s.rows.ids), columns, flags, s.stats)
+
+
+def score(data: LabelArrays, cfg: LabelsConfig) -> IssueTable:
+    """The label check: cleanlab's label issues and Datalab's feature rules as a table."""
+    return to_table(score_rows(data, cfg))
+
+
+def csv_rows(s: LabelScores) -> list[tuple]:
+    """One row per scored sample (CSV_COLUMNS); a test row's flags are its audit."""
+    r, cl, f = s.rows, s.cleanlab, s.feat
+    return [(r.source_ids[j], r.splits[j], CLASSES[int(r.labels[j])],
+             round(float(cl.quality[j]), 6), CLASSES[int(cl.suggested[j])],
+             round(float(cl.suggested_prob[j]), 6), bool(cl.is_issue[j]),
+             round(float(f.outlier_score[j]), 6), bool(f.is_outlier[j]),
+             round(float(f.near_duplicate_score[j]), 6), bool(f.is_near_duplicate[j]),
+             int(f.set_id[j]) if f.set_id[j] >= 0 else "")
+            for j in range(len(r.ids))]
+
+
+@dataclass(frozen=True)
+class LabelsResult:
+    """What `run` did: the table's stats, the samples tagged per tag, the out-of-fold run it
+    used, the CSV, and whether everything was reused from the last run."""
+
+    stats: dict[str, Stat]
+    tagged: dict[str, int]
+    oof: OofResult
+    csv: Path
+    seconds: float = 0.0
+    warning: str | None = None
+    reused: bool = False
+
+    def summary(self) -> dict[str, Stat]:
+        """Flat: the check's stats, then the out-of-fold model's and this run's."""
+        out: dict[str, Stat] = {
+            **self.stats, "oof_accuracy": self.oof.oof_accuracy, "log_loss": self.oof.log_loss,
+            "folds": self.oof.folds, "oof_seconds": round(self.oof.seconds, 1),
+            "oof_reused": self.oof.reused, "seconds": round(self.seconds, 1),
+            "reused": self.reused, "csv": str(self.csv)}
+        if self.warning:
+            out["warning"] = self.warning
+        return out
+
+    def record(self) -> dict[str, Any]:
+        return {"stats": self.stats, "tagged": self.tagged, "warning": self.warning}
+
+
+def _read(view: Any, embedded: dict[str, np.ndarray]) -> LabelArrays:
+    has_ferplus = schema.FERPLUS_LABEL in view.get_field_schema()
+    ids, splits, labels, source_ids, probs = view.values(
+        ["id", schema.SPLIT, schema.LABEL_PATH, schema.SOURCE_ID, schema.OOF])
+    ferplus = view.values(f"{schema.FERPLUS_LABEL}.label") if has_ferplus else [None] * len(ids)
+    keep = [i for i, (sid, lab, p) in enumerate(zip(ids, labels, probs, strict=True))
+            if lab in CLASS_INDEX and p is not None and sid in embedded]
+    return LabelArrays(
+        [ids[i] for i in keep], [source_ids[i] for i in keep],
+        np.array([splits[i] for i in keep], dtype=object),
+        np.array([CLASS_INDEX[labels[i]] for i in keep], dtype=np.int64),
+        np.array([probs[i] for i in keep], dtype=np.float64).reshape(len(keep), len(CLASSES)),
+        np.stack([embedded[ids[i]] for i in keep]) if keep else np.zeros((0, 1), np.float32),
+        [ferplus[i] for i in keep])
+
+
+def _write_csv(path: Path, rows: list[tuple]) -> Path:
+    with atomic_path(path, suffix=".csv") as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(CSV_COLUMNS)
+        w.writerows(rows)
+    return path
+
+
+def _weak_model_warning(accuracy: float) -> str | None:
+    if accuracy >= WEAK_MODEL_ACCURACY:
+        return None
+    return (f"out-of-fold accuracy {accuracy:.1%} is below {WEAK_MODEL_ACCURACY:.0%}: the model "
+            "is too weak for its label flags to be trusted (review only the lowest "
+            "label_quality, or run without --fast / with more epochs)")
+
+
+def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
+        progress: bool = False) -> LabelsResult:
+    """Find label issues in train+val of `view`, audit its test split."""
+    from curate.clean.oof import ensure_oof, read_features
+
+    t0 = time.perf_counter()
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace))
+    if len(view) == 0:
+        raise StoreError("the view to check is empty: ingest data first")
+    oof_cfg = cfg.oof_config()
+    oof = ensure_oof(ds, view, oof_cfg, ws, progress=progress)
+    settings = {**cfg.settings(), "oof": oof_cfg.settings()}
+    fp = runs.fingerprint(settings, runs.sample_state(view, schema.OOF))
+    path = ws.reports / CSV_NAME
+    last = (runs.last_run(ds, STAGE) or {}).get("counts") or {}
+    if runs.is_done(ds, STAGE, fp) and path.is_file() and "stats" in last:
+        log.info("label issues are up to date; nothing to do")
+        return LabelsResult(last["stats"], last.get("tagged") or {}, oof, path,
+                            warning=last.get("warning"), reused=True)
+    scores = score_rows(_read(view, read_features(oof.features)), cfg)
+    tagged = write_issues(ds, to_table(scores))
+    _write_csv(path, csv_rows(scores))
+    warning = _weak_model_warning(oof.oof_accuracy)
+    if warning:
+        log.warning(warning)
+    result = LabelsResult(scores.stats, tagged, oof, path, time.perf_counter() - t0, warning)
+    runs.record(ds, STAGE, config=settings, fp=fp, counts=result.record(),
+                seconds=result.seconds)
+    return result

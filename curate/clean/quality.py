@@ -8,48 +8,76 @@ across sources. Calibrated on the shared FER-2013 (35,659 rows; quantiles measur
 - light: mean brightness; score clip((mean - 0.5)/0.5); flag >= 0.64 (mean > 0.82, ~0.5%).
 - blurry: variance of the Laplacian of the min-max normalised image (contrast-independent);
   score clip(1 - var/0.037) (0.037 = the FER-2013 median); flag >= 0.74 (~0.5%); 0 for flat.
-- nonface: OpenCV's Haar frontal-face cascade on the crop upsampled to 96 px and padded by 25%
-  (tight crops need margin: detection rises from 68% to 84% of FER-2013 with padding).
-  face_score = 0.5 + 0.5 sigmoid(best level weight / 2) when a face is found, else 0.5 x
-  how natural the entropy is (0 at <= 5 bits, 1 at >= 7); flag when face_score < 0.25.
+- nonface: OpenCV's Haar frontal-face cascade (`curate.core.faces`) on the crop upsampled to
+  96 px and padded by 25% (tight crops need margin: detection rises from 68% to 84% of FER-2013
+  with padding). face_score = 0.5 + 0.5 sigmoid(best level weight / 2) when a face is found,
+  else 0.5 x how natural the entropy is (0 at <= 5 bits, 1 at >= 7); flag when face_score < 0.25.
 
 The Haar cascade alone misses a face in ~16% of these tight 48 px crops (nearly all real
 faces), so an undetected crop is only flagged when it is also low in information (cartoons,
-icons, text, blank frames); a detected face is never flagged as a non-face.
+icons, text, blank frames); a detected face is never flagged as a non-face. For the same reason
+`--fast` runs the detector only on crops below `fast_face_entropy` bits: above it, the entropy
+alone keeps face_score >= 0.25 whatever the detector says.
+
+`score` is the check: an `IssueTable` of the measures, scores, face_score, reasons and flags.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from curate.core import schema
+from curate.core.errors import InputError
+from curate.core.issues import Column, IssueTable, Stat
+from curate.core.progress import task
+
 SIDE = 48
 KINDS = ("lowinfo", "dark", "light", "blurry", "nonface")
+SCORED = ("lowinfo", "dark", "light", "blurry")  # kinds flagged when score >= threshold
 BLUR_REF = 0.037
+FAST_FACE_ENTROPY = 6.0  # bits; --fast's detector gate
+# Sample fields of the raw measures and of the per-kind scores.
+MEASURE_FIELDS = {"brightness": "quality_brightness", "contrast": "quality_contrast",
+                  "entropy": "quality_entropy", "laplacian_var": "quality_laplacian_var"}
+SCORE_FIELDS = {k: f"{k}_score" for k in SCORED}
+DIGITS = 5  # stored measures are rounded
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QualityConfig:
-    """Flag thresholds on the scores (flag when score >= threshold; nonface when face_score <)."""
+    """Flag thresholds (flag when score >= threshold; nonface when face_score < it), and where
+    the face detector runs: nowhere (`face=False`), on every crop (`fast_face_entropy=None`) or
+    only on crops of lower entropy (bits)."""
 
-    lowinfo: float = 0.32
-    dark: float = 0.65
-    light: float = 0.64
-    blurry: float = 0.74
-    nonface: float = 0.25
+    lowinfo_threshold: float = 0.32
+    dark_threshold: float = 0.65
+    light_threshold: float = 0.64
+    blurry_threshold: float = 0.74
+    nonface_threshold: float = 0.25
+    fast_face_entropy: float | None = None
     face_side: int = 96
-    face: bool = True  # run the Haar cascade (the slow part: ~200 crops/s per core)
+    face: bool = True  # the slow part: ~200 crops/s per core
 
     def __post_init__(self) -> None:
-        for name in KINDS:
-            v = getattr(self, name)
+        for kind in KINDS:
+            v = self.threshold(kind)
             if not 0.0 <= v <= 1.0:
-                raise ValueError(f"quality threshold {name}={v} must be in [0, 1]")
+                raise InputError(f"--{kind}-threshold {v}: must be in [0, 1]")
+        gate = self.fast_face_entropy
+        if gate is not None and not 0.0 <= gate <= 8.0:
+            raise InputError(f"--fast-face-entropy {gate}: must be in [0, 8] bits")
         if not 48 <= self.face_side <= 512:
-            raise ValueError(f"face_side must be in 48..512, got {self.face_side}")
+            raise InputError(f"face_side {self.face_side}: must be in 48..512 pixels")
+
+    def threshold(self, kind: str) -> float:
+        return getattr(self, f"{kind}_threshold")
+
+    def settings(self) -> dict[str, Stat]:
+        return asdict(self)
 
 
 @dataclass
@@ -78,9 +106,9 @@ def to_side(images: Sequence[np.ndarray], side: int = SIDE) -> np.ndarray:
 def entropy_bits(batch: np.ndarray) -> np.ndarray:
     """Shannon entropy (bits) of each image's 256-bin histogram."""
     n = len(batch)
-    flat = batch.reshape(n, -1)
+    flat = batch.reshape(n, int(np.prod(batch.shape[1:])))
     idx = (np.arange(n, dtype=np.int64)[:, None] * 256 + flat).ravel()
-    p = np.bincount(idx, minlength=n * 256).reshape(n, 256) / flat.shape[1]
+    p = np.bincount(idx, minlength=n * 256).reshape(n, 256) / max(1, flat.shape[1])
     logp = np.log2(p, out=np.zeros_like(p), where=p > 0)
     return np.maximum(0.0, -(p * logp).sum(axis=1)) + 0.0  # no -0.0
 
@@ -101,10 +129,9 @@ def haar_weights(batch: np.ndarray, side: int = 96,
     """Best Haar frontal-face level weight per image; -inf where no face is found."""
     import cv2
 
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-    if cascade.empty():
-        raise RuntimeError("OpenCV's Haar frontal-face cascade could not be loaded "
-                           "(is opencv-python-headless 4.x installed, not opencv-python 5?)")
+    from curate.core.faces import haar_cascade
+
+    cascade = haar_cascade()
     pad = side // 4
     out = np.full(len(batch), -np.inf)
     for i, im in enumerate(batch):
@@ -131,18 +158,28 @@ def face_scores(weights: np.ndarray, entropy: np.ndarray) -> np.ndarray:
     return np.where(found, detected, 0.5 * natural)
 
 
-def measure(batch: np.ndarray, cfg: QualityConfig,
-            tick: Callable[[int], None] | None = None) -> Measures:
-    """All measures and scores of a (N, 48, 48) uint8 batch."""
+def face_candidates(entropy: np.ndarray, cfg: QualityConfig) -> np.ndarray:
+    """Indices the face detector runs on (none when `cfg.face` is off)."""
+    if not cfg.face:
+        return np.zeros(0, np.int64)
+    if cfg.fast_face_entropy is None:
+        return np.arange(len(entropy))
+    return np.flatnonzero(entropy < cfg.fast_face_entropy)
+
+
+def measure(batch: np.ndarray, cfg: QualityConfig, *, progress: bool = False) -> Measures:
+    """All measures and scores of a (N, 48, 48) uint8 batch; face_score NaN where the detector
+    did not run."""
     f = batch.astype(np.float32) / 255.0
     brightness = f.mean(axis=(1, 2)).astype(np.float64)
     contrast = f.std(axis=(1, 2)).astype(np.float64)
     ent = entropy_bits(batch)
     lv = laplacian_var(batch)
-    if cfg.face:
-        face = face_scores(haar_weights(batch, cfg.face_side, tick), ent)
-    else:
-        face = np.full(len(batch), math.nan)
+    face = np.full(len(batch), math.nan)
+    sel = face_candidates(ent, cfg)
+    if len(sel):
+        with task("clean: face detector", len(sel), progress) as tick:
+            face[sel] = face_scores(haar_weights(batch[sel], cfg.face_side, tick), ent[sel])
     m = Measures(brightness, contrast, ent, lv, face)
     m.scores = {
         "lowinfo": np.clip(1.0 - ent / 8.0, 0.0, 1.0),
@@ -157,8 +194,8 @@ def measure(batch: np.ndarray, cfg: QualityConfig,
 
 def flags(m: Measures, cfg: QualityConfig) -> dict[str, np.ndarray]:
     """Boolean mask per issue kind; nonface only where the detector ran."""
-    out = {k: m.scores[k] >= getattr(cfg, k) for k in ("lowinfo", "dark", "light", "blurry")}
-    out["nonface"] = np.nan_to_num(m.face_score, nan=1.0) < cfg.nonface
+    out = {k: m.scores[k] >= cfg.threshold(k) for k in SCORED}
+    out["nonface"] = np.nan_to_num(m.face_score, nan=1.0) < cfg.threshold("nonface")
     return out
 
 
@@ -172,3 +209,37 @@ def reasons(m: Measures, fl: dict[str, np.ndarray], i: int) -> list[str]:
         "nonface": f"nonface: face_score {m.face_score[i]:.2f}",
     }
     return [text[k] for k in KINDS if fl[k][i]]
+
+
+def _spread(values: np.ndarray, ok: np.ndarray) -> Column:
+    """A float column over every sample: the rounded value where read, None elsewhere."""
+    full = np.full(len(ok), np.nan)
+    full[ok] = values
+    return Column("float", [None if math.isnan(v) else round(v, DIGITS) for v in full.tolist()])
+
+
+def _columns(m: Measures, fl: dict[str, np.ndarray], ok: np.ndarray) -> dict[str, Column]:
+    cols = {name: _spread(getattr(m, key), ok) for key, name in MEASURE_FIELDS.items()}
+    cols.update({name: _spread(m.scores[k], ok) for k, name in SCORE_FIELDS.items()})
+    cols[schema.FACE_SCORE] = _spread(m.face_score, ok)
+    why: list[list[str] | None] = [None] * len(ok)
+    for j, i in enumerate(np.flatnonzero(ok).tolist()):
+        why[i] = reasons(m, fl, j)
+    cols[schema.QUALITY_REASONS] = Column("strlist", why)
+    return cols
+
+
+def score(ids: Sequence[str], images: Sequence[np.ndarray | None], cfg: QualityConfig, *,
+          progress: bool = False) -> IssueTable:
+    """The quality check on grayscale images aligned with `ids` (None = unreadable: no
+    measures, no flags)."""
+    ok = np.array([im is not None for im in images], dtype=bool)
+    m = measure(to_side([im for im in images if im is not None]), cfg, progress=progress)
+    fl = flags(m, cfg)
+    full = {}
+    for kind, mask in fl.items():
+        full[kind] = np.zeros(len(ok), dtype=bool)
+        full[kind][ok] = mask
+    stats: dict[str, Stat] = {"images": len(ok), "unreadable": int((~ok).sum()),
+                              "faces_checked": int(np.isfinite(m.face_score).sum())}
+    return IssueTable("quality", list(ids), _columns(m, fl, ok), full, stats)

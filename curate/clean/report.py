@@ -1,24 +1,24 @@
 """The `curate clean` report: reports/clean.json + clean.md with plots (matplotlib, Agg).
 
 Plots: the class histogram per split, the issue counts per class, and a grid of examples per
-issue kind. `label_issues.csv` is written by the labels check; the report links it when present.
+issue kind, each captioned "given -> suggested" label (the labels check's suggestion, where it
+ran). `label_issues.csv` is written by the labels check; the report links it when present.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from curate.core import schema
 from curate.core.imageio import read_gray
-from curate.core.schema import ISSUE_KINDS
 from curate.core.taxonomy import CLASSES, SPLITS
-from curate.core.workspace import Workspace, write_json_atomic
+from curate.core.workspace import Workspace, atomic_path, write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     from curate.clean import CleanResult
@@ -26,20 +26,67 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 EXAMPLES = 8
 # kinds whose examples are shown as groups side by side (2 per group), with the group field
-GROUPED = {"duplicate": "dup_group", "leak": "dup_group", "conflict": "dup_group",
-           "near_duplicate": "near_duplicate_set"}
+GROUPED = {"duplicate": schema.DUP_GROUP, "leak": schema.DUP_GROUP, "conflict": schema.DUP_GROUP,
+           "near_duplicate": schema.NEAR_DUPLICATE_SET}
+PERCENT = ("accuracy", "agrees", "disagrees")  # stats that are fractions, shown as percentages
+
+
+@dataclass
+class _Samples:
+    """The view's columns the report reads, and what it gathers from them."""
+
+    splits: list[str]
+    labels: list[str | None]
+    paths: list[str]
+    suggested: list[str | None]
+    per_class: dict[str, Counter] = field(default_factory=dict)  # kind -> class -> samples
+    examples: dict[str, list[int]] = field(default_factory=dict)  # kind -> sample positions
 
 
 def _save_fig(fig: Any, path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=90, bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=90, bbox_inches="tight")
     return path
 
 
-def _plots(out: Path, splits: list[str], labels: list[str], per_class: dict[str, Counter],
-           examples: dict[str, list[str]]) -> dict[str, str]:
+def _grouped_bars(ax: Any, series: dict[str, Counter], title: str) -> None:
+    x = np.arange(len(CLASSES))
+    width = 0.8 / max(1, len(series))
+    for k, (name, counts) in enumerate(series.items()):
+        ax.bar(x + k * width, [counts.get(c, 0) for c in CLASSES], width=width, label=name)
+    ax.set_xticks(x + 0.4 - width / 2, CLASSES)
+    ax.set_title(title)
+
+
+def _caption(s: _Samples, i: int) -> str:
+    given, suggested = s.labels[i] or "?", s.suggested[i]
+    return f"{given} -> {suggested}" if suggested else given
+
+
+def _example_grid(plt: Any, s: _Samples, kinds: list[str], out: Path) -> str:
+    fig, axes = plt.subplots(len(kinds), EXAMPLES, figsize=(EXAMPLES * 1.1, 1.45 * len(kinds)),
+                             squeeze=False)
+    for r, kind in enumerate(kinds):
+        shown = s.examples.get(kind, [])
+        for c in range(EXAMPLES):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c == 0:
+                ax.set_title(kind, fontsize=8, loc="left")
+            if c >= len(shown):
+                continue
+            try:
+                ax.imshow(read_gray(s.paths[shown[c]]), cmap="gray", vmin=0, vmax=255)
+            except (OSError, ValueError):
+                pass
+            ax.text(0.5, -0.06, _caption(s, shown[c]), transform=ax.transAxes, ha="center",
+                    va="top", fontsize=6)
+    name = _save_fig(fig, out / "clean-examples.png").name
+    plt.close(fig)
+    return name
+
+
+def _plots(out: Path, s: _Samples) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,64 +94,87 @@ def _plots(out: Path, splits: list[str], labels: list[str], per_class: dict[str,
 
     files = {}
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    x = np.arange(len(CLASSES))
-    present = [s for s in SPLITS if s in set(splits)]
-    for k, split in enumerate(present):
-        c = Counter(lab for sp, lab in zip(splits, labels) if sp == split)
-        ax.bar(x + k * 0.8 / max(1, len(present)), [c.get(n, 0) for n in CLASSES],
-               width=0.8 / max(1, len(present)), label=split)
-    ax.set_xticks(x + 0.4 - 0.4 / max(1, len(present)), CLASSES)
-    ax.set_title("samples per class")
+    present = [sp for sp in SPLITS if sp in set(s.splits)]
+    _grouped_bars(ax, {sp: Counter(lab for x, lab in zip(s.splits, s.labels) if x == sp)
+                       for sp in present}, "samples per class")
     ax.legend()
     files["class_histogram"] = _save_fig(fig, out / "clean-class-histogram.png").name
     plt.close(fig)
 
-    kinds = [k for k in ISSUE_KINDS if per_class.get(k)]
+    kinds = [k for k in schema.ISSUE_KINDS if s.per_class.get(k)]
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    for k, kind in enumerate(kinds):
-        ax.bar(x + k * 0.8 / max(1, len(kinds)), [per_class[kind].get(n, 0) for n in CLASSES],
-               width=0.8 / max(1, len(kinds)), label=kind)
-    ax.set_xticks(x + 0.4 - 0.4 / max(1, len(kinds)), CLASSES)
-    ax.set_title("flagged samples per class and issue")
+    _grouped_bars(ax, {k: s.per_class[k] for k in kinds}, "flagged samples per class and issue")
     if kinds:
         ax.legend(fontsize=7, ncol=3)
     files["issues_per_class"] = _save_fig(fig, out / "clean-issues-per-class.png").name
     plt.close(fig)
-
-    rows = [(k, p) for k in kinds for p in examples.get(k, [])[:EXAMPLES]]
-    if rows:
-        fig, axes = plt.subplots(len(kinds), EXAMPLES, figsize=(EXAMPLES, 1.1 * len(kinds)),
-                                 squeeze=False)
-        for r, kind in enumerate(kinds):
-            for c in range(EXAMPLES):
-                ax = axes[r][c]
-                ax.axis("off")
-                paths = examples.get(kind, [])
-                if c < len(paths):
-                    try:
-                        ax.imshow(read_gray(paths[c]), cmap="gray", vmin=0, vmax=255)
-                    except (OSError, ValueError):
-                        pass
-                if c == 0:
-                    ax.set_title(kind, fontsize=8, loc="left")
-        files["examples"] = _save_fig(fig, out / "clean-examples.png").name
-        plt.close(fig)
+    if any(s.examples.get(k) for k in kinds):
+        files["examples"] = _example_grid(plt, s, kinds, out)
     return files
+
+
+# --- numbers for a reader -------------------------------------------------------------------
+def fmt(key: str, value: Any) -> str:
+    """A stat as text: fractions as percentages (one decimal), seconds rounded, floats short."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if key.endswith(PERCENT):
+            return f"{100 * value:.1f}%"
+        if key.endswith("seconds"):
+            return f"{value:.0f} s"
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _small_table(title: str, values: dict[str, Any]) -> list[str]:
+    """A nested dict (counts per class or per tag) as a one-row table."""
+    keys = list(values)
+    return [f"**{_label(title)}**", "", "| " + " | ".join(keys) + " |",
+            "|" + "---:|" * len(keys), "| " + " | ".join(fmt(k, values[k]) for k in keys) + " |",
+            ""]
+
+
+def stat_lines(stats: dict[str, Any]) -> list[str]:
+    """A check's summary: scalars as a two-column table, then each nested dict as its own."""
+    scalars = {k: v for k, v in stats.items() if not isinstance(v, dict)}
+    lines = ["| measure | value |", "|---|---:|"]
+    lines += [f"| {_label(k)} | {fmt(k, v)} |" for k, v in scalars.items()]
+    lines.append("")
+    for k, v in stats.items():
+        if isinstance(v, dict) and v:
+            lines += _small_table(k, v)
+    return lines
+
+
+def _issues_table(summary: dict[str, Any]) -> list[str]:
+    lines = ["## Issues", "", "| issue | samples | " + " | ".join(CLASSES) + " |",
+             "|---|---:|" + "---:|" * len(CLASSES)]
+    for kind, n in summary["issue_counts"].items():
+        pc = summary["issues_per_class"].get(kind, {})
+        lines.append(f"| {kind} | {n} | " + " | ".join(str(pc.get(c, 0)) for c in CLASSES) + " |")
+    return lines
 
 
 def _markdown(summary: dict[str, Any], files: dict[str, str]) -> str:
     lines = [f"# curate clean: dataset `{summary['dataset']}`", "",
              f"{summary['samples']} samples checked; checks run: "
              f"{', '.join(summary['ran']) or 'none'}; skipped (unchanged): "
-             f"{', '.join(summary['skipped']) or 'none'}.", ""]
-    lines += ["## Issues", "", "| issue | samples | " + " | ".join(CLASSES) + " |",
-              "|---|---|" + "---|" * len(CLASSES)]
-    for kind, n in summary["issue_counts"].items():
-        pc = summary["issues_per_class"].get(kind, {})
-        lines.append(f"| {kind} | {n} | " + " | ".join(str(pc.get(c, 0)) for c in CLASSES) + " |")
+             f"{', '.join(summary['skipped']) or 'none'}.", "", *_issues_table(summary)]
     for check, counts in summary["ran"].items():
-        lines += ["", f"## {check}", ""]
-        lines += [f"- {k}: {v}" for k, v in counts.items()]
+        lines += ["", f"## {check}", "", *stat_lines(counts)]
+        settings = summary["settings"].get(check) or {}
+        if settings:
+            lines.append("Settings: " + ", ".join(f"{_label(k)} {fmt(k, v)}"
+                                                  for k, v in settings.items()) + ".")
     if summary["missing_files"]:
         lines += ["", f"## Missing or unreadable files: {summary['missing_count']}", ""]
         lines += [f"- {p}: {why}" for p, why in list(summary["missing_files"].items())[:50]]
@@ -114,50 +184,63 @@ def _markdown(summary: dict[str, Any], files: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- gathering --------------------------------------------------------------------------------
+def _read(view: Any) -> tuple[_Samples, list[list[str]], dict[str, list]]:
+    have = view.get_field_schema()
+    splits, labels, tags, paths = view.values([schema.SPLIT, schema.LABEL_PATH, schema.TAGS,
+                                               schema.FILEPATH])
+    suggested = (view.values(f"{schema.SUGGESTED_LABEL}.label") if schema.SUGGESTED_LABEL in have
+                 else [None] * len(paths))
+    group_of = {f: view.values(f) for f in set(GROUPED.values()) if f in have}
+    return _Samples(splits, labels, paths, suggested), tags, group_of
+
+
+def _gather(view: Any) -> _Samples:
+    """Issue counts per class, and examples per kind: two members of each of the first groups
+    for grouped kinds, else the first flagged samples."""
+    s, tags, group_of = _read(view)
+    members: dict[str, dict[Any, list[int]]] = {}  # grouped kinds: group -> positions
+    for i, (lab, tg) in enumerate(zip(s.labels, tags)):
+        for t in tg or []:
+            if not t.startswith(schema.ISSUE_PREFIX):
+                continue
+            kind = t[len(schema.ISSUE_PREFIX):]
+            s.per_class.setdefault(kind, Counter())[lab] += 1
+            values = group_of.get(GROUPED.get(kind, ""))
+            group = values[i] if values is not None else None
+            if group is not None:
+                members.setdefault(kind, {}).setdefault(group, []).append(i)
+            elif len(s.examples.setdefault(kind, [])) < EXAMPLES:
+                s.examples[kind].append(i)
+    for kind, groups in members.items():
+        pairs = [i for g in groups.values() if len(g) >= 2 for i in g[:2]]
+        s.examples[kind] = (pairs + s.examples.get(kind, []))[:EXAMPLES]
+    return s
+
+
 def write_report(ds: Any, view: Any, ws: Workspace, result: CleanResult,
                  missing: dict[str, str]) -> Path:
     """Write reports/clean.json and clean.md (+ plots); returns the JSON path."""
     out = ws.reports
     out.mkdir(parents=True, exist_ok=True)
-    splits, labels, tags, paths = view.values(["split", "ground_truth.label", "tags", "filepath"])
-    schema = view.get_field_schema()
-    group_of = {f: view.values(f) for f in set(GROUPED.values()) if f in schema}
-    per_class: dict[str, Counter] = {}
-    examples: dict[str, list[str]] = {}
-    members: dict[str, dict[Any, list[str]]] = {}  # grouped kinds: group -> paths
-    for i, (lab, tg, p) in enumerate(zip(labels, tags, paths)):
-        for t in tg or []:
-            if t.startswith("issue:"):
-                kind = t.split(":", 1)[1]
-                per_class.setdefault(kind, Counter())[lab] += 1
-                values = group_of.get(GROUPED.get(kind, ""))
-                group = values[i] if values is not None else None
-                if group is not None:
-                    members.setdefault(kind, {}).setdefault(group, []).append(p)
-                elif len(examples.setdefault(kind, [])) < EXAMPLES:
-                    examples[kind].append(p)
-    for kind, groups in members.items():  # two members of each of the first groups
-        pairs = [p for g in groups.values() if len(g) >= 2 for p in g[:2]]
-        examples[kind] = (pairs + examples.get(kind, []))[:EXAMPLES]
+    s = _gather(view)
     csv_path = out / "label_issues.csv"
     summary = {
-        "dataset": ds.name, "samples": result.samples, "ran": result.ran,
-        "skipped": result.skipped,
-        "issue_counts": {k: sum(v.values()) for k, v in per_class.items()},
-        "issues_per_class": {k: dict(v) for k, v in per_class.items()},
-        "class_counts": dict(Counter(labels)), "split_counts": dict(Counter(splits)),
+        "dataset": ds.name, "samples": result.samples,
+        "ran": {name: res.counts() for name, res in result.ran.items()},
+        "settings": result.settings, "skipped": result.skipped,
+        "issue_counts": {k: sum(v.values()) for k, v in s.per_class.items()},
+        "issues_per_class": {k: dict(v) for k, v in s.per_class.items()},
+        "class_counts": dict(Counter(s.labels)), "split_counts": dict(Counter(s.splits)),
         "missing_count": len(missing), "missing_files": dict(list(missing.items())[:1000]),
         "label_issues_csv": str(csv_path) if csv_path.is_file() else None,
     }
     try:
-        files = _plots(out, list(splits), list(labels), per_class, examples)
-    except Exception as e:  # a plot must not lose the report
+        files = _plots(out, s)
+    except Exception as e:  # noqa: BLE001 - a plot must not lose the report
         log.warning("plots failed: %s", e)
         files = {}
     summary["plots"] = files
     path = write_json_atomic(summary, out / "clean.json")
-    md = out / "clean.md"
-    tmp = md.with_name(f".{md.name}.tmp")
-    tmp.write_text(_markdown(summary, files))
-    os.replace(tmp, md)
+    write_text_atomic(_markdown(summary, files), out / "clean.md")
     return path

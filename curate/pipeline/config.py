@@ -9,16 +9,21 @@ seed = 0                              # reaches every stage that takes a seed
 source = "fer2013"
 path = "../../shared/datasets/fer2013/fer2013.csv.gz"
 
-[clean]                               # `curate clean --checks ... --fast`
+[clean]                               # `curate clean --checks ... --fast --dark-threshold 0.8`
 checks = ["duplicates", "quality", "labels"]
 fast = true
+dark_threshold = 0.8                  # every threshold of the checks is a key (see below)
 
 [restore]
 method = "lanczos"
 required = false                      # pipeline-only: a missing model skips the stage (reported)
 ```
-Each table's keys are exactly the stage's CLI option names with `-` written as `_`; unknown keys
-and bad values are errors that name the key and the allowed values.
+Each table's keys are exactly the stage's CLI option names with `-` written as `_` (the fields
+of its config dataclass; tests/unit/test_pipeline_keys.py checks both agree); unknown keys and
+bad values are errors that name the key and the allowed values. [clean] takes, besides checks,
+fast, radius, splits, device, seed, workers, folds and epochs: lowinfo_threshold,
+dark_threshold, light_threshold, blurry_threshold, nonface_threshold, fast_face_entropy,
+outlier_threshold, near_duplicate_threshold and filter_by.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ class StageSpec:
         return getattr(mod, self.config), getattr(mod, self.entry)
 
 
-# The stages in flow order (DESIGN.md). An explicit registry.
+# The stages in flow order (docs/architecture.md). An explicit registry.
 STAGES: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec("ingest", "curate.ingest", "IngestConfig", "ingest", many=True,
               command="curate ingest {source} {path}"),

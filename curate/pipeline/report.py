@@ -12,7 +12,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curate.core import runs, store
-from curate.core.schema import SOFT_LABEL
+from curate.core.schema import (
+    EXCLUDED,
+    EXCLUSION_REASON,
+    ISSUE_PREFIX,
+    LABEL_PATH,
+    ORIG_LABEL,
+    RESTORE_METHOD,
+    RESTORED_FILEPATH,
+    REVIEW_PREFIX,
+    SOFT_LABEL,
+    SOURCE,
+    SPLIT,
+    SYNTHETIC_SOURCE,
+    issue_tag,
+)
 from curate.core.taxonomy import CLASSES, SPLITS
 from curate.core.workspace import Workspace, write_json_atomic
 
@@ -36,67 +50,73 @@ def _dataset_section(ds: Any) -> list[str]:
 
     out = ["## Dataset before and after", ""]
     for title, spec in (("raw", raw_view(ds)), ("curated", curated_view(ds))):
-        splits = spec.view.values("split")
+        splits = spec.view.values(SPLIT)
         labels = spec.view.values(spec.label_path)
         out += _counts_table(Counter(zip(splits, labels)), f"{title} ({len(splits)} samples)")
     return out
 
 
+def _duplicate_line(dup: dict[str, Any]) -> list[str]:
+    if not dup:
+        return []
+    return [f"- duplicates: {dup.get('exact_groups')} exact groups ({dup.get('exact_rows')} "
+            f"images), {dup.get('exact_cross_split_groups')} spanning splits, "
+            f"{dup.get('exact_conflict_groups')} with conflicting labels; "
+            f"{dup.get('near_groups')} near-duplicate groups at Hamming radius {dup.get('radius')}"]
+
+
+def _label_lines(lab: dict[str, Any]) -> list[str]:
+    if lab.get("oof_accuracy") is None:
+        return []
+    per = ", ".join(f"{c} {n}" for c, n in (lab.get("flagged_per_class") or {}).items())
+    out = [f"- label issues: {lab.get('flagged')} of {lab.get('checked')} train+val flagged "
+           f"({per}); out-of-fold accuracy {lab['oof_accuracy']:.1%}, log-loss "
+           f"{lab.get('log_loss', float('nan')):.3f} over {lab.get('folds')} folds"]
+    if lab.get("outliers") is not None:
+        out.append(f"- outliers (Datalab's rule on the fold model's features, tagged for "
+                   f"review, never dropped): {lab['outliers']}")
+    if lab.get("near_duplicate_sets") is not None:
+        out.append(f"- near duplicates by features (Datalab's rule): "
+                   f"{lab['near_duplicate_sets']} sets, {lab['near_duplicate_rows']} images, "
+                   f"{lab['near_duplicate_cross_split_sets']} spanning splits; "
+                   f"{lab.get('near_duplicates')} train+val images tagged for review")
+    if lab.get("test_audited"):
+        out.append(f"- test split audited, not changed: {lab.get('test_would_flag')} of "
+                   f"{lab['test_audited']} would be flagged; the fold models agree with "
+                   f"{lab.get('test_accuracy') or 0:.1%} of its labels")
+    return out
+
+
 def _check_lines(ds: Any) -> list[str]:
     """What `curate clean` found, from its run history (counts only: no timings)."""
-    out = []
     dup = (runs.last_run(ds, "clean:duplicates") or {}).get("counts") or {}
-    if dup:
-        out.append(f"- duplicates: {dup.get('exact_groups')} exact groups "
-                   f"({dup.get('exact_rows')} images), {dup.get('exact_cross_split_groups')} "
-                   f"spanning splits, {dup.get('exact_conflict_groups')} with conflicting labels; "
-                   f"{dup.get('near_groups')} near-duplicate groups at Hamming radius "
-                   f"{dup.get('radius')}")
     lab = (runs.last_run(ds, "clean:labels") or {}).get("counts") or {}
-    if lab.get("oof_accuracy") is not None:
-        per = ", ".join(f"{c} {n}" for c, n in (lab.get("flagged_per_class") or {}).items())
-        out.append(f"- label issues: {lab.get('flagged')} of {lab.get('checked')} train+val "
-                   f"flagged ({per}); out-of-fold accuracy {lab['oof_accuracy']:.1%}, log-loss "
-                   f"{lab.get('log_loss', float('nan')):.3f} over {lab.get('folds')} folds")
-        if lab.get("outliers") is not None:
-            out.append(f"- outliers (Datalab's rule on the fold model's features, tagged for "
-                       f"review, never dropped): {lab['outliers']}")
-        if lab.get("near_duplicate_sets") is not None:
-            out.append(f"- near duplicates by features (Datalab's rule): "
-                       f"{lab['near_duplicate_sets']} sets, {lab['near_duplicate_rows']} images, "
-                       f"{lab['near_duplicate_cross_split_sets']} spanning splits; "
-                       f"{lab.get('near_duplicates')} train+val images tagged for review")
-        audit = lab.get("test_audit") or {}
-        if audit:
-            out.append(f"- test split audited, not changed: {audit.get('would_flag')} of "
-                       f"{audit.get('audited')} would be flagged; the fold models agree with "
-                       f"{audit.get('accuracy', 0):.1%} of its labels")
-    return out
+    return _duplicate_line(dup) + _label_lines(lab)
 
 
 def _issues_section(ds: Any) -> list[str]:
     tags = {t: n for t, n in sorted(ds.count_sample_tags().items())
-            if t.startswith(("issue:", "review:"))}
+            if t.startswith((ISSUE_PREFIX, REVIEW_PREFIX))}
     out = ["## Issues found and decisions", ""]
     out += [f"- `{t}`: {n}" for t, n in tags.items()] or ["- no issue tags"]
     out += _check_lines(ds)
-    schema = ds.get_field_schema()
-    if "excluded" in schema:
-        reasons = ds.match({"excluded": True}).count_values("exclusion_reason")
+    have = ds.get_field_schema()
+    if EXCLUDED in have:
+        reasons = ds.match({EXCLUDED: True}).count_values(EXCLUSION_REASON)
         out.append(f"- excluded (kept in the dataset, left out of the curated view): "
                    f"{sum(reasons.values())}")
         out += [f"  - {r or 'no reason recorded'}: {n}"
                 for r, n in sorted(reasons.items(), key=lambda kv: str(kv[0]))]
-    if "orig_label" in schema:
+    if ORIG_LABEL in have:
         from curate.core.views import raw_view
 
         raw = raw_view(ds)
-        ids, now = ds.values("id"), ds.values("ground_truth.label")
+        ids, now = ds.values("id"), ds.values(LABEL_PATH)
         before = dict(zip(raw.view.values("id"), raw.view.values(raw.label_path), strict=True))
         changed = sum(1 for i, lab in zip(ids, now, strict=True) if i in before
                       and before[i] != lab)
         out.append(f"- relabelled (ground_truth differs from the source's label): {changed}")
-    if SOFT_LABEL in schema:
+    if SOFT_LABEL in have:
         soften = ((runs.last_run(ds, "apply") or {}).get("config") or {}).get("soften")
         out.append(f"- soft labels (apply --soften {soften}: the curated trainer's targets): "
                    f"{len(ds.exists(SOFT_LABEL))} train/val samples")
@@ -104,19 +124,19 @@ def _issues_section(ds: Any) -> list[str]:
 
 
 def _restore_section(ds: Any) -> list[str]:
-    schema = ds.get_field_schema()
-    if "restored_filepath" not in schema:
+    have = ds.get_field_schema()
+    if RESTORED_FILEPATH not in have:
         return ["## Restoration", "", "- not run", ""]
-    done = ds.exists("restored_filepath")
-    methods = done.count_values("restore_method") if "restore_method" in schema else {}
-    changed = ds.count_sample_tags().get("issue:restore_changed", 0)
+    done = ds.exists(RESTORED_FILEPATH)
+    methods = done.count_values(RESTORE_METHOD) if RESTORE_METHOD in have else {}
+    changed = ds.count_sample_tags().get(issue_tag("restore_changed"), 0)
     return ["## Restoration", "", f"- restored images: {len(done)} "
             f"({', '.join(f'{m}: {n}' for m, n in sorted(methods.items()))})",
             f"- expression changed after restoration (`issue:restore_changed`): {changed}", ""]
 
 
 def _synth_section(ds: Any, result: PipelineResult) -> list[str]:
-    n = len(ds.match({"source": "synthetic"}))
+    n = len(ds.match({SOURCE: SYNTHETIC_SOURCE}))
     out = ["## Synthesis", "", f"- synthetic samples in the dataset: {n}"]
     out += [f"- skipped: {o.reason}" for o in result.outcomes
             if o.stage == "synth" and o.status == "skipped"]

@@ -77,6 +77,26 @@ def test_clean_tags_fields_report_and_noop_rerun(cleaned):
     assert runs.last_run(store.load_dataset(name), "clean:duplicates")["config"]["radius"] == 2
 
 
+def test_thresholds_are_options_recorded_with_the_run(cleaned):
+    name, ws, _ = cleaned
+    before = store.load_dataset(name).count_sample_tags()
+    r = cli(name, ws, "clean", "--checks", "quality", "--lowinfo-threshold", "0.0",
+            "--dark-threshold", "0.99")
+    assert r.exit_code == 0 and "nothing to do" not in r.output, r.output
+    ds = store.load_dataset(name)
+    run = runs.last_run(ds, "clean:quality")
+    assert run["config"]["dark_threshold"] == 0.99 and run["config"]["lowinfo_threshold"] == 0.0
+    after = ds.count_sample_tags()
+    assert after["issue:lowinfo"] == len(ds) - 1 > before["issue:lowinfo"]  # all readable ones
+    assert after.get("issue:dark", 0) <= before.get("issue:dark", 0)
+    md = (ws / "reports" / "clean.md").read_text()
+    assert "Settings: " in md and "dark threshold 0.99" in md and "{" not in md
+    r = cli(name, ws, "clean", "--checks", "quality", "--dark-threshold", "1.5")
+    assert r.exit_code == 2 and "dark-threshold" in r.output
+    r = cli(name, ws, "clean", "--checks", "labels", "--filter-by", "magic")
+    assert r.exit_code == 2
+
+
 def test_apply_review_tags_and_auto_policy(cleaned):
     name, ws, _ = cleaned
     ds = store.load_dataset(name)

@@ -7,6 +7,7 @@ import pytest
 
 from curate.clean import duplicates
 from curate.core import hashing
+from curate.core.errors import InputError
 
 
 def _face(seed: int) -> np.ndarray:
@@ -65,3 +66,33 @@ def test_no_groups():
     f = duplicates.group_flags(np.array([-1, -1]), ["a", "b"], ["x", "y"])
     assert f.groups == 0 and not f.leak.any()
     assert (duplicates.exact_groups([b"a", b"b", None]) == -1).all()
+
+
+def test_connected_groups_numbers_multi_member_components_by_first_member():
+    a, b = np.array([5, 1, 3, 7]), np.array([6, 3, 1, 7])  # {1, 3}, {5, 6}; 7 only to itself
+    groups = duplicates.connected_groups(9, a, b)
+    assert groups.tolist() == [-1, 0, -1, 0, -1, 1, 1, -1, -1]
+    assert duplicates.connected_groups(0, a[:0], b[:0]).tolist() == []
+    assert (duplicates.connected_groups(3, a[:0], b[:0]) == -1).all()
+
+
+def test_score_is_a_table_of_groups_and_flags():
+    imgs = [_face(i) for i in range(6)]
+    imgs += [imgs[0].copy(), imgs[1].copy(), None]  # 6: copy of 0 (test), 7: of 1 (other label)
+    digests = [hashing.pixel_digest(im) if im is not None else None for im in imgs]
+    data = duplicates.DuplicateInputs(
+        ids=[f"s{i}" for i in range(9)], digests=digests, phashes=hashing.phash_many(imgs),
+        splits=["train"] * 6 + ["test", "train", "train"],
+        labels=["happy", "sad", "fear", "fear", "fear", "fear", "happy", "angry", "fear"],
+        sources=["fer2013"] * 9)
+    table = duplicates.score(data, radius=0)
+    assert table.check == "duplicates" and set(table.flags) == {"duplicate", "leak", "conflict"}
+    assert table.columns["exact_group"].values == [0, 1, None, None, None, None, 0, 1, None]
+    assert table.columns["dup_group"].values[:2] == [0, 1]
+    assert table.columns["phash"].values[8] is None and len(table.columns["phash"].values[0]) == 16
+    assert table.flagged("duplicate") == ["s0", "s1", "s6", "s7"]
+    assert table.flagged("leak") == ["s0", "s6"] and table.flagged("conflict") == ["s1", "s7"]
+    assert table.stats["exact_groups"] == 2 and table.stats["unreadable"] == 1
+    assert table.stats["radius"] == 0 and table.stats["exact_cross_split_groups"] == 1
+    with pytest.raises(InputError, match="--radius 17"):
+        duplicates.score(data, radius=17)

@@ -44,7 +44,7 @@ def test_planted_label_flips_get_low_quality():
     probs, models = oof_probs(data, cfg)
     assert len(models) == 3 and probs.shape == (210, 7)
     s = score_labels(data.labels, probs)
-    assert s["is_issue"][flipped].mean() >= 0.7          # recovery rate
+    assert s.is_issue[flipped].mean() >= 0.7          # recovery rate
     clean = np.delete(np.arange(210), flipped)
-    assert s["is_issue"][clean].mean() <= 0.05
-    assert s["quality"][flipped].mean() < s["quality"][clean].mean() - 0.3
+    assert s.is_issue[clean].mean() <= 0.05
+    assert s.quality[flipped].mean() < s.quality[clean].mean() - 0.3

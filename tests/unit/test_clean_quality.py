@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from curate.clean import quality
+from curate.clean.checks import quality_config
+from curate.core.errors import InputError
 
 
 def _natural(seed: int) -> np.ndarray:
@@ -60,5 +62,61 @@ def test_entropy_and_resize():
     assert quality.entropy_bits(two)[0] == pytest.approx(1.0)
     out = quality.to_side([np.zeros((100, 100), np.uint8), np.zeros((48, 48), np.uint8)])
     assert out.shape == (2, 48, 48)
-    with pytest.raises(ValueError):
-        quality.QualityConfig(dark=1.5)
+    with pytest.raises(InputError, match="--dark-threshold 1.5"):
+        quality.QualityConfig(dark_threshold=1.5)
+    with pytest.raises(InputError, match="--fast-face-entropy 9"):
+        quality.QualityConfig(fast_face_entropy=9.0)
+
+
+def _planted() -> tuple[list[str], list[np.ndarray | None]]:
+    normal = [_natural(s) for s in range(6)]
+    shades = [(normal[s] * f).astype(np.uint8) for s, f in ((0, 0.2), (1, 0.3), (2, 0.45))]
+    images = [*normal, np.full((48, 48), 120, np.uint8), *shades, None,
+              np.zeros((96, 96), np.uint8)]  # a blank at another size
+    return [f"s{i}" for i in range(len(images))], images
+
+
+def test_score_is_a_table_with_measures_reasons_and_flags():
+    ids, images = _planted()
+    table = quality.score(ids, images, quality.QualityConfig())
+    assert table.check == "quality" and table.ids == ids
+    assert set(table.flags) == set(quality.KINDS)
+    assert {"quality_brightness", "quality_entropy", "dark_score", "face_score",
+            "quality_reasons"} <= set(table.columns)
+    unread = ids.index("s10")
+    assert table.columns["quality_reasons"].values[unread] is None
+    assert table.columns["dark_score"].values[unread] is None
+    assert not any(m[unread] for m in table.flags.values())
+    assert table.columns["quality_reasons"].values[0] == []
+    assert table.columns["quality_reasons"].values[6][0].startswith("lowinfo")
+    assert table.flags["lowinfo"][[6, 11]].all() and table.flags["dark"][7]
+    assert table.stats == {"images": 12, "unreadable": 1, "faces_checked": 11}
+    assert table.counts()["issue:lowinfo"] == int(table.flags["lowinfo"].sum())
+
+
+def test_thresholds_reach_the_flags():
+    ids, images = _planted()
+    cfg = quality.QualityConfig(face=False)
+    default = quality.score(ids, images, cfg).flags["dark"]
+    strict = quality.score(ids, images, quality.QualityConfig(face=False, dark_threshold=0.99))
+    loose = quality.score(ids, images, quality.QualityConfig(face=False, dark_threshold=0.3))
+    assert strict.flags["dark"].sum() < default.sum() < loose.flags["dark"].sum()
+    assert quality.score(ids, images, quality.QualityConfig(
+        face=False, lowinfo_threshold=1.0)).flags["lowinfo"].sum() == 2  # only the blanks
+
+
+def test_clean_options_reach_the_quality_config_and_the_fast_gate():
+    from curate.clean import CleanConfig
+
+    cfg = CleanConfig(checks=("quality",), dark_threshold=0.9, nonface_threshold=0.1)
+    q = quality_config(cfg)
+    assert (q.dark_threshold, q.nonface_threshold, q.fast_face_entropy) == (0.9, 0.1, None)
+    fast = quality_config(CleanConfig(checks=("quality",), fast=True, fast_face_entropy=5.5))
+    assert fast.fast_face_entropy == 5.5
+    ent = np.array([4.0, 5.0, 6.0, 7.0])
+    assert quality.face_candidates(ent, fast).tolist() == [0, 1]
+    assert quality.face_candidates(ent, q).tolist() == [0, 1, 2, 3]
+    with pytest.raises(InputError, match="--light-threshold -0.1"):
+        CleanConfig(checks=("quality",), light_threshold=-0.1)
+    with pytest.raises(TypeError):
+        CleanConfig("fer")  # keyword arguments only

@@ -8,6 +8,7 @@ import pytest
 from curate.clean.features import score_features
 from curate.clean.labels import LabelsConfig, ferplus_agreement, score_labels
 from curate.core.errors import InputError
+from curate.core.taxonomy import CLASSES
 
 
 def _probs(labels: np.ndarray, flip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -24,11 +25,11 @@ def test_flipped_labels_are_flagged_and_suggested_back():
     given = np.arange(700) % 7
     flip = rng.choice(700, 50, replace=False)
     s = score_labels(given, _probs(given, flip, rng))
-    assert s["is_issue"][flip].mean() > 0.95
-    assert s["is_issue"].sum() - s["is_issue"][flip].sum() <= 5
-    assert (s["suggested"][flip] == (given[flip] + 3) % 7).all()
-    assert s["quality"][flip].max() < np.delete(s["quality"], flip).min()
-    assert (s["suggested_prob"] > 0.5).all()
+    assert s.is_issue[flip].mean() > 0.95
+    assert s.is_issue.sum() - s.is_issue[flip].sum() <= 5
+    assert (s.suggested[flip] == (given[flip] + 3) % 7).all()
+    assert s.quality[flip].max() < np.delete(s.quality, flip).min()
+    assert (s.suggested_prob > 0.5).all()
 
 
 def _clusters(rng: np.random.Generator, n: int = 700, dim: int = 64) -> np.ndarray:
@@ -45,24 +46,24 @@ def test_planted_outliers_and_near_duplicates_are_found_by_the_datalab_rules():
     for src, dst in ((5, 100), (100, 101), (101, 200), (300, 301)):  # a chain of 4, and a pair
         x[dst] = x[src] * 1.001
     out = score_features(x)
-    assert out["is_outlier"][odd].all() and out["is_outlier"].sum() <= len(odd) + 21  # + 3% tail
-    assert set(np.argsort(out["outlier_score"])[:len(odd)]) == set(odd)  # the lowest scores
+    assert out.is_outlier[odd].all() and out.is_outlier.sum() <= len(odd) + 21  # + 3% tail
+    assert set(np.argsort(out.outlier_score)[:len(odd)]) == set(odd)  # the lowest scores
     planted = {5, 100, 101, 200, 300, 301}
-    assert set(np.flatnonzero(out["is_near_duplicate"])) == planted
-    sets = out["set_id"]
+    assert set(np.flatnonzero(out.is_near_duplicate)) == planted
+    sets = out.set_id
     assert sets[5] == sets[100] == sets[101] == sets[200] != sets[300] == sets[301] >= 0
-    assert sorted(set(sets[sets >= 0])) == [0, 1] and (sets[~out["is_near_duplicate"]] == -1).all()
-    assert out["near_duplicate_score"][list(planted)].max() < 0.05
-    assert np.median(out["near_duplicate_score"]) > 0.5
+    assert sorted(set(sets[sets >= 0])) == [0, 1] and (sets[~out.is_near_duplicate] == -1).all()
+    assert out.near_duplicate_score[list(planted)].max() < 0.05
+    assert np.median(out.near_duplicate_score) > 0.5
     none = score_features(x, near_duplicate_threshold=0.0, outlier_threshold=0.0)
-    assert not none["is_near_duplicate"].any() and not none["is_outlier"].any()
+    assert not none.is_near_duplicate.any() and not none.is_outlier.any()
 
 
 def test_feature_scores_of_tiny_inputs():
     one = score_features(np.ones((1, 8)))
-    assert one["set_id"].tolist() == [-1] and not one["is_outlier"].any()
+    assert one.set_id.tolist() == [-1] and not one.is_outlier.any()
     three = score_features(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
-    assert three["is_near_duplicate"].tolist() == [True, True, False]
+    assert three.is_near_duplicate.tolist() == [True, True, False]
 
 
 def test_ferplus_agreement():
@@ -81,11 +82,75 @@ def test_config_profiles_and_validation():
     assert LabelsConfig(fast=True, folds=4).oof_config().folds == 4
     with pytest.raises(InputError, match="unknown backbone"):
         LabelsConfig(backbone="resnet18x")
-    with pytest.raises(InputError, match="filter_by"):
+    with pytest.raises(InputError, match="--filter-by"):
         LabelsConfig(filter_by="magic")
-    with pytest.raises(InputError, match="outlier_threshold"):
+    with pytest.raises(InputError, match="--outlier-threshold"):
         LabelsConfig(outlier_threshold=2.0)
-    with pytest.raises(InputError, match="near_duplicate_threshold"):
+    with pytest.raises(InputError, match="--near-duplicate-threshold"):
         LabelsConfig(near_duplicate_threshold=-0.1)
     with pytest.raises(InputError, match="at least 2 folds"):
         LabelsConfig(folds=1)
+
+
+def _arrays(rng: np.random.Generator, splits: list[str], flip: np.ndarray):
+    from curate.clean.labels import LabelArrays
+
+    n = len(splits)
+    given = np.arange(n) % 7
+    x = _clusters(rng, n)
+    x[1] = x[0] * 1.001  # a near-duplicate pair in train
+    return LabelArrays([f"id{i}" for i in range(n)], [str(i) for i in range(n)],
+                       np.array(splits, dtype=object), given, _probs(given, flip, rng), x,
+                       [None] * n)
+
+
+def test_score_is_a_table_that_tags_train_and_val_only():
+    from curate.clean.labels import score
+
+    rng = np.random.default_rng(4)
+    splits = ["train"] * 500 + ["val"] * 100 + ["test"] * 100
+    flip = np.concatenate([rng.choice(600, 30, replace=False), 600 + np.arange(10)])
+    table = score(_arrays(rng, splits, flip), LabelsConfig())
+    assert table.check == "labels" and len(table.ids) == 700
+    assert set(table.columns) == {"label_quality", "suggested_label", "outlier_score",
+                                  "near_duplicate_score", "near_duplicate_set"}
+    assert table.columns["suggested_label"].kind == "classification"
+    label, conf = table.columns["suggested_label"].values[flip[0]]
+    assert label in CLASSES and 0 < conf <= 1
+    assert set(table.flags) == {"label", "outlier", "near_duplicate"}
+    test = np.arange(700) >= 600
+    assert not any(table.flags[k][test].any() for k in table.flags)   # audited, never tagged
+    assert table.flags["label"][flip[:30]].mean() >= 0.7
+    assert table.flags["near_duplicate"][[0, 1]].all()
+    assert table.stats["checked"] == 600 and table.stats["test_audited"] == 100
+    assert table.stats["test_would_flag"] >= 8                     # the planted test flips
+    assert table.stats["flagged"] == int(table.flags["label"].sum())
+    assert sum(table.stats["flagged_per_class"].values()) == table.stats["flagged"]
+    assert table.counts()["issue:label"] == table.stats["flagged"]
+
+
+def test_thresholds_reach_the_feature_flags():
+    from curate.clean.labels import score
+
+    rng = np.random.default_rng(5)
+    data = _arrays(rng, ["train"] * 300, np.zeros(0, np.int64))
+    default = score(data, LabelsConfig())
+    none = score(data, LabelsConfig(outlier_threshold=0.0, near_duplicate_threshold=0.0))
+    assert default.flags["near_duplicate"].any() and not none.flags["near_duplicate"].any()
+    assert not none.flags["outlier"].any() and "test_audited" not in none.stats
+    strict = score(data, LabelsConfig(filter_by="predicted_neq_given"))
+    assert strict.stats["flagged"] >= default.stats["flagged"]
+
+
+def test_config_resolves_profiles_into_the_oof_config():
+    from curate.clean.oof import PROFILES
+
+    full = LabelsConfig().oof_config()
+    assert (full.folds, full.epochs) == (PROFILES["default"]["folds"],
+                                         PROFILES["default"]["epochs"]) == (5, 6)
+    fast = LabelsConfig(fast=True).oof_config()
+    assert (fast.folds, fast.epochs) == (3, 2)
+    assert LabelsConfig(fast=True, folds=3, epochs=5).settings()["epochs"] == 5
+    assert "device" not in LabelsConfig(device="cuda").settings()
+    with pytest.raises(TypeError):
+        LabelsConfig(3)  # keyword arguments only

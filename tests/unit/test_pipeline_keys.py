@@ -58,3 +58,23 @@ def test_shipped_pipeline_configs_are_valid(name):
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "pipelines" / name)
     assert cfg.names()[0] == "ingest" and cfg.names()[-1] == "compare"
+
+
+def test_clean_thresholds_are_pipeline_keys_that_reach_the_checks(tmp_path):
+    from curate.clean.checks import labels_config, quality_config
+    from curate.core.errors import InputError
+    from curate.pipeline import _build
+    from curate.pipeline.config import load_config
+
+    path = tmp_path / "p.toml"
+    path.write_text('[clean]\nfast = true\ndark_threshold = 0.9\nfast_face_entropy = 5.0\n'
+                    'outlier_threshold = 0.2\nfilter_by = "both"\nradius = 2\n')
+    cfg = load_config(path)
+    clean = _build(cfg.stages[0], cfg, progress=False)
+    q = quality_config(clean)
+    assert (q.dark_threshold, q.fast_face_entropy, clean.radius) == (0.9, 5.0, 2)
+    lab = labels_config(clean)
+    assert (lab.outlier_threshold, lab.filter_by) == (0.2, "both")
+    path.write_text("[clean]\nblurry_threshold = 2.0\n")
+    with pytest.raises(InputError, match="--blurry-threshold 2.0"):
+        _build(load_config(path).stages[0], load_config(path), progress=False)

@@ -1,0 +1,28 @@
+"""The clean report's numbers for a reader and its example captions (pure, no DB)."""
+
+from __future__ import annotations
+
+from curate.clean import report
+
+
+def test_numbers_are_formatted_for_a_reader():
+    assert report.fmt("oof_accuracy", 0.5917973010876679) == "59.2%"
+    assert report.fmt("ferplus_given_agrees", 0.5) == "50.0%"
+    assert report.fmt("oof_seconds", 123.456) == "123 s"
+    assert report.fmt("log_loss", 1.23456789) == "1.235"
+    assert report.fmt("oof_reused", True) == "yes" and report.fmt("warning", None) == "-"
+    assert report.fmt("checked", 600) == "600"
+
+
+def test_stats_render_as_tables_not_raw_dicts():
+    lines = report.stat_lines({"checked": 600, "test_accuracy": 0.61234,
+                               "flagged_per_class": {"angry": 3, "happy": 1}, "tagged": {}})
+    text = "\n".join(lines)
+    assert "| checked | 600 |" in text and "| test accuracy | 61.2% |" in text
+    assert "{" not in text and "| angry | happy |" in text and "| 3 | 1 |" in text
+
+
+def test_example_captions_show_given_and_suggested_labels():
+    s = report._Samples(["train", "train"], ["happy", "sad"], ["a.png", "b.png"],
+                        ["sad", None])
+    assert report._caption(s, 0) == "happy -> sad" and report._caption(s, 1) == "sad"
