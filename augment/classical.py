@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AugmentRecipe:
     """Ranges the random parameters are drawn from (uniform)."""
 

@@ -4,75 +4,83 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from curate.core.clikit import global_options, pick_device, state
+from augment.synth.models import FAMILIES
+from augment.synth.stage import PLANS
+from curate.core.clikit import Device, global_options, pick_device, state
 from curate.core.errors import cli_errors
+
+if TYPE_CHECKING:
+    from augment.synth.stage import SynthReport
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 app.callback()(global_options)
 console = Console()
 
-
-class Plan(str, Enum):
-    balance = "balance"
-
-
-class Family(str, Enum):
-    auto = "auto"
-    sd15 = "sd15"
-    sdxl = "sdxl"
-    turbo = "turbo"
-    lcm = "lcm"
+# Closed choices, generated from the registries they name (one list each, in the library).
+Plan = Enum("Plan", {p: p for p in PLANS}, type=str)
+Family = Enum("Family", {f: f for f in ("auto", *FAMILIES)}, type=str)
 
 
 def _classes(value: str | None) -> tuple[str, ...]:
     return tuple(c.strip().lower() for c in value.split(",") if c.strip()) if value else ()
 
 
+# `augment synth`'s options with long help texts, named here to keep the command short.
+Model = Annotated[str, typer.Option(
+    envvar="FER_CURATE_SYNTH_MODEL",
+    help="Diffusers folder, single .safetensors checkpoint (with --config) or hub id.")]
+PerClass = Annotated[int | None, typer.Option(
+    help="Admitted images wanted per class (from this model, counting earlier runs).")]
+PlanOpt = Annotated[Plan | None, typer.Option(
+    help="balance: classes and counts from `curate balance`'s stored plan.")]
+ConfigDir = Annotated[Path | None, typer.Option(
+    help="Local diffusers folder of the architecture, for a single-file --model.")]
+FamilyOpt = Annotated[Family, typer.Option(help="Model family (sets default steps/guidance).")]
+Seed = Annotated[int, typer.Option(help="Base seed; image i of class c uses seed + offset(c, i).")]
+TargetSize = Annotated[int | None, typer.Option(
+    help="Rendered size [default: the real train images' size].")]
+Margin = Annotated[float, typer.Option(
+    help="Face crop margin per side, as a fraction of the face box.")]
+Threshold = Annotated[float, typer.Option(
+    help="Min reference-classifier probability of the intended class.")]
+DupRadius = Annotated[int, typer.Option(
+    help="pHash Hamming distance at or below which an image duplicates a real one.")]
+MaxAttempts = Annotated[int | None, typer.Option(
+    help="Seeds tried per class at most [default: 4 x the count wanted].")]
+Prompts = Annotated[Path | None, typer.Option(
+    help="TOML/JSON prompt file (class -> prompts) replacing the templates.")]
+
+
 @app.command()
 def synth(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option(
-        envvar="FER_CURATE_SYNTH_MODEL",
-        help="Diffusers folder, single .safetensors checkpoint (with --config) or hub id.")],
+    model: Model,
     classes: Annotated[str | None, typer.Option(
         help="Comma-separated classes, e.g. disgust,fear.")] = None,
-    per_class: Annotated[int | None, typer.Option(
-        help="Admitted images wanted per class (from this model, counting earlier runs).")] = None,
-    plan: Annotated[Plan | None, typer.Option(
-        help="balance: classes and counts from `curate balance`'s stored plan.")] = None,
-    config: Annotated[Path | None, typer.Option(
-        help="Local diffusers folder of the architecture, for a single-file --model.")] = None,
-    family: Annotated[Family, typer.Option(
-        help="Model family (sets default steps/guidance).")] = Family.auto,
-    steps: Annotated[int | None, typer.Option(
-        help="Denoising steps [default: per family].")] = None,
+    per_class: PerClass = None,
+    plan: PlanOpt = None,
+    config: ConfigDir = None,
+    family: FamilyOpt = Family["auto"],
+    steps: Annotated[int | None, typer.Option(help="Denoising steps [default: per family].")] = None,
     guidance: Annotated[float | None, typer.Option(
         help="Guidance scale [default: per family; 0 for turbo].")] = None,
-    seed: Annotated[int, typer.Option(
-        help="Base seed; image i of class c uses seed + offset(c, i).")] = 0,
+    seed: Seed = 0,
     batch_size: Annotated[int, typer.Option(help="Images per pipeline call.")] = 1,
     size: Annotated[int | None, typer.Option(
         help="Generation size in px [default: the model's].")] = None,
-    target_size: Annotated[int | None, typer.Option(
-        help="Rendered size [default: the real train images' size].")] = None,
-    margin: Annotated[float, typer.Option(
-        help="Face crop margin per side, as a fraction of the face box.")] = 0.2,
-    threshold: Annotated[float, typer.Option(
-        help="Min reference-classifier probability of the intended class.")] = 0.4,
-    dup_radius: Annotated[int, typer.Option(
-        help="pHash Hamming distance at or below which an image duplicates a real one.")] = 6,
-    max_attempts: Annotated[int | None, typer.Option(
-        help="Seeds tried per class at most [default: 4 x the count wanted].")] = None,
-    prompts: Annotated[Path | None, typer.Option(
-        help="TOML/JSON prompt file (class -> prompts) replacing the templates.")] = None,
-    device: Annotated[str, typer.Option(
-        help="auto (CUDA when present), cpu, cuda, cuda:1 ...")] = "auto",
+    target_size: TargetSize = None,
+    margin: Margin = 0.2,
+    threshold: Threshold = 0.4,
+    dup_radius: DupRadius = 6,
+    max_attempts: MaxAttempts = None,
+    prompts: Prompts = None,
+    device: Device = "auto",
 ) -> None:
     """Generate faces of rare classes, gate them (face, reference classifier, no near-duplicate
     of a real image, not blacked out) and admit those that pass as synthetic train samples.
@@ -90,19 +98,15 @@ def synth(
             family=family.value, steps=steps, guidance=guidance, seed=seed,
             batch_size=batch_size, size=size, target_size=target_size,
             margin=margin, max_attempts=max_attempts, prompts=prompts, threshold=threshold,
-            dup_radius=dup_radius,
-            device=pick_device(device), progress=st.progress)
+            dup_radius=dup_radius, device=pick_device(device), progress=st.progress)
         report = synthesize(cfg)
-    _summary(report)
-    if report.attempted and not report.admitted:
-        reasons = ", ".join(f"{r} {n}" for r, n in report.reasons().most_common())
-        typer.echo(f"error: none of the {report.attempted} generated images passed the gate "
-                   f"({reasons}); see the reasons next to each image in {report.rejected_dir}",
-                   err=True)
-        raise typer.Exit(1)
+        _summary(report)
+        failed = report.nothing_admitted()
+        if failed:
+            raise failed
 
 
-def _summary(report) -> None:  # noqa: ANN001 - a SynthReport
+def _summary(report: SynthReport) -> None:
     m = report.model
     safety = {True: "on", False: "absent", None: "n/a"}[m.get("safety_checker")]
     console.print(f"[bold]synth[/] model {m['id']} ({m['family']}, sha256 {m['sha256'][:12]}, "

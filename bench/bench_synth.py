@@ -123,6 +123,28 @@ def real_model(args, ref, real_hashes: np.ndarray) -> None:
         print(f"| {k} | {v} | {v / n:.1%} |")
 
 
+def reference(args):
+    """The --reference classifier, or (timing only) one of a realistic size with random weights."""
+    from train.reference import ReferenceSpec, build_model, load_reference, save_reference
+
+    if args.reference:
+        return load_reference(args.reference, args.device)
+    tmp = Path(tempfile.mkdtemp())
+    spec = ReferenceSpec(backbone="resnet18", img_size=48)
+    save_reference(tmp, [build_model(spec)], spec)
+    return load_reference(tmp)
+
+
+def padded_real_hashes(faces: list[np.ndarray]) -> np.ndarray:
+    """The faces' pHashes, padded with random 64-bit values to FER-2013's 35,887 images
+    (nearest() costs the same for any values)."""
+    from augment.synth.gate import phashes
+
+    hashes = phashes(faces)
+    pad = np.random.default_rng(0).integers(0, 2**63, 35_887 - len(hashes), dtype=np.int64)
+    return np.concatenate([hashes, pad.astype(np.uint64)])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csv", type=Path, default=DEFAULT_CSV)
@@ -139,23 +161,10 @@ def main() -> None:
     import torch
     from PIL import Image
 
-    from augment.synth.gate import phash
-    from train.reference import ReferenceSpec, build_model, load_reference, save_reference
-
     torch.set_num_threads(2)
     faces = fer_faces(args.csv, args.n_gate)
-    if args.reference:
-        ref = load_reference(args.reference, args.device)
-    else:  # timing only: a reference classifier of a realistic size (random weights)
-        tmp = Path(tempfile.mkdtemp())
-        spec = ReferenceSpec(backbone="resnet18", img_size=48)
-        save_reference(tmp, [build_model(spec)], spec)
-        ref = load_reference(tmp)
-    # Real hashes: the faces read here, padded with random 64-bit values to FER-2013's 35,887
-    # images (nearest() costs the same for any values).
-    hashes = np.array([phash(f) for f in faces], dtype=np.uint64)
-    pad = np.random.default_rng(0).integers(0, 2**63, 35_887 - len(hashes), dtype=np.int64)
-    real_hashes = np.concatenate([hashes, pad.astype(np.uint64)])
+    ref = reference(args)
+    real_hashes = padded_real_hashes(faces)
     as_generated = [np.asarray(Image.fromarray(f).convert("RGB").resize((512, 512))) for f in faces]
     gate_native = time_gate([np.stack([f] * 3, -1) for f in faces], ref, real_hashes)
     gate_512 = time_gate(as_generated, ref, real_hashes)

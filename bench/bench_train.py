@@ -69,8 +69,8 @@ def our_loop(model_name: str, images: np.ndarray, labels: np.ndarray, batch: int
     from train.data import ImageSet
     from train.loop import TrainConfig, Trainer
 
-    data = ImageSet(images, labels, np.array(["train"] * len(labels)),
-                    [str(i) for i in range(len(labels))])
+    data = ImageSet(images=images, labels=labels, splits=np.array(["train"] * len(labels)),
+                    ids=[str(i) for i in range(len(labels))])
     # the schedule must span the 2 warm-up steps plus the `steps` measured (OneCycleLR refuses
     # to step past its total): 2 steps per epoch, `steps` epochs
     cfg = TrainConfig(backbone=model_name, img_size=48, epochs=max(10, steps), batch_size=batch,
@@ -99,11 +99,11 @@ def bench_oof(args: argparse.Namespace) -> None:
     """Fast-profile out-of-fold probabilities on (a subset of) the ingested real FER-2013."""
     from curate.clean.labels import LabelsConfig
     from curate.clean.oof import ensure_oof
-    from curate.core import store
+    from curate.core import schema, store
     from curate.core.workspace import Workspace
 
     ds = store.load_dataset(args.dataset)
-    view = ds.match({"split": {"$in": ["train", "val"]}})
+    view = ds.match(schema.in_splits(["train", "val"]))
     if args.limit:
         view = view.take(args.limit, seed=0)
     cfg = LabelsConfig(fast=True, folds=args.folds, epochs=args.epochs).oof_config()
@@ -111,8 +111,8 @@ def bench_oof(args: argparse.Namespace) -> None:
     s = ensure_oof(ds, view, cfg, Workspace(Path(args.workspace)), progress=False)
     print("| samples | folds | epochs | backbone | oof accuracy | log-loss | seconds |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| {s['samples']} | {s['folds']} | {cfg.epochs} | {cfg.backbone}@{cfg.img_size} | "
-          f"{100 * s['oof_accuracy']:.1f}% | {s['log_loss']:.3f} | "
+    print(f"| {s.samples} | {s.folds} | {cfg.epochs} | {cfg.backbone}@{cfg.img_size} | "
+          f"{100 * s.oof_accuracy:.1f}% | {s.log_loss:.3f} | "
           f"{time.perf_counter() - t0:.0f} |")
 
 

@@ -23,8 +23,8 @@ def make_set(n: int, seed: int = 0, side: int = 24, split: str = "train") -> Ima
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % len(CLASSES)
     images = np.stack([class_image(int(y), rng, side)[None] for y in labels])
-    return ImageSet(images, labels.astype(np.int64), np.array([split] * n),
-                    [f"{split}_{i}" for i in range(n)])
+    return ImageSet(images=images, labels=labels.astype(np.int64), splits=np.array([split] * n),
+                    ids=[f"{split}_{i}" for i in range(n)])
 
 
 def export_tree(root: Path, per_class: dict[str, int], side: int = 24, seed: int = 0) -> Path:

@@ -11,31 +11,24 @@ from rich.console import Console
 from rich.table import Table
 
 from curate.core.clikit import Device, global_options, pick_device, state
-from curate.core.errors import InputError, cli_errors
-from curate.core.taxonomy import CLASSES
+from curate.core.errors import cli_errors
+from curate.core.taxonomy import CLASSES, SPLITS
 from curate.core.views import ViewName
 from curate.core.workspace import Workspace
+from train.compare import PROFILES
+from train.evaluate import LABEL_FIELDS
+from train.loop import SCHEDULES
+from train.metrics import Metrics
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 app.callback()(global_options)
 console = Console()
 
-
-class Schedule(str, Enum):
-    onecycle = "onecycle"
-    cosine = "cosine"
-
-
-class LabelField(str, Enum):
-    ground_truth = "ground_truth"
-    ferplus_label = "ferplus_label"
-    orig_label = "orig_label"
-
-
-class Profile(str, Enum):
-    cpu = "cpu"
-    gpu = "gpu"
-
+# Closed choices, generated from the registries they name (one list each, in the library).
+Schedule = Enum("Schedule", {s: s for s in SCHEDULES}, type=str)
+LabelField = Enum("LabelField", {f: f for f in LABEL_FIELDS}, type=str)
+Profile = Enum("Profile", {p: p for p in PROFILES}, type=str)
+Split = Enum("Split", {s: s for s in SPLITS}, type=str)
 
 Seed = Annotated[int, typer.Option(help="Seed of every RNG.")]
 
@@ -45,7 +38,7 @@ def _ws(ctx: typer.Context) -> Workspace:
     return Workspace.for_dataset(st.dataset, st.workspace)
 
 
-def _metrics_table(title: str, m: dict) -> Table:
+def _metrics_table(title: str, m: Metrics) -> Table:
     t = Table("class", "precision", "recall", "F1", "support", title=title)
     for c in CLASSES:
         pc = m["per_class"][c]
@@ -65,7 +58,7 @@ def run(
     in_chans: Annotated[int, typer.Option(help="1 grayscale, 3 RGB.")] = 1,
     batch_size: int = 128,
     lr: float = 2e-3,
-    schedule: Schedule = Schedule.onecycle,
+    schedule: Schedule = Schedule["onecycle"],
     patience: Annotated[int, typer.Option(help="Early stop after N flat epochs (0 off).")] = 8,
     pretrained: Annotated[Path | None, typer.Option(help="Local timm weights file.")] = None,
     freeze_epochs: Annotated[int, typer.Option(help="Epochs with a frozen backbone first.")] = 0,
@@ -89,11 +82,11 @@ def run(
         name = (data.name if data else view.value) if (data or view) else "run"
         out = out or _ws(ctx).runs / f"{name}-{backbone}-s{seed}"
         r = run_training(src, cfg, out, progress=st.progress, resume=resume)
-    t, c = r["test"], r["cost"]
-    console.print(_metrics_table(f"{backbone} on {r['source']}: test", t))
+    t, c = r.test, r.cost
+    console.print(_metrics_table(f"{backbone} on {r.source}: test", t))
     console.print(f"accuracy {100 * t['accuracy']:.2f}%  macro-F1 {100 * t['macro_f1']:.2f}%  "
                   f"ECE {100 * t['ece']:.2f}%  log-loss {t['log_loss']:.3f}  best epoch "
-                  f"{r['best_epoch']}  train {c['train_seconds']:.0f} s "
+                  f"{r.best_epoch}  train {c['train_seconds']:.0f} s "
                   f"({c['images_per_s']:.0f} img/s)  params {c['params']:,}  "
                   f"{c['inference_ms_per_image']:.2f} ms/image")
     console.print(f"run: {out}")
@@ -103,8 +96,8 @@ def run(
 def eval_cmd(
     ctx: typer.Context,
     run_dir: Annotated[Path, typer.Option("--run", help="A folder written by `train run`.")],
-    split: Annotated[str, typer.Option(help="train, val or test.")] = "test",
-    label_field: LabelField = LabelField.ground_truth,
+    split: Split = Split["test"],
+    label_field: LabelField = LabelField[LABEL_FIELDS[0]],
     device: Device = "auto",
 ) -> None:
     """Score a run on a split of the dataset; predictions go back to FiftyOne."""
@@ -112,14 +105,13 @@ def eval_cmd(
 
     st = state(ctx)
     with cli_errors(st.verbose):
-        if split not in ("train", "val", "test"):
-            raise InputError(f"--split {split!r}: use train, val or test")
-        m = eval_run(run_dir, st.dataset, split=split, label_field=label_field.value,
+        r = eval_run(run_dir, st.dataset, split=split.value, label_field=label_field.value,
                      device=pick_device(device), progress=st.progress)
-    console.print(_metrics_table(f"{run_dir.name} on {split} vs {label_field.value}", m))
+    m = r.metrics
+    console.print(_metrics_table(f"{run_dir.name} on {r.split} vs {r.label_field}", m))
     console.print(f"accuracy {100 * m['accuracy']:.2f}%  macro-F1 {100 * m['macro_f1']:.2f}%  "
-                  f"ECE {100 * m['ece']:.2f}%  ({m['n']} images) -> field {m['pred_field']}, "
-                  f"evaluation {m['eval_key']}")
+                  f"ECE {100 * m['ece']:.2f}%  ({m['n']} images) -> field {r.pred_field}, "
+                  f"evaluation {r.eval_key}")
 
 
 @app.command("compare")
@@ -129,7 +121,7 @@ def compare_cmd(
     views: Annotated[str | None, typer.Option(help="Or views of the dataset: raw,curated.")] = None,
     backbones: Annotated[str | None, typer.Option(help="Comma-separated timm names.")] = None,
     seeds: Annotated[int | None, typer.Option(help="Seeds per backbone and variant.")] = None,
-    profile: Profile = Profile.cpu,
+    profile: Profile = Profile["cpu"],
     epochs: int | None = None,
     img_size: int | None = None,
     batch_size: int = 128,
@@ -151,9 +143,9 @@ def compare_cmd(
             out=out, dataset=st.dataset, workspace=st.workspace, restored=restored,
             progress=st.progress))
     t = Table("backbone", "variant", "seeds", "accuracy %", "macro-F1 %", title="test, mean ± std")
-    for row in r["summary"]["table"]:
+    for row in r.summary["table"]:
         t.add_row(row["backbone"], row["variant"], str(row["seeds"]),
                   f"{100 * row['accuracy'][0]:.1f} ± {100 * row['accuracy'][1]:.1f}",
                   f"{100 * row['macro_f1'][0]:.1f} ± {100 * row['macro_f1'][1]:.1f}")
     console.print(t)
-    console.print(f"report: {r['markdown']} and {r['html']}")
+    console.print(f"report: {r.markdown} and {r.html}")

@@ -8,17 +8,18 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from curate.core import schema
 from curate.core.errors import InputError
-from curate.core.schema import SOFT_LABEL
 from train.data import ImageSet
 from train.loop import TrainConfig
-from train.metrics import evaluate
+from train.metrics import Metrics, evaluate
+from train.report import REPORT_HTML, REPORT_MD, RESULTS, write_report
 from train.run import (
     METRICS,
     TEST_PROBS,
@@ -41,8 +42,10 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CompareConfig:
+    """A resolved comparison: named data variants, backbones, seeds and the shared settings."""
+
     variants: tuple[tuple[str, DataSource], ...]
     backbones: tuple[str, ...]
     seeds: int
@@ -73,7 +76,7 @@ def parse_variants(text: str, dataset: str | None = None, views: bool = False,
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CompareSettings:
     """`train compare`'s options (also the pipeline's [compare] keys); validates itself."""
 
@@ -106,12 +109,34 @@ class CompareSettings:
                            device=self.device, patience=0)
         for b in names:
             TrainConfig(backbone=b)  # validates every name before any training
-        return CompareConfig(parse_variants(self.variants or self.views or "", self.dataset,
-                                            self.views is not None, self.restored),
-                             names, self.seeds or p["seeds"], base)
+        variants = parse_variants(self.variants or self.views or "", self.dataset,
+                                  self.views is not None, self.restored)
+        return CompareConfig(variants=variants, backbones=names, seeds=self.seeds or p["seeds"],
+                             base=base)
 
 
-def run_compare(s: CompareSettings) -> dict[str, Any]:
+@dataclass(frozen=True, kw_only=True)
+class CompareResult:
+    """A comparison: every run's result (results.json's records), the summary, the report."""
+
+    results: list[dict[str, Any]]  # one per (variant, backbone, seed): TrainResult.to_dict() + keys
+    summary: dict[str, Any]  # `summarise` + test_with_train_copy (results.json's summary)
+    markdown: str
+    html: str
+    noop: bool = False  # the same comparison on the same data had already run
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """A difference of means, its standard error and whether it exceeds 2 SE (seed noise);
+    `se` and `significant` are None with fewer than 2 seeds a side."""
+
+    diff: float
+    se: float | None
+    significant: bool | None
+
+
+def run_compare(s: CompareSettings) -> CompareResult:
     """Build the comparison from the options and run it (report under `out`)."""
     from curate.core.workspace import Workspace
 
@@ -131,31 +156,52 @@ def _check_same_test(loaded: dict[str, ImageSet]) -> None:
         raise InputError("the variants use different label sets; export them with the same classes")
 
 
-def noise_verdict(a: list[float], b: list[float]) -> dict[str, Any]:
-    """Difference of means, its standard error, and whether it exceeds 2 SE (seed noise)."""
+def noise_verdict(a: list[float], b: list[float]) -> Verdict:
+    """Difference of means (b - a), its standard error, and whether it exceeds 2 SE."""
     diff = float(np.mean(b) - np.mean(a))
     if len(a) < 2 or len(b) < 2:
-        return {"diff": diff, "se": None, "significant": None}
+        return Verdict(diff=diff, se=None, significant=None)
     se = math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
-    return {"diff": diff, "se": se, "significant": bool(abs(diff) > 2 * se)}
+    return Verdict(diff=diff, se=se, significant=bool(abs(diff) > 2 * se))
 
 
-def compare(cfg: CompareConfig, out: Path, *, progress: bool = False) -> dict[str, Any]:
+def compare(cfg: CompareConfig, out: Path, *, progress: bool = False) -> CompareResult:
     """Train every (variant, backbone, seed); returns all results plus the report paths."""
-    from train.report import write_report
-
     t0 = time.perf_counter()
     fp = inputs_fingerprint(cfg)
-    done = read_json(out / "results.json")
-    intact = all((Path(r["run"]) / f).is_file() for r in done.get("results", [])
-                 for f in (METRICS, TEST_PROBS))
-    if done.get("fingerprint") == fp and intact and (out / "report.md").is_file():
-        log.info("%s: the same comparison on the same data already ran; nothing to do", out)
-        return {"results": done["results"], "summary": done["summary"],
-                "markdown": str(out / "report.md"), "html": str(out / "report.html"), "noop": True}
+    done = _already_done(out, fp)
+    if done is not None:
+        return done
     loaded = {name: load_source(src, cfg.base.img_size, cfg.base.in_chans, progress)
               for name, src in cfg.variants}
     _check_same_test(loaded)
+    results = _train_all(cfg, loaded, out, progress)
+    copies = test_with_train_copy(loaded)
+    for r in results:
+        test = loaded[r["variant"]].split("test")
+        r["test_without_train_copies"] = rescore(Path(r["run"]) / TEST_PROBS, test, copies)
+    summary = summarise(results, [n for n, _ in cfg.variants], cfg.backbones)
+    summary["test_with_train_copy"] = len(copies)
+    paths = write_report(out, results, summary, time.perf_counter() - t0, fingerprint=fp)
+    return CompareResult(results=results, summary=summary, markdown=paths.markdown,
+                         html=paths.html)
+
+
+def _already_done(out: Path, fp: str) -> CompareResult | None:
+    """The comparison in `out`, when it ran with fingerprint `fp` and its runs are intact."""
+    done = read_json(out / RESULTS)
+    intact = all((Path(r["run"]) / f).is_file() for r in done.get("results", [])
+                 for f in (METRICS, TEST_PROBS))
+    if done.get("fingerprint") != fp or not intact or not (out / REPORT_MD).is_file():
+        return None
+    log.info("%s: the same comparison on the same data already ran; nothing to do", out)
+    return CompareResult(results=done["results"], summary=done["summary"],
+                         markdown=str(out / REPORT_MD), html=str(out / REPORT_HTML), noop=True)
+
+
+def _train_all(cfg: CompareConfig, loaded: dict[str, ImageSet], out: Path,
+               progress: bool) -> list[dict[str, Any]]:
+    """One run per (backbone, seed, variant), under `out/runs/<variant>-<backbone>-s<seed>`."""
     results: list[dict[str, Any]] = []
     for backbone in cfg.backbones:
         for seed in range(cfg.seeds):
@@ -165,15 +211,8 @@ def compare(cfg: CompareConfig, out: Path, *, progress: bool = False) -> dict[st
                 log.info("training %s on %s (seed %d)", backbone, name, seed)
                 r = run_training(src, tc, run_dir, progress=progress, data=loaded[name])
                 results.append({"variant": name, "backbone": backbone, "seed": seed,
-                                "run": str(run_dir), **r})
-    copies = test_with_train_copy(loaded)
-    for r in results:
-        test = loaded[r["variant"]].split("test")
-        r["test_without_train_copies"] = rescore(Path(r["run"]) / TEST_PROBS, test, copies)
-    summary = summarise(results, [n for n, _ in cfg.variants], cfg.backbones)
-    summary["test_with_train_copy"] = len(copies)
-    paths = write_report(out, results, summary, time.perf_counter() - t0, fingerprint=fp)
-    return {"results": results, "summary": summary, **paths}
+                                "run": str(run_dir), **r.to_dict()})
+    return results
 
 
 def inputs_fingerprint(cfg: CompareConfig) -> str:
@@ -194,10 +233,10 @@ def inputs_fingerprint(cfg: CompareConfig) -> str:
 
             view, field = named_view(store.load_dataset(src.dataset or "fer"), src.view or "",
                                      src.restored)
-            names = ["id", f"{field}.label", "filepath", "split"]
+            names = ["id", f"{field}.label", schema.FILEPATH, schema.SPLIT]
             # soft labels (apply --soften) are training targets: a change re-runs the comparison
             # (an augmented copy's comes from its parent, whose row is here)
-            names += [SOFT_LABEL] if SOFT_LABEL in view.get_field_schema() else []
+            names += [schema.SOFT_LABEL] if schema.SOFT_LABEL in view.get_field_schema() else []
             cols = view.values(names)
             rows += [(name, *r) for r in sorted(zip(*cols, strict=True))]
     settings = {"variants": [(n, s.describe()) for n, s in cfg.variants],
@@ -220,7 +259,7 @@ def test_with_train_copy(loaded: dict[str, ImageSet]) -> set[str]:
     return out
 
 
-def rescore(probs_path: Path, test: ImageSet, drop: set[str]) -> dict[str, Any] | None:
+def rescore(probs_path: Path, test: ImageSet, drop: set[str]) -> Metrics | None:
     """The run's test metrics without the `drop` keys (None: no saved probabilities)."""
     saved = load_test_probs(probs_path)
     if saved is None:
@@ -239,22 +278,14 @@ VERDICTS = (("macro_f1", "test", "macro_f1"), ("accuracy", "test", "accuracy"),
             ("macro_f1 (test without train copies)", "test_without_train_copies", "macro_f1"))
 
 
-def summarise(results: list[dict], variants: list[str], backbones: tuple[str, ...]) -> dict:
+def summarise(results: list[dict], variants: list[str],
+              backbones: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
     """Mean ± std per (backbone, variant) and the noise verdict of each variant vs the first."""
     table, verdicts = [], []
     for bb in backbones:
         per = {v: [r for r in results if r["backbone"] == bb and r["variant"] == v]
                for v in variants}
-        for v, rs in per.items():
-            row = {"backbone": bb, "variant": v, "seeds": len(rs)}
-            for m in ("accuracy", "macro_f1", "ece"):
-                row[m] = _mean_std([r["test"][m] for r in rs])
-            sub = [r.get("test_without_train_copies") for r in rs]
-            if all(sub):
-                for m in ("accuracy", "macro_f1"):
-                    row[f"{m}_without_train_copies"] = _mean_std([s[m] for s in sub])
-            row["train_seconds"] = float(np.mean([r["cost"]["train_seconds"] for r in rs]))
-            table.append(row)
+        table += [_table_row(bb, v, rs) for v, rs in per.items()]
         base = variants[0]
         for v in variants[1:]:
             for label, key, m in VERDICTS:
@@ -263,8 +294,21 @@ def summarise(results: list[dict], variants: list[str], backbones: tuple[str, ..
                 verdict = noise_verdict([r[key][m] for r in per[base]],
                                         [r[key][m] for r in per[v]])
                 verdicts.append({"backbone": bb, "metric": label, "baseline": base, "variant": v,
-                                 **verdict})
+                                 **asdict(verdict)})
     return {"table": table, "verdicts": verdicts}
+
+
+def _table_row(backbone: str, variant: str, rs: list[dict]) -> dict[str, Any]:
+    """The mean ± std row of one (backbone, variant) over its seeds."""
+    row: dict[str, Any] = {"backbone": backbone, "variant": variant, "seeds": len(rs)}
+    for m in ("accuracy", "macro_f1", "ece"):
+        row[m] = _mean_std([r["test"][m] for r in rs])
+    sub = [r.get("test_without_train_copies") for r in rs]
+    if all(sub):
+        for m in ("accuracy", "macro_f1"):
+            row[f"{m}_without_train_copies"] = _mean_std([s[m] for s in sub])
+    row["train_seconds"] = float(np.mean([r["cost"]["train_seconds"] for r in rs]))
+    return row
 
 
 def _mean_std(vals: list[float]) -> tuple[float, float]:

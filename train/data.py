@@ -8,19 +8,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from curate.core import schema
 from curate.core.errors import InputError, StoreError
 from curate.core.imageio import IMAGE_FORMATS, IMAGE_SUFFIXES
 from curate.core.progress import task
-from curate.core.schema import SOFT_LABEL
 from curate.core.taxonomy import (
     CLASS_INDEX,
     CLASSES,
+    SPLITS,
     class_from_name,
     split_from_name,
 )
@@ -41,7 +42,6 @@ class ImageSet:
     ids: list[str]
     groups: np.ndarray | None = None
     classes: tuple[str, ...] = CLASSES
-    extra: dict[str, Any] = field(default_factory=dict)
     soft: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -49,11 +49,10 @@ class ImageSet:
 
     def subset(self, mask: np.ndarray) -> ImageSet:
         idx = np.flatnonzero(mask) if mask.dtype == bool else np.asarray(mask)
-        return ImageSet(self.images[idx], self.labels[idx], self.splits[idx],
-                        [self.ids[i] for i in idx],
-                        None if self.groups is None else self.groups[idx], self.classes,
-                        {k: [v[i] for i in idx] for k, v in self.extra.items()},
-                        None if self.soft is None else self.soft[idx])
+        return ImageSet(images=self.images[idx], labels=self.labels[idx],
+                        splits=self.splits[idx], ids=[self.ids[i] for i in idx],
+                        groups=None if self.groups is None else self.groups[idx],
+                        classes=self.classes, soft=None if self.soft is None else self.soft[idx])
 
     def split(self, name: str) -> ImageSet:
         return self.subset(self.splits == name)
@@ -145,89 +144,92 @@ def from_folder(root: Path, size: int, in_chans: int, *, progress: bool = False,
     split_arr = np.array(splits)
     check_classes(labels, split_arr, CLASSES, str(root))
     rel = [Path(p).relative_to(root).as_posix() for p in paths]
-    return ImageSet(load_images(paths, size, in_chans, progress=progress), labels, split_arr,
-                    rel, extra={"filepath": paths},
+    return ImageSet(images=load_images(paths, size, in_chans, progress=progress), labels=labels,
+                    splits=split_arr, ids=rel,
                     soft=manifest_soft_targets(Path(root), rel, labels) if soft else None)
 
 
+MANIFEST = "manifest.csv"  # an export's per-image table (curate/export/formats.py)
+
+
 def manifest_soft_targets(root: Path, rel: list[str], labels: np.ndarray) -> np.ndarray | None:
-    """(N, classes) targets from manifest.csv's `soft_label` column (one-hot where empty);
-    None when the folder has no manifest or no soft labels."""
+    """(N, classes) targets from manifest.csv's `soft_label` column (`schema.encode_soft`'s
+    text; one-hot where empty); None when the folder has no manifest or no soft labels. A
+    malformed value is an InputError naming the file and the image."""
     import csv
 
-    path = root / "manifest.csv"
+    path = root / MANIFEST
     if not path.is_file():
         return None
     with open(path, newline="", encoding="utf-8") as fh:
-        by_path = {r["path"]: r.get("soft_label") or "" for r in csv.DictReader(fh)}
+        by_path = {r["path"]: r.get(schema.SOFT_LABEL) or "" for r in csv.DictReader(fh)}
     if not any(by_path.values()):
         return None
     out = np.zeros((len(rel), len(CLASSES)), dtype=np.float32)
     for row, (p, y) in enumerate(zip(rel, labels, strict=True)):
-        text = by_path.get(p, "")
-        if not text:
+        soft = schema.decode_soft(by_path.get(p, ""), f"{path}: {schema.SOFT_LABEL} of {p}")
+        if soft is None:
             out[row, y] = 1.0
-            continue
-        try:
-            values = [float(v) for v in text.split(";")]
-        except ValueError:
-            values = []
-        if len(values) != len(CLASSES) or abs(sum(values) - 1.0) > 1e-2 or min(values) < 0:
-            raise InputError(f"{path}: soft_label of {p} is not {len(CLASSES)} probabilities "
-                             f"separated by ';': {text[:60]!r}")
-        out[row] = values
+        else:
+            out[row] = soft
     return out
 
 
 def view_arrays(view: Any, label_field: str) -> dict[str, list]:
     """Bulk-read what training needs from a FiftyOne view (one `values` call per field)."""
-    schema = view.get_field_schema()
+    fields = view.get_field_schema()
     base = label_field.split(".")[0]
-    if base not in schema:
+    if base not in fields:
         raise StoreError(f"label field {base!r} is not on the dataset (fields: "
-                         f"{', '.join(sorted(schema))})")
-    plain = label_field == "orig_label" or "." in label_field
+                         f"{', '.join(sorted(fields))})")
+    plain = label_field == schema.ORIG_LABEL or "." in label_field
     path = label_field if plain else f"{label_field}.label"
-    cols = {"id": view.values("id"), "filepath": view.values("filepath"),
-            "split": view.values("split"), "label": view.values(path),
-            "source": view.values("source")}
-    if label_field == "orig_label":
+    cols = {"id": view.values("id"), "filepath": view.values(schema.FILEPATH),
+            "split": view.values(schema.SPLIT), "label": view.values(path),
+            "source": view.values(schema.SOURCE)}
+    if label_field == schema.ORIG_LABEL:
         cols["label"] = [raw_label(s, o)
                          for s, o in zip(cols["source"], cols["label"], strict=True)]
-    cols["dup_group"] = view.values("dup_group") if "dup_group" in schema else None
+    cols["dup_group"] = view.values(schema.DUP_GROUP) if schema.DUP_GROUP in fields else None
     return cols
 
 
 def view_soft_targets(view: Any, cols: dict[str, list], keep: list[int]) -> np.ndarray | None:
     """The view's soft labels (read only when asked for) as targets of the `keep` rows."""
-    schema = view.get_field_schema()
-    if SOFT_LABEL not in schema:
+    fields = view.get_field_schema()
+    if schema.SOFT_LABEL not in fields:
         return None
-    extra = {"soft": view.values(SOFT_LABEL),
-             "parent": view.values("parent") if "parent" in schema else None}
+    extra = {"soft": view.values(schema.SOFT_LABEL),
+             "parent": view.values(schema.PARENT) if schema.PARENT in fields else None}
     return soft_targets({**cols, **extra}, keep, len(CLASSES))
 
 
 def soft_targets(cols: dict[str, list], keep: list[int], n_classes: int) -> np.ndarray | None:
     """(len(keep), classes) targets: the sample's soft label, else its parent's (an augmented
-    copy), else its one-hot label; None when the view has no soft labels at all."""
+    copy), else its one-hot label; None when the view has no soft labels at all. A stored soft
+    label that is not `n_classes` probabilities is an InputError naming the sample."""
     soft = cols.get("soft")
     if soft is None or all(v is None for v in soft):
         return None
-    by_id = {i: v for i, v in zip(cols["id"], soft, strict=True) if v is not None}
-    parents = cols.get("parent") or [None] * len(cols["id"])
+    if n_classes != len(CLASSES):
+        raise ValueError(f"soft labels have {len(CLASSES)} classes ({', '.join(CLASSES)}), "
+                         f"not {n_classes}")
+    ids = cols["id"]
+    by_id = {i: k for k, i in enumerate(ids) if soft[k] is not None}
+    parents = cols.get("parent") or [None] * len(ids)
     out = np.zeros((len(keep), n_classes), dtype=np.float32)
     for row, i in enumerate(keep):
-        v = soft[i] if soft[i] is not None else by_id.get(parents[i])
-        if v is not None and len(v) == n_classes:
-            out[row] = v
-        else:
+        k = i if soft[i] is not None else by_id.get(parents[i])
+        if k is None:
             out[row, CLASS_INDEX[cols["label"][i]]] = 1.0
+            continue
+        where = f"sample {ids[k]}" + ("" if k == i else f" (parent of sample {ids[i]})")
+        out[row] = schema.check_soft(soft[k], where)
     return out
 
 
 def from_view(view: Any, label_field: str, size: int, in_chans: int, *,
-              progress: bool = False, splits: Sequence[str] = ("train", "val", "test"),
+              progress: bool = False, splits: Sequence[str] = SPLITS,
               soft: bool = False) -> ImageSet:
     """Load a FiftyOne view into memory; samples without a taxonomy label are left out.
     `soft`: also the view's soft labels as training targets (a model of the data's given labels,
@@ -246,10 +248,10 @@ def from_view(view: Any, label_field: str, size: int, in_chans: int, *,
     if cols["dup_group"] is not None:
         groups = np.array([str(cols["dup_group"][i]) if cols["dup_group"][i] is not None
                            else f"_{cols['id'][i]}" for i in keep])
-    return ImageSet(load_images(paths, size, in_chans, progress=progress),
-                    np.array([CLASS_INDEX[cols["label"][i]] for i in keep], dtype=np.int64),
-                    np.array([cols["split"][i] for i in keep]), [cols["id"][i] for i in keep],
-                    groups, extra={"filepath": paths},
+    return ImageSet(images=load_images(paths, size, in_chans, progress=progress),
+                    labels=np.array([CLASS_INDEX[cols["label"][i]] for i in keep], dtype=np.int64),
+                    splits=np.array([cols["split"][i] for i in keep]),
+                    ids=[cols["id"][i] for i in keep], groups=groups,
                     soft=view_soft_targets(view, cols, keep) if soft else None)
 
 

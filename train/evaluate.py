@@ -7,18 +7,38 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from curate.core import store
+from curate.core import schema, store
 from curate.core.errors import InputError
-from curate.core.taxonomy import CLASSES
+from curate.core.taxonomy import CLASSES, SPLITS
 from curate.core.workspace import write_json_atomic
 from train.data import from_view
 from train.loop import BEST, create_model, load_weights, predict, read_run_config
-from train.metrics import evaluate
+from train.metrics import Metrics, evaluate
 
 log = logging.getLogger(__name__)
+
+# The label fields a run can be scored against (the `--label-field` choices).
+LABEL_FIELDS = (schema.LABEL, schema.FERPLUS_LABEL, schema.ORIG_LABEL)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalResult:
+    """A scored run: where its predictions went and the metrics (`to_dict`: the eval JSON)."""
+
+    run: str
+    split: str
+    label_field: str
+    pred_field: str
+    eval_key: str
+    metrics: Metrics
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run": self.run, "split": self.split, "label_field": self.label_field,
+                "pred_field": self.pred_field, "eval_key": self.eval_key, **self.metrics}
 
 
 def field_key(run_dir: Path) -> str:
@@ -28,6 +48,7 @@ def field_key(run_dir: Path) -> str:
 
 
 def load_run_model(run_dir: Path, device: str = "cpu"):  # noqa: ANN201
+    """(TrainConfig, model with the run's best weights in eval mode on `device`)."""
     cfg = read_run_config(run_dir)
     if not (Path(run_dir) / BEST).is_file():
         raise InputError(f"{run_dir}: no {BEST}; the run has not finished an epoch")
@@ -37,32 +58,34 @@ def load_run_model(run_dir: Path, device: str = "cpu"):  # noqa: ANN201
 
 
 def eval_run(run_dir: Path, dataset: str, *, split: str = "test",
-             label_field: str = "ground_truth", device: str = "cpu",
-             progress: bool = False) -> dict[str, Any]:
+             label_field: str = schema.LABEL, device: str = "cpu",
+             progress: bool = False) -> EvalResult:
     """Predict `split` of the dataset with the run's best weights, score, write back."""
+    if split not in SPLITS:
+        raise InputError(f"--split {split!r}: use {', '.join(SPLITS)}")
     cfg, model = load_run_model(run_dir, device)
     ds = store.load_dataset(dataset)
-    view = ds.match({"split": split})
+    view = ds.match({schema.SPLIT: split})
     if not len(view):
         raise InputError(f"split {split!r} of dataset {dataset!r} is empty")
     data = from_view(view, label_field, cfg.img_size, cfg.in_chans, progress=progress,
                      splits=(split,))
     probs = predict(model, data.images, device=device, tta_flip=cfg.tta_flip)
-    metrics = evaluate(probs, data.labels, data.classes)
     key = field_key(run_dir)
-    pred_field, eval_key = f"pred_{key}", f"eval_{key}"
+    result = EvalResult(run=str(run_dir), split=split, label_field=label_field,
+                        pred_field=f"pred_{key}", eval_key=f"eval_{key}",
+                        metrics=evaluate(probs, data.labels, data.classes))
     f = store.fo()
-    ds.set_values(pred_field, {i: f.Classification(label=CLASSES[int(p.argmax())],
-                                                   confidence=float(p.max()))
-                               for i, p in zip(data.ids, probs, strict=False)}, key_field="id")
-    gt = label_field if "." not in label_field else label_field.split(".")[0]
-    if gt == "orig_label":
-        log.info("orig_label is not a Classification: FiftyOne evaluation skipped")
+    ds.set_values(result.pred_field, {
+        i: f.Classification(label=CLASSES[int(p.argmax())], confidence=float(p.max()))
+        for i, p in zip(data.ids, probs, strict=False)}, key_field="id")
+    gt = label_field.split(".")[0]
+    if gt == schema.ORIG_LABEL:
+        log.info("%s is not a Classification: FiftyOne evaluation skipped", schema.ORIG_LABEL)
     else:
-        if eval_key in ds.list_evaluations():
-            ds.delete_evaluation(eval_key)
-        ds.select(data.ids).evaluate_classifications(pred_field, gt_field=gt, eval_key=eval_key)
-    out = {"run": str(run_dir), "split": split, "label_field": label_field,
-           "pred_field": pred_field, "eval_key": eval_key, **metrics}
-    write_json_atomic(out, Path(run_dir) / f"eval-{split}-{gt}.json")
-    return out
+        if result.eval_key in ds.list_evaluations():
+            ds.delete_evaluation(result.eval_key)
+        ds.select(data.ids).evaluate_classifications(result.pred_field, gt_field=gt,
+                                                     eval_key=result.eval_key)
+    write_json_atomic(result.to_dict(), Path(run_dir) / f"eval-{split}-{gt}.json")
+    return result

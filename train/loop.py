@@ -6,12 +6,13 @@ which loads under `torch.load(weights_only=True)`.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import logging
 import math
-import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,19 +21,19 @@ import numpy as np
 
 from curate.core.errors import InputError, ModelError
 from curate.core.progress import task
-from curate.core.workspace import write_json_atomic
+from curate.core.taxonomy import CLASSES
+from curate.core.workspace import atomic_path, write_json_atomic
 from train.data import ImageSet, augment
 from train.metrics import evaluate
-from train.reference import ReferenceSpec
+from train.reference import MEAN, STD, ReferenceSpec
 
 log = logging.getLogger(__name__)
 
-SCHEDULES = ("cosine", "onecycle")
 MONITORS = ("macro_f1", "accuracy", "loss")
 BEST, LAST, CONFIG = "best.safetensors", "last.pt", "config.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """Everything that decides a training run (its fingerprint)."""
 
@@ -56,6 +57,8 @@ class TrainConfig:
     freeze_epochs: int = 0
     max_steps_per_epoch: int | None = None
     tta_flip: bool = True
+    # never set by the tool, but part of every saved config.json and run fingerprint: dropping
+    # it would make finished runs unreadable (`read_run_config`) and retrain them
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -64,7 +67,7 @@ class TrainConfig:
                 raise InputError(f"{name}={getattr(self, name)}: must be at least 1")
         if self.in_chans not in (1, 3):
             raise InputError(f"in_chans={self.in_chans}: use 1 (grayscale) or 3 (RGB)")
-        if self.schedule not in SCHEDULES:
+        if self.schedule not in SCHEDULES:  # the registry below the class
             raise InputError(f"schedule={self.schedule!r}: use one of {', '.join(SCHEDULES)}")
         if self.monitor not in MONITORS:
             raise InputError(f"monitor={self.monitor!r}: use one of {', '.join(MONITORS)}")
@@ -73,7 +76,7 @@ class TrainConfig:
         check_backbone(self.backbone)
         if self.pretrained and not Path(self.pretrained).is_file():
             raise ModelError(f"pretrained weights {self.pretrained} not found: give a local "
-                             ".safetensors/.pth file of {self.backbone}")
+                             f".safetensors/.pth file of {self.backbone}")
 
     def spec(self) -> ReferenceSpec:
         return ReferenceSpec(backbone=self.backbone, img_size=self.img_size, in_chans=self.in_chans)
@@ -93,7 +96,7 @@ def check_backbone(name: str) -> None:
     raise InputError(f"unknown backbone {name!r}{hint}")
 
 
-def create_model(cfg: TrainConfig, num_classes: int = 7):  # noqa: ANN201 - torch.nn.Module
+def create_model(cfg: TrainConfig, num_classes: int = len(CLASSES)):  # noqa: ANN201 - torch.nn.Module
     """A timm model for `cfg`; pretrained only from a local file (no hub access)."""
     import timm
 
@@ -109,15 +112,9 @@ def create_model(cfg: TrainConfig, num_classes: int = 7):  # noqa: ANN201 - torc
                          f"{type(e).__name__}: {str(e)[:150]}") from None
 
 
-def pretrained_offline_message(backbone: str) -> str:
-    return (f"pretrained {backbone} weights cannot be downloaded here (no model hub): download "
-            f"the timm checkpoint for {backbone} elsewhere and pass it with --pretrained FILE, "
-            "or train from scratch (the default)")
-
-
-def to_input(images, spec_mean: float = 0.5, spec_std: float = 0.5):  # noqa: ANN001, ANN201
-    """uint8 (N, C, H, W) tensor -> normalised float tensor."""
-    return (images.float() / 255.0 - spec_mean) / spec_std
+def to_input(images):  # noqa: ANN001, ANN201
+    """uint8 (N, C, H, W) tensor -> float tensor normalised as `ReferenceSpec` says."""
+    return (images.float() / 255.0 - MEAN) / STD
 
 
 def predict(model, images: np.ndarray, *, device: str = "cpu", batch_size: int = 512,  # noqa: ANN001
@@ -129,7 +126,7 @@ def predict(model, images: np.ndarray, *, device: str = "cpu", batch_size: int =
         p = torch.softmax(model(x).float(), 1)
         return (p + torch.softmax(model(x.flip(3)).float(), 1)) / 2 if tta_flip else p
 
-    return _batched(model, images, probs, device, batch_size, width=7)
+    return _batched(model, images, probs, device, batch_size, width=len(CLASSES))
 
 
 def embed(model, images: np.ndarray, *, device: str = "cpu", batch_size: int = 512) -> np.ndarray:  # noqa: ANN001
@@ -156,8 +153,6 @@ def _batched(model, images: np.ndarray, fn, device: str, batch_size: int,  # noq
 
 
 def _autocast(device: str):  # noqa: ANN202
-    import contextlib
-
     import torch
 
     if device.startswith("cuda"):
@@ -165,14 +160,19 @@ def _autocast(device: str):  # noqa: ANN202
     return contextlib.nullcontext()
 
 
-def _scheduler(opt, cfg: TrainConfig, total_steps: int):  # noqa: ANN001, ANN202
+def _onecycle(opt, cfg: TrainConfig, total_steps: int):  # noqa: ANN001, ANN202
     import torch
 
-    if cfg.schedule == "onecycle":
-        total = max(total_steps, 4)  # OneCycleLR divides by each phase's length
-        return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg.lr, total_steps=total,
-            pct_start=min(max(cfg.warmup_frac, 2.5 / total), 0.5))
+    total = max(total_steps, 4)  # OneCycleLR divides by each phase's length
+    return torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=total,
+        pct_start=min(max(cfg.warmup_frac, 2.5 / total), 0.5))
+
+
+def _cosine(opt, cfg: TrainConfig, total_steps: int):  # noqa: ANN001, ANN202
+    """Linear warm-up, then cosine decay to 0."""
+    import torch
+
     warm = max(1, int(cfg.warmup_frac * total_steps))
 
     def factor(step: int) -> float:
@@ -184,8 +184,14 @@ def _scheduler(opt, cfg: TrainConfig, total_steps: int):  # noqa: ANN001, ANN202
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-@dataclass
+# The learning-rate schedules the loop supports (the `--schedule` choices): name -> builder.
+SCHEDULES: dict[str, Callable[..., Any]] = {"onecycle": _onecycle, "cosine": _cosine}
+
+
+@dataclass(frozen=True, kw_only=True)
 class FitResult:
+    """What `Trainer.fit` returns: the history, the best epoch and the model with its weights."""
+
     history: list[dict[str, float]]
     best_epoch: int
     best_score: float
@@ -225,7 +231,7 @@ class Trainer:
         self.steps = self._steps_per_epoch()
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
                                      weight_decay=cfg.weight_decay)
-        self.sched = _scheduler(self.opt, cfg, self.steps * cfg.epochs)
+        self.sched = SCHEDULES[cfg.schedule](self.opt, cfg, self.steps * cfg.epochs)
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.device.startswith("cuda"))
         self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.images = torch.from_numpy(train.images).to(cfg.device)
@@ -234,6 +240,7 @@ class Trainer:
         self.labels = torch.from_numpy(targets).to(cfg.device)
         self.state = {"epoch": 0, "best_score": -math.inf, "best_epoch": -1, "bad_epochs": 0,
                       "history": [], "seconds": 0.0, "images": 0}
+        self._best_state: dict | None = None  # the best weights in memory when there is no run_dir
 
     def _steps_per_epoch(self) -> int:
         n = len(self.train) // self.cfg.batch_size or 1
@@ -253,40 +260,31 @@ class Trainer:
                   self.progress) as tick:
             for s in range(self.steps):
                 idx = perm[s * bs:(s + 1) * bs].to(cfg.device)
-                x = augment(to_input(self.images[idx]), self.gen, cfg.shift, cfg.flip)
-                with _autocast(cfg.device):
-                    loss = self.loss_fn(model(x), self.labels[idx])
-                self.opt.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
-                self.scaler.step(self.opt)
-                self.scaler.update()
-                self.sched.step()
-                total += float(loss.detach()) * len(idx)
+                total += self._step(idx) * len(idx)
                 n += len(idx)
                 tick()
         self.state["images"] += n
         return total / max(n, 1)
+
+    def _step(self, idx) -> float:  # noqa: ANN001 - a tensor of row indices
+        """One optimiser step on the rows `idx`; returns the batch loss."""
+        cfg = self.cfg
+        x = augment(to_input(self.images[idx]), self.gen, cfg.shift, cfg.flip)
+        with _autocast(cfg.device):
+            loss = self.loss_fn(self.model(x), self.labels[idx])
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.sched.step()
+        return float(loss.detach())
 
     def fit(self) -> FitResult:
         """Train until the epoch budget or early stopping; keep the best weights on val."""
         cfg, st = self.cfg, self.state
         stopped = False
         while st["epoch"] < cfg.epochs:
-            t0 = time.perf_counter()
-            train_loss = self.train_epoch()
-            st["seconds"] += time.perf_counter() - t0
-            row = {"epoch": st["epoch"] + 1, "train_loss": train_loss,
-                   "lr": self.opt.param_groups[0]["lr"]}
-            if self.val is not None and len(self.val):
-                val = _val_metrics(self.model, self.val, cfg)
-                row.update({f"val_{k}": v for k, v in val.items()})
-                score = _score({k[4:]: v for k, v in row.items() if k.startswith("val_")},
-                               cfg.monitor)
-            else:  # no val (e.g. out-of-fold training): the last epoch is the one kept
-                score = float(st["epoch"])
-            st["history"].append(row)
-            st["epoch"] += 1
-            log.info("epoch %d: %s", st["epoch"], ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
+            score = self._epoch()
             if score > st["best_score"]:
                 st.update(best_score=score, best_epoch=st["epoch"], bad_epochs=0)
                 self._save_best()
@@ -299,6 +297,25 @@ class Trainer:
                 break
         return self._result(stopped)
 
+    def _epoch(self) -> float:
+        """Train one epoch, score it on val, log it in the history; returns its score."""
+        st = self.state
+        t0 = time.perf_counter()
+        train_loss = self.train_epoch()
+        st["seconds"] += time.perf_counter() - t0
+        row = {"epoch": st["epoch"] + 1, "train_loss": train_loss,
+               "lr": self.opt.param_groups[0]["lr"]}
+        if self.val is not None and len(self.val):
+            val = _val_metrics(self.model, self.val, self.cfg)
+            row.update({f"val_{k}": v for k, v in val.items()})
+            score = _score(val, self.cfg.monitor)
+        else:  # no val (e.g. out-of-fold training): the last epoch is the one kept
+            score = float(st["epoch"])
+        st["history"].append(row)
+        st["epoch"] += 1
+        log.info("epoch %d: %s", st["epoch"], ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
+        return score
+
     def _result(self, stopped: bool) -> FitResult:
         st = self.state
         if self.dir is not None and (self.dir / BEST).is_file():
@@ -306,10 +323,9 @@ class Trainer:
         elif self._best_state is not None:
             self.model.load_state_dict(self._best_state)
         ips = st["images"] / st["seconds"] if st["seconds"] else 0.0
-        return FitResult(st["history"], st["best_epoch"], st["best_score"], st["seconds"], ips,
-                         stopped, self.model)
-
-    _best_state: dict | None = None
+        return FitResult(history=st["history"], best_epoch=st["best_epoch"],
+                         best_score=st["best_score"], seconds=st["seconds"], images_per_s=ips,
+                         stopped_early=stopped, model=self.model)
 
     def _save_best(self) -> None:
         if self.dir is None:
@@ -317,11 +333,9 @@ class Trainer:
             return
         from safetensors.torch import save_file
 
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / (BEST + ".incomplete")
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
-                  str(tmp))
-        os.replace(tmp, self.dir / BEST)
+        with atomic_path(self.dir / BEST, suffix=".safetensors") as tmp:
+            save_file({k: v.detach().cpu().contiguous()
+                       for k, v in self.model.state_dict().items()}, str(tmp))
         write_json_atomic({"config": self.cfg.to_dict(), "spec": asdict(self.cfg.spec()),
                            "best_epoch": self.state["best_epoch"],
                            "best_score": self.state["best_score"],
@@ -337,9 +351,8 @@ class Trainer:
                 "rng": {"gen": self.gen.get_state(), "torch": torch.get_rng_state()},
                 "state": {**self.state, "history": json.dumps(self.state["history"])},
                 "config": json.dumps(self.cfg.to_dict(), sort_keys=True)}
-        tmp = self.dir / (LAST + ".incomplete")
-        torch.save(ckpt, tmp)
-        os.replace(tmp, self.dir / LAST)
+        with atomic_path(self.dir / LAST, suffix=".pt") as tmp:
+            torch.save(ckpt, tmp)
 
     def resume(self) -> bool:
         """Continue from `run_dir/last.pt` when present; False when there is nothing to resume."""
@@ -397,6 +410,7 @@ def inference_ms(model, images: np.ndarray, device: str = "cpu", n: int = 256) -
 
 
 def read_run_config(run_dir: Path) -> TrainConfig:
+    """The TrainConfig a `train run` folder was trained with."""
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise InputError(f"{run_dir}: no {CONFIG}; give a folder written by `train run`")

@@ -5,9 +5,28 @@ matrix, expected calibration error and log-loss. No torch, no DB.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
+
+
+class ClassMetrics(TypedDict):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class Metrics(TypedDict):
+    """`evaluate`'s result: plain JSON values (metrics.json's `test`, the eval JSON)."""
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    per_class: dict[str, ClassMetrics]
+    confusion: list[list[int]]  # rows = true class, columns = predicted class
+    ece: float
+    log_loss: float
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -49,7 +68,7 @@ def log_loss(probs: np.ndarray, y_true: np.ndarray, eps: float = 1e-7) -> float:
     return float(-np.log(p).mean())
 
 
-def evaluate(probs: np.ndarray, y_true: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+def evaluate(probs: np.ndarray, y_true: np.ndarray, classes: Sequence[str]) -> Metrics:
     """All metrics as plain JSON-able values."""
     y_true = np.asarray(y_true)
     if len(y_true) == 0:
@@ -62,8 +81,9 @@ def evaluate(probs: np.ndarray, y_true: np.ndarray, classes: Sequence[str]) -> d
         "n": int(len(y_true)),
         "accuracy": float((y_pred == y_true).mean()),
         "macro_f1": float(pc["f1"][present].mean()) if present.any() else 0.0,
-        "per_class": {c: {"precision": float(pc["precision"][i]), "recall": float(pc["recall"][i]),
-                          "f1": float(pc["f1"][i]), "support": int(pc["support"][i])}
+        "per_class": {c: ClassMetrics(precision=float(pc["precision"][i]),
+                                      recall=float(pc["recall"][i]), f1=float(pc["f1"][i]),
+                                      support=int(pc["support"][i]))
                       for i, c in enumerate(classes)},
         "confusion": cm.tolist(),
         "ece": ece(probs, y_true),

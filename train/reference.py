@@ -1,4 +1,4 @@
-"""The dataset's reference classifier (DESIGN.md): the model later stages use to check
+"""The dataset's reference classifier (docs/architecture.md): the model later stages use to check
 expressions (restore) and gate synthetic images. Stored under `<workspace>/runs/reference/` as
 one safetensors file per model (e.g. the K out-of-fold models of `curate clean`, averaged) plus
 `reference.json` (architecture, input size, channels, classes, sha256 of each file).
@@ -10,24 +10,28 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from curate.core.errors import ModelError
 from curate.core.taxonomy import CLASSES
-from curate.core.workspace import Workspace, sha256_file, write_json_atomic
+from curate.core.workspace import Workspace, atomic_path, sha256_file, write_json_atomic
 
 META = "reference.json"
+MEAN, STD = 0.5, 0.5  # input normalisation of every model here (and of train.loop)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReferenceSpec:
+    """What a model of the reference is: architecture, input and classes."""
+
     backbone: str
     img_size: int
     in_chans: int = 1
     classes: tuple[str, ...] = CLASSES
-    mean: float = 0.5
-    std: float = 0.5
+    mean: float = MEAN
+    std: float = STD
 
 
 def reference_dir(ws: Workspace) -> Path:
@@ -41,17 +45,16 @@ def build_model(spec: ReferenceSpec):  # noqa: ANN201 - a torch.nn.Module
                              in_chans=spec.in_chans)
 
 
-def save_reference(directory: Path, models: Sequence, spec: ReferenceSpec, **info) -> Path:
+def save_reference(directory: Path, models: Sequence, spec: ReferenceSpec, **info: Any) -> Path:
     """Write each model's state dict as safetensors and the metadata with their sha256."""
     from safetensors.torch import save_file
 
-    directory.mkdir(parents=True, exist_ok=True)
     files = []
     for i, model in enumerate(models):
         path = directory / f"model_{i}.safetensors"
-        tmp = path.with_suffix(".incomplete")
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp)
-        tmp.replace(path)
+        with atomic_path(path, suffix=".safetensors") as tmp:
+            save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                      str(tmp))
         files.append({"file": path.name, "sha256": sha256_file(path)})
     meta = {"spec": {**asdict(spec), "classes": list(spec.classes)}, "files": files, **info}
     return write_json_atomic(meta, directory / META)

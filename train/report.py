@@ -7,13 +7,16 @@ from __future__ import annotations
 import base64
 import html
 import io
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from curate.core.taxonomy import CLASSES
-from curate.core.workspace import write_json_atomic
+from curate.core.workspace import atomic_path, write_json_atomic, write_text_atomic
 
+RESULTS, REPORT_MD, REPORT_HTML = "results.json", "report.md", "report.html"
 SECTIONS = ("Summary", "Mean ± std over seeds", "Test without train copies",
             "Differences vs seed noise", "Per-class F1", "Confusion matrices", "Learning curves",
             "Cost")
@@ -29,10 +32,12 @@ def _plt():  # noqa: ANN202
 
 
 def _save(fig, path: Path) -> str:  # noqa: ANN001
+    """Write the figure as PNG (atomically); returns it base64-encoded for the HTML."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     _plt().close(fig)
-    path.write_bytes(buf.getvalue())
+    with atomic_path(path, suffix=".png") as tmp:
+        tmp.write_bytes(buf.getvalue())
     return base64.b64encode(buf.getvalue()).decode()
 
 
@@ -106,45 +111,60 @@ def _markdown(results: list[dict], summary: dict, seconds: float, images: dict[s
     lines = ["# Comparison report", "", "## Summary", "",
              f"{len(results)} runs, {_train_minutes(results):.1f} min of training in all (this "
              f"invocation: {seconds / 60:.1f} min; finished runs are reused); test set shared by "
-             f"all variants ({results[0]['test']['n']} images).", *_soft_line(results), "",
-             "## Mean ± std over seeds",
-             "",
+             f"all variants ({results[0]['test']['n']} images).", *_soft_line(results), ""]
+    lines += _mean_std_section(summary) + _unleaked_section(results, summary)
+    lines += _verdict_section(summary)
+    for title, key in (("Per-class F1", "f1"), ("Confusion matrices", "confusion"),
+                       ("Learning curves", "curves")):
+        lines += ["", f"## {title}", "", f"![{title}]({images[key]})"]
+    return "\n".join(lines + _cost_section(results)) + "\n"
+
+
+def _mean_std_section(summary: dict) -> list[str]:
+    lines = ["## Mean ± std over seeds", "",
              "| backbone | variant | seeds | accuracy % | macro-F1 % | ECE % |",
              "|---|---|---|---|---|---|"]
     for row in summary["table"]:
         lines.append(f"| {row['backbone']} | {row['variant']} | {row['seeds']} | "
                      f"{_fmt(row['accuracy'])} | {_fmt(row['macro_f1'])} | {_fmt(row['ece'])} |")
-    lines += ["", "## Test without train copies", ""]
+    return lines
+
+
+def _unleaked_section(results: list[dict], summary: dict) -> list[str]:
+    lines = ["", "## Test without train copies", ""]
     copies = summary.get("test_with_train_copy")
     rows = [r for r in summary["table"] if "macro_f1_without_train_copies" in r]
     if copies is None or not rows:
-        lines.append("Not available: these runs did not save their test predictions.")
-    else:
-        lines += [f"{copies} test images are pixel-identical to a train or val image (in any "
-                  "variant) and can be scored by memory; the scores on the other "
-                  f"{results[0]['test']['n'] - copies}:", "",
-                  "| backbone | variant | accuracy % | macro-F1 % |", "|---|---|---|---|"]
-        lines += [f"| {r['backbone']} | {r['variant']} | "
-                  f"{_fmt(r['accuracy_without_train_copies'])} | "
-                  f"{_fmt(r['macro_f1_without_train_copies'])} |" for r in rows]
-    lines += ["", "## Differences vs seed noise", "",
-              "| backbone | metric | variant − baseline (pts) | 2 SE (pts) | beyond noise |",
-              "|---|---|---|---|---|"]
+        return [*lines, "Not available: these runs did not save their test predictions."]
+    lines += [f"{copies} test images are pixel-identical to a train or val image (in any "
+              "variant) and can be scored by memory; the scores on the other "
+              f"{results[0]['test']['n'] - copies}:", "",
+              "| backbone | variant | accuracy % | macro-F1 % |", "|---|---|---|---|"]
+    return lines + [f"| {r['backbone']} | {r['variant']} | "
+                    f"{_fmt(r['accuracy_without_train_copies'])} | "
+                    f"{_fmt(r['macro_f1_without_train_copies'])} |" for r in rows]
+
+
+def _verdict_section(summary: dict) -> list[str]:
+    lines = ["", "## Differences vs seed noise", "",
+             "| backbone | metric | variant − baseline (pts) | 2 SE (pts) | beyond noise |",
+             "|---|---|---|---|---|"]
     for v in summary["verdicts"]:
         se = "n/a (1 seed)" if v["se"] is None else f"{200 * v['se']:.1f}"
         sig = "n/a" if v["significant"] is None else ("yes" if v["significant"] else "no")
         lines.append(f"| {v['backbone']} | {v['metric']} | {v['variant']} − {v['baseline']}: "
                      f"{100 * v['diff']:+.1f} | {se} | {sig} |")
-    for title, key in (("Per-class F1", "f1"), ("Confusion matrices", "confusion"),
-                       ("Learning curves", "curves")):
-        lines += ["", f"## {title}", "", f"![{title}]({images[key]})"]
-    lines += ["", "## Cost", "", "| run | train s | images/s | params | inference ms/image |",
-              "|---|---|---|---|---|"]
+    return lines
+
+
+def _cost_section(results: list[dict]) -> list[str]:
+    lines = ["", "## Cost", "", "| run | train s | images/s | params | inference ms/image |",
+             "|---|---|---|---|---|"]
     for r in results:
         c = r["cost"]
         lines.append(f"| {r['variant']} {r['backbone']} s{r['seed']} | {c['train_seconds']} | "
                      f"{c['images_per_s']} | {c['params']:,} | {c['inference_ms_per_image']} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _html(markdown: str, embedded: dict[str, str]) -> str:
@@ -175,8 +195,14 @@ def _html(markdown: str, embedded: dict[str, str]) -> str:
     return "<!doctype html><meta charset=utf-8><title>Comparison</title>\n" + "\n".join(out)
 
 
-def write_report(out: Path, results: list[dict], summary: dict, seconds: float, *,
-                 fingerprint: str | None = None) -> dict[str, str]:
+@dataclass(frozen=True, kw_only=True)
+class ReportPaths:
+    markdown: str
+    html: str
+
+
+def write_report(out: Path, results: list[dict], summary: dict[str, Any], seconds: float, *,
+                 fingerprint: str | None = None) -> ReportPaths:
     """Write report.md, report.html, the plots and results.json under `out`."""
     out.mkdir(parents=True, exist_ok=True)
     names = {"f1": "per_class_f1.png", "confusion": "confusion.png", "curves": "curves.png"}
@@ -184,8 +210,8 @@ def write_report(out: Path, results: list[dict], summary: dict, seconds: float, 
                 names["confusion"]: plot_confusions(results, out / names["confusion"]),
                 names["curves"]: plot_curves(results, out / names["curves"])}
     md = _markdown(results, summary, seconds, names)
-    (out / "report.md").write_text(md)
-    (out / "report.html").write_text(_html(md, embedded))
+    write_text_atomic(md, out / REPORT_MD)
+    write_text_atomic(_html(md, embedded), out / REPORT_HTML)
     write_json_atomic({"summary": summary, "results": results, "fingerprint": fingerprint},
-                      out / "results.json")
-    return {"markdown": str(out / "report.md"), "html": str(out / "report.html")}
+                      out / RESULTS)
+    return ReportPaths(markdown=str(out / REPORT_MD), html=str(out / REPORT_HTML))

@@ -7,18 +7,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from curate.core.errors import InputError
-from curate.core.workspace import write_json_atomic
+from curate.core.taxonomy import SPLITS
+from curate.core.views import VIEWS
+from curate.core.workspace import atomic_path, write_json_atomic, write_text_atomic
 from train.data import ImageSet, check_classes, from_folder, from_view
 from train.loop import (
     BEST,
     LAST,
+    FitResult,
     TrainConfig,
     Trainer,
     count_params,
@@ -27,16 +30,15 @@ from train.loop import (
     load_weights,
     predict,
 )
-from train.metrics import evaluate
+from train.metrics import Metrics, evaluate
 
 log = logging.getLogger(__name__)
-VIEWS = ("raw", "curated")
 METRICS = "metrics.json"
 DATA_KEY = "data_key.txt"  # the data_key a run in this folder trains on
 TEST_PROBS = "test_probs.npz"  # test sample keys + predicted probabilities, for re-scoring subsets
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DataSource:
     """Where the images come from: an export folder, or a named view of the dataset."""
 
@@ -57,9 +59,35 @@ class DataSource:
         return f"{self.dataset}:{self.view}" + ("" if self.restored else " (original files)")
 
 
+@dataclass(frozen=True, kw_only=True)
+class TrainResult:
+    """A finished `train run`: what `metrics.json` holds (`to_dict`, in this field order)."""
+
+    source: str
+    config: dict[str, Any]  # TrainConfig.to_dict()
+    test_key: str
+    data_key: str
+    counts: dict[str, dict[str, int]]  # split -> class -> images
+    soft_targets: int = 0  # train images whose target is soft (`curate apply --soften`)
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    stopped_early: bool = False
+    test: Metrics
+    cost: dict[str, float]  # train_seconds, images_per_s, params, inference_ms_per_image, ...
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainResult:
+        """Read back `to_dict` (metrics.json); keys from other versions are ignored."""
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
 def named_view(ds: Any, name: str, restored: bool = True) -> tuple[Any, str]:
-    """(view, label field) of DESIGN.md's raw / curated views: curate.views, the one definition
-    that export and the App use too (balance marks, restored files, raw test labels)."""
+    """(view, label field) of the raw / curated views (docs/architecture.md): curate.core.views,
+    the one definition that export and the App use too (balance marks, restored files, raw test
+    labels)."""
     from curate.core.views import get_view
 
     spec = get_view(ds, name, **({} if name == "raw" else {"use_restored": restored}))
@@ -110,54 +138,65 @@ def validation_split(data: ImageSet, seed: int, frac: float = 0.1) -> ImageSet:
     splits = data.splits.copy()
     splits[val_idx] = "val"
     log.info("no val split: carved %d samples from train", len(val_idx))
-    return ImageSet(data.images, data.labels, splits, data.ids, data.groups, data.classes,
-                    data.extra, data.soft)
+    return replace(data, splits=splits)
 
 
 def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool = False,
-                 resume: bool = True, data: ImageSet | None = None) -> dict[str, Any]:
+                 resume: bool = True, data: ImageSet | None = None) -> TrainResult:
     """Train, keep the best checkpoint, evaluate on test; writes `metrics.json` in `out`."""
     t0 = time.perf_counter()
     data = validation_split(data or load_source(src, cfg.img_size, cfg.in_chans, progress),
                             cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     key = data_key(data)
-    if (out / METRICS).is_file() and resume:
-        done = read_json(out / METRICS)
-        if (done.get("config") == cfg.to_dict() and done.get("test_key") == test_key(data)
-                and done.get("data_key") == key):
-            log.info("%s already finished with these settings; reusing it", out)
-            if not (out / TEST_PROBS).is_file() and (out / BEST).is_file():
-                _save_best_test_probs(out, cfg, data.split("test"))  # a run from before them
-            return done
+    done = _finished(out, cfg, data, key) if resume else None
+    if done is not None:
+        return done
     stamp = out / DATA_KEY
     if (out / LAST).is_file() and (not stamp.is_file() or stamp.read_text().strip() != key):
         log.info("%s: the data changed since this run started; starting over", out)
         (out / LAST).unlink()
     (out / METRICS).unlink(missing_ok=True)
-    stamp.write_text(key + "\n")
+    write_text_atomic(key + "\n", stamp)
     trainer = Trainer(cfg, data.split("train"), data.split("val"), out, progress)
     if resume:
         trainer.resume()
     fit = trainer.fit()
     test = data.split("test")
     probs = predict(fit.model, test.images, device=cfg.device, tta_flip=cfg.tta_flip)
-    result = {
-        "source": src.describe(), "config": cfg.to_dict(), "test_key": test_key(data),
-        "data_key": key,
-        "counts": {s: data.split(s).counts() for s in ("train", "val", "test")},
-        "soft_targets": _soft_rows(data.split("train")),
-        "history": fit.history, "best_epoch": fit.best_epoch, "stopped_early": fit.stopped_early,
-        "test": evaluate(probs, test.labels, test.classes),
-        "cost": {"train_seconds": round(fit.seconds, 2), "images_per_s": round(fit.images_per_s, 1),
-                 "params": count_params(fit.model),
-                 "inference_ms_per_image": round(inference_ms(fit.model, test.images,
-                                                              cfg.device), 3),
-                 "total_seconds": round(time.perf_counter() - t0, 2)},
-    }
+    result = TrainResult(
+        source=src.describe(), config=cfg.to_dict(), test_key=test_key(data), data_key=key,
+        counts={s: data.split(s).counts() for s in SPLITS},
+        soft_targets=_soft_rows(data.split("train")), history=fit.history,
+        best_epoch=fit.best_epoch, stopped_early=fit.stopped_early,
+        test=evaluate(probs, test.labels, test.classes),
+        cost=_cost(fit, cfg, test, t0))
     save_test_probs(out / TEST_PROBS, test.ids, probs)
-    write_json_atomic(result, out / METRICS)  # last: its presence means the run is complete
+    write_json_atomic(result.to_dict(), out / METRICS)  # last: its presence means the run is complete
     return result
+
+
+def _finished(out: Path, cfg: TrainConfig, data: ImageSet, key: str) -> TrainResult | None:
+    """The run already finished in `out` with these settings on this data, else None."""
+    if not (out / METRICS).is_file():
+        return None
+    done = read_json(out / METRICS)
+    if (done.get("config") != cfg.to_dict() or done.get("test_key") != test_key(data)
+            or done.get("data_key") != key):
+        return None
+    log.info("%s already finished with these settings; reusing it", out)
+    if not (out / TEST_PROBS).is_file() and (out / BEST).is_file():
+        _save_best_test_probs(out, cfg, data.split("test"))  # a run from before them
+    return TrainResult.from_dict(done)
+
+
+def _cost(fit: FitResult, cfg: TrainConfig, test: ImageSet, t0: float) -> dict[str, float]:
+    """What the run cost: training time and speed, size, inference speed, and the seconds since
+    `t0` (the run's start) including this inference timing."""
+    ms = round(inference_ms(fit.model, test.images, cfg.device), 3)
+    return {"train_seconds": round(fit.seconds, 2), "images_per_s": round(fit.images_per_s, 1),
+            "params": count_params(fit.model), "inference_ms_per_image": ms,
+            "total_seconds": round(time.perf_counter() - t0, 2)}
 
 
 def _save_best_test_probs(out: Path, cfg: TrainConfig, test: ImageSet) -> None:
@@ -176,10 +215,10 @@ def _soft_rows(train: ImageSet) -> int:
 
 
 def save_test_probs(path: Path, ids: list[str], probs: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, keys=np.array([Path(k).name for k in ids]),
-                        probs=probs.astype(np.float32))
-    tmp.replace(path)
+    """The test predictions keyed by file name (or sample id), written atomically."""
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, keys=np.array([Path(k).name for k in ids]),
+                            probs=probs.astype(np.float32))
 
 
 def load_test_probs(path: Path) -> tuple[list[str], np.ndarray] | None:

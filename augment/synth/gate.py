@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
+from curate.core import hashing
 from curate.core.errors import InputError
 
 REASONS = ("no_face", "classifier_disagrees", "near_duplicate", "blacked_out")
-HASH_HEX_LEN = 16  # imagehash.phash with hash_size=8: 64 bits
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GateSettings:
     threshold: float = 0.4  # min reference probability of the intended class
     dup_radius: int = 6  # pHash Hamming distance <= radius = near-duplicate of a real image
@@ -34,7 +34,7 @@ class GateSettings:
             raise InputError(f"--dup-radius {self.dup_radius} must be within 0..63")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GateScores:
     face_found: bool
     face_score: float
@@ -65,22 +65,12 @@ def decide(s: GateScores, settings: GateSettings) -> list[str]:
     return reasons
 
 
-def phash(img: np.ndarray) -> int:
-    """64-bit perceptual hash (imagehash.phash) of a uint8 image, as an int."""
-    import imagehash
-
-    bits = imagehash.phash(Image.fromarray(img)).hash.ravel()
-    return int("".join("1" if b else "0" for b in bits), 2)
-
-
-def hex_to_int(value: str | None) -> int | None:
-    """A stored `phash` hex string (16 hex digits) as an int; None when absent or another size."""
-    if not isinstance(value, str) or len(value) != HASH_HEX_LEN:
-        return None
-    try:
-        return int(value, 16)
-    except ValueError:
-        return None
+def phashes(images: Sequence[np.ndarray]) -> np.ndarray:
+    """uint64 pHash of uint8 gray (H, W) or RGB (H, W, 3) images: `curate.core.hashing`'s, the
+    one `curate clean` stores (imagehash.phash's bits), after Pillow's grayscale conversion."""
+    gray = [img if img.ndim == 2 else np.asarray(Image.fromarray(img).convert("L"))
+            for img in images]
+    return hashing.phash_many(gray)
 
 
 def nearest(hashes: np.ndarray, query: int) -> tuple[int, int]:
@@ -98,15 +88,15 @@ def score_batch(faces: Sequence[tuple[bool, float]], rendered: Sequence[np.ndarr
                 real_hashes: np.ndarray, real_ids: Sequence[str]) -> list[GateScores]:
     """Scores of a batch: `probs` is the reference's (N, C) output on the rendered images."""
     col = {c: k for k, c in enumerate(ref_classes)}
+    hashes = phashes(rendered)
     out = []
-    for k, img in enumerate(rendered):
-        h = phash(img)
-        dist, j = nearest(real_hashes, h)
+    for k, (h, hex_h) in enumerate(zip(hashes, hashing.to_hex(hashes), strict=True)):
+        dist, j = nearest(real_hashes, int(h))
         top = int(np.argmax(probs[k]))
         out.append(GateScores(
             face_found=bool(faces[k][0]), face_score=round(float(faces[k][1]), 4),
             ref_prob=round(float(probs[k][col[intended[k]]]), 4), ref_pred=ref_classes[top],
-            ref_pred_prob=round(float(probs[k][top]), 4), phash=f"{h:016x}",
+            ref_pred_prob=round(float(probs[k][top]), 4), phash=hex_h,
             min_phash_distance=dist, nearest_real_id=real_ids[j] if j >= 0 else None,
             nsfw=nsfw[k], max_pixel=int(raw_max[k])))
     return out

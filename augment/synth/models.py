@@ -39,7 +39,7 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelSource:
     """A resolved model: where its files are, what it is, and its weights' sha256."""
 
@@ -108,11 +108,11 @@ def _hub_snapshot(ref: str) -> Path:
 
     try:
         return Path(DiffusionPipeline.download(ref, local_files_only=True))
-    except Exception:  # not cached: try the network
+    except Exception:  # noqa: BLE001 - not cached (diffusers raises many types): try the network
         log.info("model %s is not in the local cache; downloading", ref)
     try:
         return Path(DiffusionPipeline.download(ref))
-    except Exception as e:  # offline, unknown repo, gated repo: one message
+    except Exception as e:  # noqa: BLE001 - offline, unknown repo, gated repo: one message
         raise ModelError(
             f"cannot get model {ref!r} from the Hugging Face hub ({type(e).__name__}); on a "
             f"machine with network run `hf download {ref} --local-dir ~/models/"
@@ -138,7 +138,8 @@ def resolve_model(ref: str, config: Path | None = None, family: str = "auto") ->
         raise InputError(f"--model {ref}: no such file or folder (nor a hub id like owner/name)")
     cls, fam = _family(ref, _model_index(path), path, family)
     digest, files = _folder_hash(path)
-    return ModelSource(ref, kind, path, None, cls, fam, digest, files)
+    return ModelSource(ref=ref, kind=kind, path=path, config=None, pipeline_class=cls, family=fam,
+                       sha256=digest, hashed_files=files)
 
 
 def _single_file(ref: str, path: Path, config: Path | None, family: str) -> ModelSource:
@@ -152,8 +153,8 @@ def _single_file(ref: str, path: Path, config: Path | None, family: str) -> Mode
     if not (config / "model_index.json").is_file():
         raise InputError(f"--config {config} is not a diffusers folder (no model_index.json)")
     cls, fam = _family(path.name, _model_index(config), config, family)
-    return ModelSource(ref, "single_file", path, config, cls, fam, sha256_file(path),
-                       (path.name,))
+    return ModelSource(ref=ref, kind="single_file", path=path, config=config, pipeline_class=cls,
+                       family=fam, sha256=sha256_file(path), hashed_files=(path.name,))
 
 
 @dataclass
@@ -208,7 +209,7 @@ def load_generator(source: ModelSource, device: str) -> Generator:
                 ".fp16." in f for f in source.hashed_files) else None
             pipe = cls.from_pretrained(source.path, local_files_only=True, variant=variant,
                                        **dt)
-    except Exception as e:  # diffusers raises OSError/ValueError/its own types: one line
+    except Exception as e:  # noqa: BLE001 - diffusers raises OSError/ValueError/its own types
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise ModelError(f"cannot load model {source.ref} ({type(e).__name__}: {msg})") from None
     pipe = pipe.to(device)

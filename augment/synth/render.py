@@ -1,13 +1,13 @@
 """Render a generated image into the dataset's format: find the face, crop it with a margin,
 convert to the dataset's channels and size (48x48 grayscale for FER-2013-style datasets).
 
-Face detection is OpenCV's Haar frontal-face cascade (shipped in `cv2.data.haarcascades`): a weak
-detector on tight crops (FIELD-NOTES.md), but on a generated portrait it finds the face reliably.
+Face detection is the project's one detector, OpenCV's Haar frontal-face cascade
+(`curate.core.faces`): weak on tight crops, but on a generated portrait it finds the face
+reliably.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from curate.core.faces import haar_cascade
+
 MIN_DETECT_SIDE = 144  # small images (48 px FER crops) are upsampled before detection
-CASCADE = "haarcascade_frontalface_default.xml"
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,6 @@ def target_from_metadata(widths: Sequence[int | None], heights: Sequence[int | N
     return TargetFormat(size or w, size or h, c)
 
 
-@functools.lru_cache(maxsize=1)
-def _cascade():  # noqa: ANN202 - a cv2.CascadeClassifier
-    import cv2
-
-    c = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)
-    if c.empty():
-        raise RuntimeError(f"OpenCV could not load {CASCADE}: reinstall opencv-python-headless")
-    return c
-
-
 def _gray(img: np.ndarray) -> np.ndarray:
     if img.ndim == 2:
         return img
@@ -82,7 +73,7 @@ def detect_faces(img: np.ndarray) -> list[FaceBox]:
         gray = np.asarray(Image.fromarray(gray).resize((round(w * scale), round(h * scale)),
                                                        Image.BICUBIC))
     side = min(gray.shape)
-    boxes, _, weights = _cascade().detectMultiScale3(
+    boxes, _, weights = haar_cascade().detectMultiScale3(
         gray, scaleFactor=1.1, minNeighbors=5, minSize=(max(24, side // 5),) * 2,
         outputRejectLevels=True)
     out = [FaceBox(*(round(v / scale) for v in b), weight=float(wt))

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from augment.synth import dbio
+from augment.synth.dbio import Admitted
 from augment.synth.gate import REASONS, GateScores, GateSettings, decide, score_batch
 from augment.synth.models import FAMILIES, Generator, ModelSource, load_generator, resolve_model
-from augment.synth.prompts import PromptSet, image_seed, load_prompt_file, template_prompts
+from augment.synth.prompts import Prompt, PromptSet, image_seed, load_prompt_file, template_prompts
 from augment.synth.render import TargetFormat, render
 from curate.core import runs, store
-from curate.core.errors import InputError
+from curate.core.errors import CurateError, InputError
 from curate.core.imageio import write_png_atomic
 from curate.core.progress import task
 from curate.core.taxonomy import CLASSES
@@ -31,9 +32,15 @@ from train.reference import ReferenceClassifier, load_reference, reference_dir
 
 log = logging.getLogger(__name__)
 STAGE = "synth"
+PLANS = ("balance",)  # --plan: where the classes and counts come from (dataset.info's plan)
 
 
-@dataclass(frozen=True)
+class NothingAdmitted(CurateError):
+    """Images were generated but none passed the gate (exit code 1; the reasons are in the
+    message and next to each rejected image)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SynthConfig:
     """Settings of one `augment synth` run; validates itself."""
 
@@ -64,8 +71,8 @@ class SynthConfig:
         if unknown:
             raise InputError(f"--classes: unknown class(es) {', '.join(unknown)} "
                              f"(classes: {', '.join(CLASSES)})")
-        if self.plan not in (None, "balance"):
-            raise InputError(f"--plan {self.plan!r} unknown (only 'balance')")
+        if self.plan is not None and self.plan not in PLANS:
+            raise InputError(f"--plan {self.plan!r} unknown (choose {', '.join(PLANS)})")
         if self.plan and self.classes:
             raise InputError("give either --plan balance or --classes, not both")
         if not self.plan and not self.classes:
@@ -93,6 +100,8 @@ class SynthConfig:
 
 @dataclass
 class ClassTally:
+    """One class's counts in a run (and its rejection reasons)."""
+
     target: int = 0
     already: int = 0  # admitted before this run
     attempted: int = 0
@@ -102,6 +111,8 @@ class ClassTally:
 
 @dataclass
 class SynthReport:
+    """What `synthesize` did, per class; `to_dict` is the JSON report under reports/."""
+
     dataset: str
     model: dict[str, Any]
     settings: dict[str, Any]
@@ -121,6 +132,15 @@ class SynthReport:
 
     def reasons(self) -> Counter:
         return sum((t.reasons for t in self.classes.values()), Counter())
+
+    def nothing_admitted(self) -> NothingAdmitted | None:
+        """The error to report when images were generated but none passed the gate."""
+        if not self.attempted or self.admitted:
+            return None
+        reasons = ", ".join(f"{r} {n}" for r, n in self.reasons().most_common())
+        return NothingAdmitted(f"none of the {self.attempted} generated images passed the gate "
+                               f"({reasons}); see the reasons next to each image in "
+                               f"{self.rejected_dir}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -177,16 +197,7 @@ def synthesize(cfg: SynthConfig) -> SynthReport:
         "steps": steps, "guidance": guidance, "seed": cfg.seed, "batch_size": cfg.batch_size,
         "threshold": cfg.gate.threshold, "dup_radius": cfg.gate.dup_radius,
         "prompts": prompts.source, "plan": cfg.plan}, rejected_dir=str(rejected))
-    todo: dict[str, list[int]] = {}
-    for c, n in targets.items():
-        decided, n_admitted = dbio.decided_seeds(ds, rejected, source.short_hash, c)
-        if cfg.plan:  # the plan asks for n more (from any model): count from what is here
-            n += n_admitted
-        report.classes[c] = ClassTally(target=n, already=n_admitted)
-        limit = cfg.max_attempts or 4 * n
-        todo[c] = [i for i in range(limit) if image_seed(cfg.seed, c, i) not in decided]
-        if n_admitted >= n:
-            todo[c] = []
+    todo = _todo(cfg, ds, targets, source, report)
     if any(todo.values()):
         gen = load_generator(source, cfg.device)
         report.model["safety_checker"] = gen.has_safety_checker
@@ -198,6 +209,23 @@ def synthesize(cfg: SynthConfig) -> SynthReport:
     report.seconds = round(time.perf_counter() - t0, 3)
     _record(ds, ws, cfg, report)
     return report
+
+
+def _todo(cfg: SynthConfig, ds: Any, targets: dict[str, int], source: ModelSource,
+          report: SynthReport) -> dict[str, list[int]]:
+    """Per class, the image indices still to try (their seeds undecided for this model); fills
+    the report's tallies with each class's target and what it already holds."""
+    rejected = Path(report.rejected_dir)
+    todo: dict[str, list[int]] = {}
+    for c, n in targets.items():
+        decided, n_admitted = dbio.decided_seeds(ds, rejected, source.short_hash, c)
+        if cfg.plan:  # the plan asks for n more (from any model): count from what is here
+            n += n_admitted
+        report.classes[c] = ClassTally(target=n, already=n_admitted)
+        limit = cfg.max_attempts or 4 * n
+        todo[c] = [] if n_admitted >= n else [
+            i for i in range(limit) if image_seed(cfg.seed, c, i) not in decided]
+    return todo
 
 
 def _model_info(source: ModelSource) -> dict[str, Any]:
@@ -244,30 +272,42 @@ def _one_batch(run: _Run, ds: Any, cls: str, indices: list[int], report: SynthRe
     tally = report.classes[cls]
     for seed, prompt, img, s, o in zip(seeds, prompts, rendered, scores, outs, strict=True):
         reasons = decide(s, run.cfg.gate)
-        prov = _provenance(run, cls, seed, prompt.text, prompt.negative, s, reasons,
+        prov = _provenance(run, cls, seed, prompt, s, reasons,
                            [int(o.image.shape[1]), int(o.image.shape[0])])
         tally.attempted += 1
-        name = f"{run.gen.source.short_hash}_{seed}"
-        if reasons:
-            tally.reasons.update(reasons)
-            write_png_atomic(img, run.rejected / cls / f"{name}.png")
-            write_json_atomic({"class": cls, "reasons": reasons, **prov},
-                              run.rejected / cls / f"{name}.json")
-            continue
-        path = run.media / cls / f"{name}.png"
-        size = write_png_atomic(img, path)
-        rows.append({"filepath": str(path), "class": cls, "size_bytes": size,
-                     "width": img.shape[1], "height": img.shape[0],
-                     "channels": 1 if img.ndim == 2 else img.shape[2], "synthetic": prov,
-                     "source_id": f"{run.gen.source.short_hash}/{cls}/{seed}"})
+        tally.reasons.update(reasons)
+        row = _write(run, cls, seed, img, prov, reasons)
+        if row is not None:
+            rows.append(row)
     tally.admitted += dbio.add_synthetic(ds, rows)
 
 
-def _provenance(run: _Run, cls: str, seed: int, prompt: str, negative: str, s: GateScores,
+def _write(run: _Run, cls: str, seed: int, img: Any, prov: dict[str, Any],
+           reasons: list[str]) -> Admitted | None:
+    """Write a rejected image with its reasons under rejected/, or an admitted one under
+    media/synthetic/<class>/ (returned, to be inserted)."""
+    short = run.gen.source.short_hash
+    name = f"{short}_{seed}"
+    if reasons:
+        write_png_atomic(img, run.rejected / cls / f"{name}.png")
+        write_json_atomic({"class": cls, "reasons": reasons, **prov},
+                          run.rejected / cls / f"{name}.json")
+        return None
+    path = run.media / cls / f"{name}.png"
+    size = write_png_atomic(img, path)
+    return Admitted(filepath=str(path), cls=cls, source_id=f"{short}/{cls}/{seed}",
+                    width=img.shape[1], height=img.shape[0],
+                    channels=1 if img.ndim == 2 else img.shape[2], size_bytes=size,
+                    synthetic=prov)
+
+
+def _provenance(run: _Run, cls: str, seed: int, prompt: Prompt, s: GateScores,
                 reasons: list[str], size: list[int]) -> dict[str, Any]:
+    """What made the image and what the gate measured (schema.SYNTHETIC, or the rejected JSON)."""
     src = run.gen.source
     return {"model": src.ref, "model_sha256": src.sha256, "pipeline": src.pipeline_class,
-            "family": src.family, "prompt": prompt, "negative_prompt": negative, "seed": seed,
+            "family": src.family, "prompt": prompt.text, "negative_prompt": prompt.negative,
+            "seed": seed,
             "steps": run.steps, "guidance": run.guidance, "size": size,
             "intended_class": cls, "safety_checker": run.gen.has_safety_checker,
             "gate": {**s.to_dict(), "threshold": run.cfg.gate.threshold,

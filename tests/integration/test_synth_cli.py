@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from augment.cli import app as augment_app
 from curate.cli import app as curate_app
-from curate.core import store
+from curate.core import schema, store
 from train.reference import ReferenceSpec, build_model, save_reference
 
 runner = CliRunner()
@@ -53,7 +53,7 @@ def test_cli_tiny_pipeline_rejects_noise_then_rerun_adds_nothing(tmp_path, datas
     assert {"face_found", "ref_prob", "min_phash_distance", "nsfw", "phash"} <= set(info["gate"])
     assert info["safety_checker"] is False and info["size"] == [64, 64]
     ds = store.load_dataset(dataset_name)
-    assert len(ds.match({"source": "synthetic"})) == 0
+    assert len(ds.match({schema.SOURCE: schema.SYNTHETIC_SOURCE})) == 0
     run_info = ds.info["runs"]["synth"][-1]
     assert run_info["counts"]["attempted"] == 4 and run_info["counts"]["reasons"]["no_face"] == 4
 
@@ -120,13 +120,13 @@ def test_gate_admits_real_face_rejects_duplicate_and_blank(tmp_path, dataset_nam
     r = run(augment_app, dataset_name, ws, *args)
     assert r.exit_code == 0, r.output
     ds = store.load_dataset(dataset_name)
-    syn = ds.match({"source": "synthetic"})
+    syn = ds.match({schema.SOURCE: schema.SYNTHETIC_SOURCE})
     assert len(syn) == 1
     s = syn.first()
     model_hash = s.synthetic["model_sha256"]
     assert s.source_id == f"{model_hash[:12]}/disgust/{1_000_001}"
     assert (s.split, s.ground_truth.label, s.orig_label, s.tags) == ("train", "disgust", "disgust",
-                                                                      ["synthetic"])
+                                                                      [schema.SYNTHETIC_TAG])
     assert Path(s.filepath).parent == ws.resolve() / "media" / "synthetic" / "disgust"
     assert (s.metadata.width, s.metadata.height, s.metadata.num_channels) == (48, 48, 1)
     prov = s.synthetic
@@ -141,7 +141,7 @@ def test_gate_admits_real_face_rejects_duplicate_and_blank(tmp_path, dataset_nam
     rej = ws / "media" / "synthetic" / "rejected" / "disgust"
     dup = json.loads((rej / f"{model_hash[:12]}_1000000.json").read_text())
     assert dup["reasons"] == ["near_duplicate"] and dup["gate"]["min_phash_distance"] == 0
-    real_test_id = ds.match({"split": "test", "source_id": "14"}).first().id
+    real_test_id = ds.match({schema.SPLIT: "test", schema.SOURCE_ID: "14"}).first().id
     assert dup["gate"]["nearest_real_id"] == real_test_id
     blank = json.loads((rej / f"{model_hash[:12]}_1000002.json").read_text())
     assert set(blank["reasons"]) == {"no_face", "blacked_out"}
@@ -149,7 +149,7 @@ def test_gate_admits_real_face_rejects_duplicate_and_blank(tmp_path, dataset_nam
 
     r = run(augment_app, dataset_name, ws, *args)   # resumable: every seed decided already
     assert r.exit_code == 0 and "nothing to do" in r.output and len(gens) == 1
-    assert len(store.load_dataset(dataset_name).match({"source": "synthetic"})) == 1
+    assert len(store.load_dataset(dataset_name).match({schema.SOURCE: schema.SYNTHETIC_SOURCE})) == 1
 
 
 def test_plan_balance_reads_the_stored_plan(tmp_path, dataset_name, sd15, monkeypatch):
@@ -166,11 +166,11 @@ def test_plan_balance_reads_the_stored_plan(tmp_path, dataset_name, sd15, monkey
             "--threshold", "0", "--device", "cpu")
     assert r.exit_code == 0, r.output
     ds = store.load_dataset(dataset_name)
-    assert ds.match({"source": "synthetic"}).values("ground_truth.label") == ["fear"]
+    assert ds.match({schema.SOURCE: schema.SYNTHETIC_SOURCE}).values(schema.LABEL_PATH) == ["fear"]
     ds.info["balance_plan"] = {"synthetic_needed": {"fear": 1}, "rows": [
         {"split": "train", "cls": "fear", "synthetic": 1, "synthetic_existing": 0}]}
     ds.save()  # a stale plan (made before the run above): its total is already reached
     r = run(augment_app, dataset_name, ws, "synth", "--model", str(sd15), "--plan", "balance",
             "--threshold", "0", "--device", "cpu")
     assert r.exit_code == 0 and "nothing to do" in r.output, r.output
-    assert len(store.load_dataset(dataset_name).match({"source": "synthetic"})) == 1
+    assert len(store.load_dataset(dataset_name).match({schema.SOURCE: schema.SYNTHETIC_SOURCE})) == 1

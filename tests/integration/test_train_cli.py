@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from curate.clean.labels import NEAR_DUPLICATE_TAG, OUTLIER_TAG, TAG, LabelsConfig
 from curate.clean.labels import run as check_labels
-from curate.core import store
+from curate.core import schema, store
 from curate.core.imageio import write_png_atomic
 from curate.core.store import SampleRecord
 from curate.core.taxonomy import CLASSES
@@ -129,12 +129,12 @@ def _make_dataset(name: str, media: Path, per_class: dict[str, int], flips: int,
                 k += 1
     ds = store.load_dataset(name, create=True)
     store.add_records(ds, records)
-    train = ds.match({"split": "train"})
+    train = ds.match({schema.SPLIT: "train"})
     ids = train.values("id")
     flipped = list(rng.choice(ids, flips, replace=False))
-    labels = dict(zip(ids, train.values("ground_truth.label"), strict=False))
+    labels = dict(zip(ids, train.values(schema.LABEL_PATH), strict=False))
     f = store.fo()
-    ds.set_values("ground_truth", {i: f.Classification(
+    ds.set_values(schema.LABEL, {i: f.Classification(
         label=CLASSES[(CLASSES.index(labels[i]) + 3) % 7]) for i in flipped}, key_field="id")
     return ds, set(flipped)
 
@@ -143,22 +143,22 @@ def test_label_issues_on_a_real_db_with_planted_flips(tmp_path, dataset_name):
     ds, flipped = _make_dataset(dataset_name, tmp_path / "media",
                                 {"train": 24, "val": 6, "test": 4}, flips=17)
     ws = Workspace(tmp_path / "ws")
-    train_ids, train_paths = ds.match({"split": "train"}).values(["id", "filepath"])
-    test_ids, test_paths = ds.match({"split": "test"}).values(["id", "filepath"])
+    train_ids, train_paths = ds.match({schema.SPLIT: "train"}).values(["id", schema.FILEPATH])
+    test_ids, test_paths = ds.match({schema.SPLIT: "test"}).values(["id", schema.FILEPATH])
     shutil.copyfile(train_paths[0], train_paths[1])   # a face seen twice in train
     shutil.copyfile(train_paths[2], test_paths[0])    # and one leaked into test
     cfg = LabelsConfig(folds=3, epochs=3, backbone="test_efficientnet_gn", img_size=32,
                        batch_size=16, shift=1)
-    s = check_labels(ds, ds.view(), cfg, workspace=ws)
+    s = check_labels(ds, ds.view(), cfg, workspace=ws).summary()
     assert s["checked"] == 7 * 30 and s["folds"] == 3 and not s["oof_reused"]
-    assert s["oof_accuracy"] > 0.7 and s["test_audit"]["audited"] == 28
+    assert s["oof_accuracy"] > 0.7 and s["test_audited"] == 28
     tagged = set(ds.match_tags(TAG).values("id"))
     assert len(tagged & flipped) / len(flipped) >= 0.7
     assert len(tagged - flipped) <= 6
-    assert not set(ds.match({"split": "test"}).match_tags(TAG).values("id"))
+    assert not set(ds.match({schema.SPLIT: "test"}).match_tags(TAG).values("id"))
     assert sum(s["flagged_per_class"].values()) == len(tagged)
-    q = dict(zip(ds.values("id"), ds.values("label_quality"), strict=False))
-    clean = [q[i] for i in ds.match({"split": "train"}).values("id") if i not in flipped]
+    q = dict(zip(ds.values("id"), ds.values(schema.LABEL_QUALITY), strict=False))
+    clean = [q[i] for i in ds.match({schema.SPLIT: "train"}).values("id") if i not in flipped]
     assert np.mean([q[i] for i in flipped]) < np.mean(clean) - 0.3
     sample = ds[next(iter(flipped))]
     assert sample.suggested_label.label in CLASSES and 0 < sample.suggested_label.confidence <= 1
@@ -168,9 +168,9 @@ def test_label_issues_on_a_real_db_with_planted_flips(tmp_path, dataset_name):
         "suggested_prob", "is_issue", "outlier_score", "is_outlier", "near_duplicate_score",
         "is_near_duplicate", "near_duplicate_set"}
     assert s["outliers"] == len(ds.match_tags(OUTLIER_TAG)) == sum(s["outliers_per_class"].values())
-    assert not ds.match({"split": "test"}).match_tags([OUTLIER_TAG, NEAR_DUPLICATE_TAG])
-    assert len(ds.exists("outlier_score")) == len(ds.exists("near_duplicate_score")) == len(ds)
-    near = dict(zip(*ds.values(["id", "near_duplicate_set"]), strict=True))
+    assert not ds.match({schema.SPLIT: "test"}).match_tags([OUTLIER_TAG, NEAR_DUPLICATE_TAG])
+    assert len(ds.exists(schema.OUTLIER_SCORE)) == len(ds.exists(schema.NEAR_DUPLICATE_SCORE)) == len(ds)
+    near = dict(zip(*ds.values(["id", schema.NEAR_DUPLICATE_SET]), strict=True))
     assert near[train_ids[0]] == near[train_ids[1]] is not None
     assert near[train_ids[2]] == near[test_ids[0]] is not None != near[train_ids[0]]
     tagged_near = set(ds.match_tags(NEAR_DUPLICATE_TAG).values("id"))
@@ -178,15 +178,15 @@ def test_label_issues_on_a_real_db_with_planted_flips(tmp_path, dataset_name):
     assert s["near_duplicates"] == len(tagged_near) <= 8 and s["near_duplicate_cross_split_sets"] >= 1
     assert (ws.runs / "reference" / "reference.json").is_file()
 
-    again = check_labels(ds, ds.view(), cfg, workspace=ws)   # same data + settings: a no-op
+    again = check_labels(ds, ds.view(), cfg, workspace=ws).summary()  # same data + settings: a no-op
     assert again["reused"] and again["flagged"] == s["flagged"]
     (features,) = (ws.runs / "oof").glob("*/features.npz")
     features.unlink()                         # probabilities from before features were kept:
-    other = check_labels(ds, ds.view(), replace(cfg, filter_by="both"), workspace=ws)
+    other = check_labels(ds, ds.view(), replace(cfg, filter_by="both"), workspace=ws).summary()
     assert other["oof_reused"] and features.is_file()  # re-embedded with the reference models
     assert other["near_duplicate_sets"] == s["near_duplicate_sets"]
 
-    third = check_labels(ds, ds.view(), replace(cfg, epochs=1), workspace=ws)
+    third = check_labels(ds, ds.view(), replace(cfg, epochs=1), workspace=ws).summary()
     assert not third["oof_reused"]                       # other settings: recomputed
 
 
@@ -215,8 +215,8 @@ def test_soft_labels_reach_the_curated_variant_and_its_fingerprint(tmp_path, dat
     ds, _ = _make_dataset(dataset_name, tmp_path / "media", {"train": 3, "val": 1, "test": 1}, 0)
     cfg = CompareSettings(views="raw,curated", dataset=dataset_name, epochs=1).build()
     before = inputs_fingerprint(cfg)
-    ds.set_values("oof", [[1 / 7] * 7] * len(ds))
-    apply_reviews(ApplyConfig(dataset_name, soften=0.3))
+    ds.set_values(schema.OOF, [[1 / 7] * 7] * len(ds))
+    apply_reviews(ApplyConfig(dataset=dataset_name, soften=0.3))
     assert inputs_fingerprint(cfg) != before            # new targets: the comparison re-runs
     raw = load_source(DataSource(view="raw", dataset=dataset_name), 32, 1)
     cur = load_source(DataSource(view="curated", dataset=dataset_name), 32, 1)

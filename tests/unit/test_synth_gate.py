@@ -6,17 +6,21 @@ import numpy as np
 import pytest
 from skimage import data
 
+from augment.synth.dbio import _from_hex
 from augment.synth.gate import (
     GateScores,
     GateSettings,
     decide,
-    hex_to_int,
     nearest,
-    phash,
+    phashes,
     score_batch,
 )
 from augment.synth.render import TargetFormat, detect_faces, render, target_from_metadata
 from curate.core.errors import InputError
+
+
+def phash(img: np.ndarray) -> int:
+    return int(phashes([img])[0])
 
 
 def scores(**kw) -> GateScores:
@@ -45,8 +49,26 @@ def test_hamming_nearest_and_hex():
     hashes = np.array([0b1111, 0xFFFF_FFFF_FFFF_FFFF, 0], dtype=np.uint64)
     assert nearest(hashes, 0b0111) == (1, 0)
     assert nearest(np.zeros(0, np.uint64), 5) == (64, -1)
-    assert hex_to_int("00000000000000ff") == 255
-    assert hex_to_int("ff") is None and hex_to_int(None) is None and hex_to_int("zz" * 8) is None
+    assert _from_hex("00000000000000ff") == 255 and _from_hex("FFFFFFFFFFFFFFFF") == 2**64 - 1
+    assert _from_hex("ff") is None and _from_hex(None) is None and _from_hex("zz" * 8) is None
+
+
+@pytest.mark.parametrize("shape", [(48, 48), (64, 40), (48, 48, 3), (100, 100, 3)])
+def test_gate_phash_is_imagehash_phash_bit_for_bit(shape):
+    """The gate hashes with curate.core.hashing: the same 64 bits, and the same 16 hex digits,
+    as imagehash.phash (what earlier runs stored), on gray and RGB images."""
+    import imagehash
+    from PIL import Image
+
+    from curate.core.hashing import to_hex
+
+    rng = np.random.default_rng(sum(shape))
+    images = [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(6)]
+    images.append(np.full(shape, 200, np.uint8))  # flat: every DCT coefficient ties
+    got = phashes(images)
+    want = [str(imagehash.phash(Image.fromarray(img))) for img in images]
+    assert to_hex(got) == want
+    assert [int(w, 16) for w in want] == [int(h) for h in got]
 
 
 def test_render_real_photo_to_fer_format_and_duplicate_hash():
@@ -74,7 +96,7 @@ def test_score_batch_records_every_score():
                       np.array([h], np.uint64), ["real1"])
     assert (s.ref_prob, s.ref_pred, s.ref_pred_prob) == (0.2, "fear", 0.7)
     assert (s.min_phash_distance, s.nearest_real_id, s.nsfw) == (0, "real1", False)
-    assert s.max_pixel == 200
+    assert s.max_pixel == 200 and s.phash == f"{h:016x}" and len(s.phash) == 16
 
 
 def test_target_from_metadata():

@@ -89,11 +89,33 @@ def test_pretrained_from_a_local_file_and_missing_file(tmp_path):
         TrainConfig(backbone="test_convnext", pretrained=str(tmp_path / "none.pth"))
 
 
+def test_missing_pretrained_file_message_names_the_backbone(tmp_path):
+    with pytest.raises(ModelError) as e:
+        TrainConfig(backbone="test_convnext", pretrained=str(tmp_path / "none.pth"))
+    assert "file of test_convnext" in str(e.value) and "{" not in str(e.value)
+
+
 def test_config_validation():
     with pytest.raises(InputError, match="schedule"):
         TrainConfig(schedule="step")
     with pytest.raises(InputError, match="in_chans"):
         TrainConfig(in_chans=2)
+    with pytest.raises(TypeError):
+        TrainConfig("resnet18")  # keyword arguments only
+
+
+def test_cli_schedule_choices_are_the_loops_schedules():
+    from train.cli import Schedule
+    from train.loop import SCHEDULES
+
+    assert [s.value for s in Schedule] == list(SCHEDULES)
+
+
+def test_checkpoints_are_written_atomically(tmp_path):
+    """Only the finished files are left in the run folder (no temp names)."""
+    Trainer(TrainConfig(epochs=2, **TINY), make_set(32, side=32), make_set(14, 1, 32, "val"),
+            tmp_path).fit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([BEST, CONFIG, LAST])
 
 
 def test_augment_keeps_shape_and_identity_when_off():

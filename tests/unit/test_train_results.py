@@ -1,0 +1,70 @@
+"""Typed results keep the JSON files' shape; CLI choices come from the library's registries."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from curate.core import schema
+from curate.core.errors import CurateError
+
+METRICS_KEYS = ["source", "config", "test_key", "data_key", "counts", "soft_targets", "history",
+                "best_epoch", "stopped_early", "test", "cost"]  # metrics.json, in file order
+
+
+def test_train_result_is_metrics_json_and_reads_back():
+    from train.run import TrainResult
+
+    r = TrainResult(source="exp", config={"backbone": "x"}, test_key="t", data_key="d",
+                    counts={"train": {"happy": 1}}, soft_targets=2, history=[{"epoch": 1}],
+                    best_epoch=1, stopped_early=False, test={"n": 1, "accuracy": 1.0},
+                    cost={"train_seconds": 1.0})
+    d = r.to_dict()
+    assert list(d) == METRICS_KEYS
+    assert TrainResult.from_dict({**d, "from_a_newer_version": 1}) == r
+
+
+def test_noise_verdict_and_summary_rows():
+    from train.compare import Verdict, noise_verdict, summarise
+
+    assert noise_verdict([0.5], [0.6]) == Verdict(diff=pytest.approx(0.1), se=None,
+                                                  significant=None)
+    v = noise_verdict([0.50, 0.52], [0.70, 0.72])
+    assert v.significant is True and v.se == pytest.approx(0.01414, rel=1e-3)
+    runs = [{"backbone": "b", "variant": n, "seed": s, "test": {"accuracy": a, "macro_f1": a,
+                                                                  "ece": 0.1},
+             "cost": {"train_seconds": 1.0}}
+            for n, a0 in (("raw", 0.5), ("curated", 0.7)) for s, a in enumerate((a0, a0 + 0.02))]
+    out = summarise(runs, ["raw", "curated"], ("b",))
+    assert [r["variant"] for r in out["table"]] == ["raw", "curated"]
+    assert set(out["verdicts"][0]) == {"backbone", "metric", "baseline", "variant", "diff", "se",
+                                       "significant"}
+
+
+def test_cli_choices_come_from_the_registries():
+    from augment.cli import Family, Plan
+    from augment.synth.models import FAMILIES
+    from augment.synth.stage import PLANS
+    from train.cli import LabelField, Profile
+    from train.compare import PROFILES
+
+    assert [f.value for f in LabelField] == [schema.LABEL, schema.FERPLUS_LABEL, schema.ORIG_LABEL]
+    assert [p.value for p in Profile] == list(PROFILES)
+    assert [f.value for f in Family] == ["auto", *FAMILIES]
+    assert [p.value for p in Plan] == list(PLANS)
+
+
+def test_nothing_admitted_is_a_curate_error_with_the_reasons():
+    from augment.synth.stage import ClassTally, SynthReport
+
+    report = SynthReport("fer", {}, {}, rejected_dir="rej")
+    assert report.nothing_admitted() is None  # nothing generated: nothing to report
+    report.classes["fear"] = ClassTally(target=2, attempted=2,
+                                        reasons=Counter(no_face=2, blacked_out=1))
+    err = report.nothing_admitted()
+    assert isinstance(err, CurateError) and err.exit_code == 1
+    assert str(err) == ("none of the 2 generated images passed the gate (no_face 2, "
+                        "blacked_out 1); see the reasons next to each image in rej")
+    report.classes["fear"].admitted = 1
+    assert report.nothing_admitted() is None
