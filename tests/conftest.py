@@ -53,5 +53,5 @@ def pytest_sessionfinish(session, exitstatus):
         import fiftyone.core.odm.database as fodb
 
         fodb.get_db_client().drop_database(_DB_NAME)
-    except Exception:  # the DB may be unreachable in the test that checks that
+    except Exception:  # noqa: BLE001 - the DB may be unreachable in the test that checks that
         pass

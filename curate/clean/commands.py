@@ -145,7 +145,8 @@ def apply_cmd(
 
     st = state(ctx)
     with cli_errors(st.verbose):
-        res = apply_reviews(ApplyConfig(st.dataset, auto, include_test, user, soften))
+        res = apply_reviews(ApplyConfig(dataset=st.dataset, auto=auto, include_test=include_test,
+                                         user=user, soften=soften))
     if res.noop:
         console.print("apply: nothing to change (decisions already applied)")
     else:

@@ -89,7 +89,7 @@ def _connected() -> None:
     check_database()
     try:
         fo().list_datasets()
-    except Exception as e:  # FiftyOne raises several types for a dead DB
+    except Exception as e:  # noqa: BLE001 - FiftyOne raises several types for a dead DB
         raise StoreError(f"FiftyOne could not start or reach its database: {e}") from None
 
 
