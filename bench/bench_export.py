@@ -36,6 +36,7 @@ def main() -> None:
     from rich.table import Table
 
     from curate.core import store
+    from curate.core.schema import LABEL
     from curate.core.views import get_view
     from curate.export.exporter import ExportConfig, export
 
@@ -49,15 +50,15 @@ def main() -> None:
         shutil.rmtree(d, ignore_errors=True)
 
     t0 = time.perf_counter()
-    cfg = ExportConfig(args.view, "imagefolder", ours_dir, args.dataset, workers=args.workers,
-                       progress=False)
+    cfg = ExportConfig(view=args.view, format="imagefolder", out=ours_dir, dataset=args.dataset,
+                       workers=args.workers, progress=False)
     res = export(cfg, ds=ds)
     t_ours = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     spec.view.export(export_dir=str(stock_dir),
                      dataset_type=store.fo().types.ImageClassificationDirectoryTree,
-                     label_field="ground_truth")
+                     label_field=LABEL)
     t_stock = time.perf_counter() - t0
 
     table = Table("method", "images", "files", "wall s", "images/s",

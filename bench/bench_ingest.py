@@ -24,6 +24,7 @@ os.environ["FIFTYONE_DATABASE_NAME"] = f"bench_ingest_{uuid.uuid4().hex[:8]}"
 os.environ["FIFTYONE_DO_NOT_TRACK"] = "true"
 
 from curate.core import store  # noqa: E402
+from curate.core.schema import FILEPATH, LABEL_PATH  # noqa: E402
 from curate.ingest import IngestConfig, ingest  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013" / "fer2013.csv.gz"
@@ -40,7 +41,8 @@ def main(csv_path: Path) -> None:
     fo = store.fo()
     rows: list[tuple[str, str, str]] = []
     try:
-        cfg = IngestConfig("fer2013", csv_path, "bench", tmp / "ws", progress=False)
+        cfg = IngestConfig(source="fer2013", path=csv_path, dataset="bench",
+                           workspace=tmp / "ws", progress=False)
         t0 = time.perf_counter()
         report, _ = ingest(cfg)
         ours = time.perf_counter() - t0
@@ -63,7 +65,7 @@ def main(csv_path: Path) -> None:
 
         ds = fo.load_dataset("bench")
         tree = tmp / "tree"
-        for path, label in zip(ds.values("filepath"), ds.values("ground_truth.label")):
+        for path, label in zip(ds.values(FILEPATH), ds.values(LABEL_PATH)):
             dest = tree / label / Path(path).name
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.link(path, dest)

@@ -44,12 +44,13 @@ def bench_classical(csv_path: Path, dataset: str, ws: Path, size: int, baseline_
     from PIL import Image
 
     from curate.core import store
+    from curate.core.schema import RESTORED_FILEPATH
     from curate.restore import RestoreConfig, restore
 
     _ingest(csv_path, dataset, ws)
     ds = store.load_dataset(dataset)
-    if "restored_filepath" in ds.get_field_schema():  # a cold run every time
-        ds.set_values("restored_filepath", [None] * len(ds))
+    if RESTORED_FILEPATH in ds.get_field_schema():  # a cold run every time
+        ds.set_values(RESTORED_FILEPATH, [None] * len(ds))
     cfg = RestoreConfig(dataset=dataset, workspace=ws, method="lanczos", size=size, check=False,
                         workers=2, progress=False)
     t0, c0 = time.perf_counter(), time.process_time()

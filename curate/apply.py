@@ -34,17 +34,27 @@ from typing import Any
 
 import numpy as np
 
-from curate.core import runs, store
+from curate.core import runs, schema, store
 from curate.core.errors import InputError, StoreError
-from curate.core.schema import SOFT_LABEL
+from curate.core.schema import (
+    EXACT_GROUP,
+    EXCLUDED,
+    EXCLUSION_REASON,
+    LABEL_PATH,
+    OOF,
+    REVIEW_DROP,
+    REVIEW_KEEP,
+    REVIEW_PREFIX,
+    REVIEW_RELABEL,
+    SOFT_LABEL,
+    SPLIT,
+)
 from curate.core.taxonomy import CLASS_INDEX, CLASSES
 
 log = logging.getLogger(__name__)
 
-DROP, KEEP, RELABEL = "review:drop", "review:keep", "review:relabel:"
 AUTO = "auto:"  # the prefix of every exclusion reason the --auto policy writes
 PROTECTED = "test"
-OOF_FIELD = "oof"  # the label check's out-of-fold probabilities (train.oof.FIELD)
 # Soft labels distil the out-of-fold models into the trainer: they help only when those models
 # are good. FER-2013, resnet10t 4 epochs, --soften 0.5: probabilities of the default clean
 # (out-of-fold accuracy 61.1%) raised test macro-F1 by 4.7 pts; those of `clean --fast`
@@ -52,7 +62,7 @@ OOF_FIELD = "oof"  # the label check's out-of-fold probabilities (train.oof.FIEL
 SOFT_MIN_ACCURACY = 0.58
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ApplyConfig:
     dataset: str = store.DEFAULT_DATASET
     auto: bool = False
@@ -73,15 +83,39 @@ class ApplyResult:
     warning: str | None = None
 
 
+@dataclass(frozen=True)
+class Target:
+    """A sample's wanted state (excluded, reason, label) beside its stored one."""
+
+    excluded: bool
+    reason: str | None
+    label: str | None
+    was_excluded: bool
+    was_reason: str | None
+    was_label: str | None
+
+    @property
+    def exclusion_changed(self) -> bool:
+        return (self.excluded, self.reason) != (self.was_excluded, self.was_reason)
+
+    @property
+    def label_changed(self) -> bool:
+        return self.label != self.was_label
+
+    def state(self) -> tuple[bool, str | None, str | None]:
+        """What the fingerprint records: the wanted (excluded, reason, label)."""
+        return self.excluded, self.reason, self.label
+
+
 def _decision(tags: list[str]) -> tuple[str | None, str | None]:
     """(action, class) of a sample's review tags: drop / keep / relabel, or (None, None)."""
-    review = [t for t in tags or [] if t.startswith("review:")]
-    relabel = [t[len(RELABEL):] for t in review if t.startswith(RELABEL)]
-    if DROP in review and KEEP in review:
+    review = [t for t in tags or [] if t.startswith(REVIEW_PREFIX)]
+    relabel = [t[len(REVIEW_RELABEL):] for t in review if t.startswith(REVIEW_RELABEL)]
+    if REVIEW_DROP in review and REVIEW_KEEP in review:
         return "conflict", None
-    if DROP in review:
+    if REVIEW_DROP in review:
         return "drop", relabel[0] if relabel else None
-    if KEEP in review:
+    if REVIEW_KEEP in review:
         return "keep", relabel[0] if relabel else None
     return ("relabel", relabel[0]) if relabel else (None, None)
 
@@ -89,25 +123,25 @@ def _decision(tags: list[str]) -> tuple[str | None, str | None]:
 def _check_tags(ds: Any) -> None:
     counts = ds.count_sample_tags()
     bad = {t: n for t, n in counts.items()
-           if t.startswith(RELABEL) and t[len(RELABEL):] not in CLASSES}
+           if t.startswith(REVIEW_RELABEL) and t[len(REVIEW_RELABEL):] not in CLASSES}
     if bad:
         listed = ", ".join(f"{t!r} ({n} samples)" for t, n in sorted(bad.items()))
         raise InputError(f"review tag with an unknown class: {listed}; "
                          f"classes: {', '.join(CLASSES)}")
-    unknown = {t: n for t, n in counts.items() if t.startswith("review:")
-               and t not in (DROP, KEEP) and not t.startswith(RELABEL)}
+    unknown = {t: n for t, n in counts.items() if t.startswith(REVIEW_PREFIX)
+               and t not in (REVIEW_DROP, REVIEW_KEEP) and not t.startswith(REVIEW_RELABEL)}
     if unknown:
         listed = ", ".join(f"{t!r} ({n} samples)" for t, n in sorted(unknown.items()))
-        raise InputError(f"unknown review tag {listed}; use review:drop, review:keep or "
-                         "review:relabel:<class>")
+        raise InputError(f"unknown review tag {listed}; use {REVIEW_DROP}, {REVIEW_KEEP} or "
+                         f"{REVIEW_RELABEL}<class>")
 
 
 def auto_drops(rows: list[dict[str, Any]], include_test: bool) -> dict[str, str]:
     """The auto policy over exact-duplicate groups: sample id -> exclusion reason."""
     groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        if r.get("exact_group") is not None:
-            groups[r["exact_group"]].append(r)
+        if r.get(EXACT_GROUP) is not None:
+            groups[r[EXACT_GROUP]].append(r)
     out: dict[str, str] = {}
     for members in groups.values():
         # the kept copy: test first (never edited by default), then train, then val
@@ -156,67 +190,102 @@ def weak_teacher(ds: Any) -> str | None:
             "macro-F1; run `curate clean` without --fast, or `apply --soften 0`")
 
 
-def _soft_changes(ds: Any, labels: dict[str, str], weight: float) -> dict[str, list | None]:
+def _soft_changes(ds: Any, labels: dict[str, str | None],
+                  weight: float) -> dict[str, list | None]:
     """Per sample id whose soft label must change: the new value (None: remove it)."""
-    schema = ds.get_field_schema()
-    if weight and OOF_FIELD not in schema:
+    have = ds.get_field_schema()
+    if weight and OOF not in have:
         raise StoreError("--soften needs out-of-fold probabilities: run `curate clean --checks "
                          "labels` first")
-    if not weight and SOFT_LABEL not in schema:
+    if not weight and SOFT_LABEL not in have:
         return {}
-    ids, splits = ds.values("id"), ds.values("split")
-    probs = ds.values(OOF_FIELD) if weight else [None] * len(ids)
-    old = ds.values(SOFT_LABEL) if SOFT_LABEL in schema else [None] * len(ids)
+    ids, splits = ds.values("id"), ds.values(SPLIT)
+    probs = ds.values(OOF) if weight else [None] * len(ids)
+    old = ds.values(SOFT_LABEL) if SOFT_LABEL in have else [None] * len(ids)
     out: dict[str, list | None] = {}
     for sid, split, p, before in zip(ids, splits, probs, old, strict=True):
-        new = (soft_target(labels.get(sid, ""), p, weight)
+        new = (soft_target(labels.get(sid) or "", p, weight)
                if weight and split != PROTECTED else None)
         if new != (list(before) if before is not None else None):
             out[sid] = new
     return out
 
 
-def _targets(ds: Any, cfg: ApplyConfig) -> tuple[dict[str, tuple], int]:
-    """Per sample id: the wanted (excluded, reason, label); and test samples left alone."""
-    schema = ds.get_field_schema()
-    has_exact, has_excl = "exact_group" in schema, "excluded" in schema
-    if cfg.auto and not has_exact:
+def _read_rows(ds: Any, cfg: ApplyConfig) -> list[dict[str, Any]]:
+    """Per sample: id, tags, split, label and, where present, excluded, reason, exact_group."""
+    have = ds.get_field_schema()
+    if cfg.auto and EXACT_GROUP not in have:
         raise StoreError("--auto needs the duplicate check: run `curate clean --checks "
                          "duplicates` first")
-    names = ["id", "tags", "split", "ground_truth.label"]
-    keys = ["id", "tags", "split", "label"]
-    if has_excl:  # `excluded` may come without a reason (set by hand in FiftyOne)
-        names, keys = names + ["excluded"], keys + ["excluded"]
-    if "exclusion_reason" in schema:
-        names, keys = names + ["exclusion_reason"], keys + ["reason"]
-    if has_exact:
-        names, keys = names + ["exact_group"], keys + ["exact_group"]
-    rows = [dict(zip(keys, vals)) for vals in zip(*ds.values(names))]
+    columns = {"id": "id", "tags": schema.TAGS, "split": SPLIT, "label": LABEL_PATH}
+    # `excluded` may come without a reason (set by hand in FiftyOne)
+    optional = {"excluded": EXCLUDED, "reason": EXCLUSION_REASON, EXACT_GROUP: EXACT_GROUP}
+    columns |= {k: f for k, f in optional.items() if f in have}
+    return [dict(zip(columns, vals)) for vals in zip(*ds.values(list(columns.values())))]
+
+
+def _target(r: dict[str, Any], cfg: ApplyConfig, auto: dict[str, str]) -> tuple[Target, bool]:
+    """The wanted state of one sample, and whether a review tag on test was left alone."""
+    excluded, reason = bool(r.get("excluded")), r.get("reason")
+    action, cls = _decision(r["tags"])
+    if action == "conflict":
+        raise InputError(f"sample {r['id']} has both {REVIEW_DROP} and {REVIEW_KEEP}; "
+                         "remove one in the App")
+    skipped = bool(action) and r["split"] == PROTECTED and not cfg.include_test
+    if skipped:
+        action = None
+    if action == "drop":
+        excluded, reason = True, REVIEW_DROP
+    elif action == "keep":
+        excluded, reason = False, None
+    elif r["id"] in auto:
+        excluded, reason = True, auto[r["id"]]
+    elif cfg.auto and excluded and (reason or "").startswith(AUTO):
+        excluded, reason = False, None  # the policy changed: it no longer drops this one
+    label = cls if cls else r["label"]
+    return Target(excluded, reason, label, bool(r.get("excluded")), r.get("reason"),
+                  r["label"]), skipped
+
+
+def _targets(ds: Any, cfg: ApplyConfig) -> tuple[dict[str, Target], int]:
+    """Per sample id: the wanted state; and the number of test samples left alone."""
+    rows = _read_rows(ds, cfg)
     # groups are judged whole; a sample with a review tag keeps the reviewer's decision
     auto = auto_drops(rows, cfg.include_test) if cfg.auto else {}
-    wanted: dict[str, tuple] = {}
+    wanted: dict[str, Target] = {}
     skipped = 0
     for r in rows:
-        excluded, reason, label = bool(r.get("excluded")), r.get("reason"), r["label"]
-        action, cls = _decision(r["tags"])
-        if action == "conflict":
-            raise InputError(f"sample {r['id']} has both review:drop and review:keep; "
-                             "remove one in the App")
-        if action and r["split"] == PROTECTED and not cfg.include_test:
-            skipped += 1
-            action = None
-        if action == "drop":
-            excluded, reason = True, DROP
-        elif action == "keep":
-            excluded, reason = False, None
-        elif r["id"] in auto:
-            excluded, reason = True, auto[r["id"]]
-        elif cfg.auto and excluded and (reason or "").startswith(AUTO):
-            excluded, reason = False, None  # the policy changed: it no longer drops this one
-        label = cls if cls else label
-        wanted[r["id"]] = (excluded, reason, label, bool(r.get("excluded")), r.get("reason"),
-                           r["label"])
+        wanted[r["id"]], left_alone = _target(r, cfg, auto)
+        skipped += left_alone
     return wanted, skipped
+
+
+def _declare(ds: Any) -> bool:
+    """Declare the exclusion fields; True when this is the dataset's first apply."""
+    f = store.fo()
+    have = ds.get_field_schema()
+    if EXCLUDED not in have:
+        ds.add_sample_field(EXCLUDED, f.BooleanField)
+    if EXCLUSION_REASON not in have:
+        ds.add_sample_field(EXCLUSION_REASON, f.StringField)
+    return EXCLUDED not in have
+
+
+def _write(ds: Any, first: bool, changed_ex: dict[str, Target], changed_lab: dict[str, Any],
+           changed_soft: dict[str, list | None]) -> None:
+    if first:  # every sample gets an explicit False
+        ds.set_values(EXCLUDED, [False] * len(ds))
+    if changed_ex:
+        ds.set_values(EXCLUDED, {i: t.excluded for i, t in changed_ex.items()}, key_field="id")
+        ds.set_values(EXCLUSION_REASON, {i: t.reason for i, t in changed_ex.items()},
+                      key_field="id")
+    if changed_lab:
+        ds.set_values(LABEL_PATH, changed_lab, key_field="id")
+    if changed_soft:
+        if SOFT_LABEL not in ds.get_field_schema():
+            f = store.fo()
+            ds.add_sample_field(SOFT_LABEL, f.ListField, subfield=f.FloatField)
+        ds.set_values(SOFT_LABEL, changed_soft, key_field="id")
 
 
 def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
@@ -228,18 +297,13 @@ def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
     t0 = time.perf_counter()
     wanted, skipped = _targets(ds, cfg)
     result = ApplyResult(skipped_test=skipped)
-    f = store.fo()
-    schema = ds.get_field_schema()
-    if "excluded" not in schema:
-        ds.add_sample_field("excluded", f.BooleanField)
-    if "exclusion_reason" not in schema:
-        ds.add_sample_field("exclusion_reason", f.StringField)
-    changed_ex = {i: w for i, w in wanted.items() if (w[0], w[1]) != (w[3], w[4])}
-    changed_lab = {i: w[2] for i, w in wanted.items() if w[2] != w[5]}
+    first = _declare(ds)
+    changed_ex = {i: t for i, t in wanted.items() if t.exclusion_changed}
+    changed_lab = {i: t.label for i, t in wanted.items() if t.label_changed}
     soften = resolve_soften(ds, cfg)
-    changed_soft = _soft_changes(ds, {i: w[2] for i, w in wanted.items()}, soften)
-    for w in changed_ex.values():
-        result.changed["excluded" if w[0] else "included"] += 1
+    changed_soft = _soft_changes(ds, {i: t.label for i, t in wanted.items()}, soften)
+    for t in changed_ex.values():
+        result.changed["excluded" if t.excluded else "included"] += 1
     result.changed["relabelled"] = len(changed_lab)
     if soften or changed_soft:
         result.changed["soft_labels"] = len(changed_soft)
@@ -247,25 +311,21 @@ def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
         result.warning = weak_teacher(ds)
         if result.warning:
             log.warning(result.warning)
-    if "excluded" not in schema:  # first apply: every sample gets an explicit False
-        ds.set_values("excluded", [False] * len(ds))
-    if changed_ex:
-        ds.set_values("excluded", {i: w[0] for i, w in changed_ex.items()}, key_field="id")
-        ds.set_values("exclusion_reason", {i: w[1] for i, w in changed_ex.items()},
-                      key_field="id")
-    if changed_lab:
-        ds.set_values("ground_truth.label", changed_lab, key_field="id")
-    if changed_soft:
-        if SOFT_LABEL not in schema:
-            ds.add_sample_field(SOFT_LABEL, f.ListField, subfield=f.FloatField)
-        ds.set_values(SOFT_LABEL, changed_soft, key_field="id")
+    _write(ds, first, changed_ex, changed_lab, changed_soft)
     result.noop = not changed_ex and not changed_lab and not changed_soft
-    counts = {**dict(result.changed), "skipped_test": skipped,
-              "excluded_total": sum(1 for w in wanted.values() if w[0])}
+    _record(ds, cfg, soften, wanted, result, changed_ex, changed_lab, time.perf_counter() - t0)
+    return result
+
+
+def _record(ds: Any, cfg: ApplyConfig, soften: float, wanted: dict[str, Target],
+            result: ApplyResult, changed_ex: dict[str, Target], changed_lab: dict[str, Any],
+            seconds: float) -> None:
+    """Who/when/what into the run history (ids capped to keep `dataset.info` small)."""
+    counts = {**dict(result.changed), "skipped_test": result.skipped_test,
+              "excluded_total": sum(1 for t in wanted.values() if t.excluded)}
     config = asdict(replace(cfg, soften=soften))
     runs.record(ds, "apply", config=config | {"user": cfg.user or getpass.getuser()},
-                fp=runs.fingerprint(config, sorted((i, *w[:3]) for i, w in wanted.items())),
-                counts=counts, seconds=time.perf_counter() - t0, noop=result.noop,
+                fp=runs.fingerprint(config, sorted((i, *t.state()) for i, t in wanted.items())),
+                counts=counts, seconds=seconds, noop=result.noop,
                 relabelled_ids=sorted(changed_lab)[:5000],
-                excluded_ids=sorted(i for i, w in changed_ex.items() if w[0])[:5000])
-    return result
+                excluded_ids=sorted(i for i, t in changed_ex.items() if t.excluded)[:5000])

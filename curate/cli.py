@@ -19,6 +19,7 @@ from rich.table import Table
 from curate.core.clikit import global_options, state
 from curate.core.errors import cli_errors
 from curate.core.taxonomy import CLASSES
+from curate.ingest import FERPLUS, SOURCES
 
 app = typer.Typer(help="Curate facial-expression datasets on a FiftyOne store.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -28,11 +29,8 @@ app.add_typer(ingest_app, name="ingest")
 console = Console()
 
 
-class Source(str, Enum):
-    fer2013 = "fer2013"
-    rafdb = "rafdb"
-    ferplus = "ferplus"
-    folder = "folder"
+# The closed choice, generated from the ingest registry.
+Source = Enum("Source", {name: name for name in SOURCES}, type=str)  # type: ignore[misc]
 
 
 def _ingest(ctx: typer.Context, source: Source, path: Path, workers: int) -> None:
@@ -40,19 +38,25 @@ def _ingest(ctx: typer.Context, source: Source, path: Path, workers: int) -> Non
 
     st = state(ctx)
     with cli_errors(st.verbose):
-        cfg = IngestConfig(source.value, path, st.dataset, st.workspace, workers, st.progress)
+        cfg = IngestConfig(source=source.value, path=path, dataset=st.dataset,
+                           workspace=st.workspace, workers=workers, progress=st.progress)
         report, out = ingest(cfg)
-    reasons: dict[str, int] = {}
-    for s in report.skipped:
-        key = s.reason if len(s.reason) < 60 else s.reason[:57] + "..."
-        reasons[key] = reasons.get(key, 0) + 1
-    verb = "updated" if source is Source.ferplus else "added"
+    verb = "updated" if source.value == FERPLUS else "added"
     console.print(f"[bold]{source.value}[/]: {verb} {report.added}, already present "
                   f"{report.already_present}, skipped {len(report.skipped)} "
                   f"in {report.seconds:.1f} s -> dataset {st.dataset!r}")
-    for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:10]:
+    for reason, n in _skip_reasons(report.skipped)[:10]:
         console.print(f"  skipped {n:>6}  {reason}")
     console.print(f"report: {out}")
+
+
+def _skip_reasons(skipped: list) -> list[tuple[str, int]]:  # list[curate.ingest.base.Skip]
+    """(reason shortened to a line, count), most frequent first."""
+    reasons: dict[str, int] = {}
+    for s in skipped:
+        key = s.reason if len(s.reason) < 60 else s.reason[:57] + "..."
+        reasons[key] = reasons.get(key, 0) + 1
+    return sorted(reasons.items(), key=lambda kv: -kv[1])
 
 
 PathArg = Annotated[Path, typer.Argument(help="File or folder to ingest.")]
@@ -62,25 +66,25 @@ Workers = Annotated[int, typer.Option(help="Threads decoding/writing images.")]
 @ingest_app.command("fer2013")
 def ingest_fer2013(ctx: typer.Context, path: PathArg, workers: Workers = 2) -> None:
     """FER-2013: fer2013.csv[.gz], icml_face_data.csv, Kaggle train.csv, or train/<class>/ folders."""
-    _ingest(ctx, Source.fer2013, path, workers)
+    _ingest(ctx, Source("fer2013"), path, workers)
 
 
 @ingest_app.command("rafdb")
 def ingest_rafdb(ctx: typer.Context, path: PathArg, workers: Workers = 2) -> None:
     """RAF-DB basic: EmoLabel/ + Image/aligned/, or Kaggle DATASET/{train,test}/<1..7>/."""
-    _ingest(ctx, Source.rafdb, path, workers)
+    _ingest(ctx, Source("rafdb"), path, workers)
 
 
 @ingest_app.command("ferplus")
 def ingest_ferplus(ctx: typer.Context, path: PathArg) -> None:
     """FER+ votes (fer2013new.csv), matched by row to the ingested FER-2013 CSV."""
-    _ingest(ctx, Source.ferplus, path, 1)
+    _ingest(ctx, Source(FERPLUS), path, 1)
 
 
 @ingest_app.command("folder")
 def ingest_folder(ctx: typer.Context, path: PathArg, workers: Workers = 2) -> None:
     """Any <split>/<class>/* image tree (e.g. an imagefolder export)."""
-    _ingest(ctx, Source.folder, path, workers)
+    _ingest(ctx, Source("folder"), path, workers)
 
 
 @app.command()

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 
-def checks() -> list[tuple[str, bool, str]]:
-    out: list[tuple[str, bool, str]] = []
+@dataclass(frozen=True)
+class Check:
+    """One installation check: what was tried, whether it worked, the version or the error."""
 
-    def check(name: str, fn) -> None:
+    name: str
+    ok: bool
+    message: str
+
+
+def checks() -> list[Check]:
+    """Every check, run even after a failure (the user fixes them all in one go)."""
+    out: list[Check] = []
+
+    def check(name: str, fn: Callable[[], Any]) -> None:
         try:
-            out.append((name, True, str(fn() or "ok")))
-        except Exception as e:  # report every failure, not just the first
-            out.append((name, False, f"{type(e).__name__}: {e}"))
+            out.append(Check(name, True, str(fn() or "ok")))
+        except Exception as e:  # noqa: BLE001 - report every failure, not just the first
+            out.append(Check(name, False, f"{type(e).__name__}: {e}"))
 
     for mod in ("torch", "torchvision", "timm", "diffusers", "cleanlab", "imagehash", "typer",
                 "spandrel", "fiftyone"):
@@ -52,9 +65,9 @@ def _database() -> str:
 
 def main() -> int:
     results = checks()
-    for name, ok, msg in results:
-        print(f"  [{'ok' if ok else 'FAIL'}] {name}: {msg}")
-    return 0 if all(ok for _, ok, _ in results) else 1
+    for c in results:
+        print(f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.message}")  # a script: it prints
+    return 0 if all(c.ok for c in results) else 1
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from curate.core import store
+from curate.core import schema, store
 
-BASE_FIELDS = {"id", "filepath", "tags", "metadata", "created_at", "last_modified_at"}
+# Fields every FiftyOne sample has: not worth listing.
+BASE_FIELDS = {"id", schema.FILEPATH, schema.TAGS, schema.METADATA, "created_at",
+               "last_modified_at"}
 
 
 @dataclass
@@ -28,8 +30,9 @@ class Status:
 
 
 def dataset_status(name: str) -> Status:
+    """What `curate status` prints, read from the dataset `name`."""
     ds = store.load_dataset(name)
-    keys = zip(ds.values("source"), ds.values("split"), ds.values("ground_truth.label"))
+    keys = zip(*ds.values([schema.SOURCE, schema.SPLIT, schema.LABEL_PATH]))
     counts = Counter((str(s), str(p), str(c)) for s, p, c in keys)
     fields = sorted(set(ds.get_field_schema()) - BASE_FIELDS)
     runs = {stage: (hist[-1] if isinstance(hist, list) and hist else hist)

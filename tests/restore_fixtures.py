@@ -15,13 +15,14 @@ def write_random_gfpgan(path: Path, seed: int = 0) -> Path:
     import torch
     from spandrel.architectures.GFPGAN import GFPGAN
 
+    from curate.core.workspace import atomic_path
+
     if path.is_file():
         return path
     torch.manual_seed(seed)
     model = GFPGAN()
-    tmp = path.with_suffix(".incomplete")
-    torch.save({"params_ema": model.state_dict()}, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save({"params_ema": model.state_dict()}, tmp)
     return path
 
 

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections import Counter
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from curate.balance.plan import AUGMENT_MODES, BalanceConfig, Plan
 from curate.core.clikit import state
-from curate.core.errors import cli_errors
+from curate.core.errors import CurateError, cli_errors
 from curate.core.taxonomy import CLASSES, SPLITS
+
+if TYPE_CHECKING:
+    from curate.balance.stage import BalanceStageConfig, StageResult
 
 console = Console()
 
+# The closed choice, generated from the planner's registry; defaults from its config.
+Augment = Enum("Augment", {m: m for m in AUGMENT_MODES}, type=str)  # type: ignore[misc]
+_AUGMENT = Augment(BalanceConfig().augment)
 
-def plan_table(plan) -> Table:  # noqa: ANN001 - curate.balance.Plan
+
+def plan_table(plan: Plan) -> Table:
     table = Table("split", "class", "real", "removed", "augmented", "synthetic",
                   "to synth", "final", title=f"balance plan (target {plan.config.target})")
     for split in SPLITS:
@@ -26,7 +36,8 @@ def plan_table(plan) -> Table:  # noqa: ANN001 - curate.balance.Plan
     return table
 
 
-def split_table(counts) -> Table:  # noqa: ANN001 - Counter[(split, class)]
+def split_table(counts: Counter) -> Table:
+    """New splits: counts per (split, class)."""
     table = Table("split", *CLASSES, "total", title="new splits (real samples)")
     for split in SPLITS:
         row = [counts.get((split, c), 0) for c in CLASSES]
@@ -47,10 +58,10 @@ def balance(
     undersample: Annotated[bool, typer.Option(
         help="Cut classes above --target down to it (--no-undersample: the target is a floor "
              "and larger classes keep every image).")] = True,
-    augment: Annotated[str, typer.Option(
+    augment: Annotated[Augment, typer.Option(
         help="How rare-class copies are made: classical (rotation, shift, zoom, brightness) "
              "or copy (the parent's pixels: random oversampling, for trainers that augment "
-             "every image themselves).")] = "classical",
+             "every image themselves).")] = _AUGMENT,
     resplit: Annotated[bool, typer.Option(
         "--resplit",
         help="New stratified train/val/test, duplicate groups kept together.")] = False,
@@ -65,36 +76,42 @@ def balance(
 
     st = state(ctx)
 
-    def confirm(result) -> bool:  # noqa: ANN001
+    def confirm(result: StageResult) -> bool:
         _show(result)
         return yes or typer.confirm("Apply?", default=False)
 
     with cli_errors(st.verbose):
-        cfg = BalanceStageConfig(target, max_synthetic, max_augment, seed, undersample, augment,
-                                 st.dataset, st.workspace, resplit, val_fraction, test_fraction,
-                                 dry_run, st.progress)
+        cfg = BalanceStageConfig(
+            target=target, max_synthetic=max_synthetic, max_augment=max_augment, seed=seed,
+            undersample=undersample, augment=augment.value, dataset=st.dataset,
+            workspace=st.workspace, resplit=resplit, val_fraction=val_fraction,
+            test_fraction=test_fraction, dry_run=dry_run, progress=st.progress)
         result = run_balance(cfg, confirm=confirm)
-    if dry_run:
+        if not (dry_run or result.written):
+            raise CurateError("not applied: nothing changed")  # declined at the prompt: exit 1
+    _summary(result, cfg)
+
+
+def _summary(result: StageResult, cfg: BalanceStageConfig) -> None:
+    if cfg.dry_run:
         _show(result)
         console.print("dry run: nothing changed")
         return
-    if not result.written:
-        console.print("not applied: nothing changed")
-        raise typer.Exit(1)
-    if resplit:
+    if cfg.resplit:
         console.print("splits written (the first re-split kept the old ones in `orig_split`)")
     a = result.applied
-    if a is not None:
-        verb = "nothing to do (already applied)" if a.noop else (
-            f"created {a.created} augmented, marked {a.marked}, unmarked {a.unmarked}")
-        console.print(f"balance: {verb} in {a.seconds:.1f} s")
-        need = sum(r.synthetic_needed for r in result.plan.rows)
-        if need:
-            console.print(f"{need} synthetic images still needed: run "
-                          "`augment synth --plan balance`")
+    if a is None:
+        return
+    verb = "nothing to do (already applied)" if a.noop else (
+        f"created {a.created} augmented, marked {a.marked}, unmarked {a.unmarked}")
+    console.print(f"balance: {verb} in {a.seconds:.1f} s")
+    need = sum(r.synthetic_needed for r in result.plan.rows) if result.plan else 0
+    if need:
+        console.print(f"{need} synthetic images still needed: run "
+                      "`augment synth --plan balance`")
 
 
-def _show(result) -> None:  # noqa: ANN001
+def _show(result: StageResult) -> None:
     if result.split_counts is not None:
         console.print(split_table(result.split_counts))
     if result.plan is not None:

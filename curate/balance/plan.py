@@ -32,7 +32,7 @@ from curate.core.taxonomy import CLASSES, SPLITS
 AUGMENT_MODES = ("classical", "copy")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BalanceConfig:
     """Settings of `curate balance`; `target` None means no balancing (e.g. only a re-split)."""
 

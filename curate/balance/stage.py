@@ -31,11 +31,18 @@ from curate.balance.plan import (
     rank,
     stratified_group_split,
 )
-from curate.core import runs, store
+from curate.core import runs, schema, store
 from curate.core.errors import InputError
 from curate.core.imageio import IMAGE_FORMATS, write_png_atomic
 from curate.core.progress import task
-from curate.core.schema import DERIVED_SOURCES
+from curate.core.schema import (
+    AUGMENTED_SOURCE,
+    BALANCE_DROP,
+    DERIVED_SOURCES,
+    PARENT,
+    SYNTHETIC_SOURCE,
+    TRANSFORMS,
+)
 from curate.core.taxonomy import CLASSES
 from curate.core.views import raw_label
 
@@ -43,6 +50,14 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+ORIG_SPLIT = "orig_split"  # the split before the first --resplit (not in curate.core.schema yet)
+PLAN_INFO = "balance_plan"  # dataset.info key `augment synth --plan balance` reads
+# Table column -> the field it reads.
+COLUMNS = {"id": "id", "source": schema.SOURCE, "source_id": schema.SOURCE_ID,
+           "split": schema.SPLIT, "label": schema.LABEL_PATH, "orig_label": schema.ORIG_LABEL,
+           "filepath": schema.FILEPATH, "excluded": schema.EXCLUDED, "group": schema.DUP_GROUP,
+           "drop": BALANCE_DROP, "restored": schema.RESTORED_FILEPATH, "parent": PARENT,
+           "orig_split": ORIG_SPLIT}
 
 
 @dataclass
@@ -62,16 +77,13 @@ class Table:
 
 
 def read_table(ds: Any) -> Table:
-    schema = ds.get_field_schema()
-    names = {"id": "id", "source": "source", "source_id": "source_id", "split": "split",
-             "label": "ground_truth.label", "orig_label": "orig_label", "filepath": "filepath",
-             "excluded": "excluded", "group": "dup_group", "drop": "balance_drop",
-             "restored": "restored_filepath", "parent": "parent", "orig_split": "orig_split"}
-    present = {k: v for k, v in names.items() if v.split(".")[0] in schema or k == "id"}
+    """Every sample's COLUMNS (None where the dataset lacks the field)."""
+    have = ds.get_field_schema()
+    present = {k: v for k, v in COLUMNS.items() if v.split(".")[0] in have or k == "id"}
     values = ds.values(list(present.values())) if present else []
     cols = dict(zip(present, values, strict=True))
     n = len(cols["id"])
-    for k in names:
+    for k in COLUMNS:
         cols.setdefault(k, [None] * n)
     return Table(cols)
 
@@ -93,7 +105,7 @@ def _real_counts(t: Table) -> tuple[dict[tuple[str, str], int], dict[str, list[i
         src, split, excluded = t["source"][i], t["split"][i], bool(t["excluded"][i])
         if t["label"][i] not in CLASSES and split != "test":
             continue
-        if src == "synthetic":
+        if src == SYNTHETIC_SOURCE:
             synth[t["label"][i]] += split == "train" and not excluded
         elif src not in DERIVED_SOURCES and split == "test":
             counts[(split, raw_label(src, t["orig_label"][i], t["label"][i]))] += 1
@@ -127,7 +139,7 @@ def plan_balance(t: Table, cfg: BalanceConfig) -> tuple[Plan, Selection]:
             sel.augmented_ids[aug_source_id(cls, parent, k, cfg.augment)] = cls
     _drop_surplus_synthetic(t, plan, sel, cfg.seed)
     for i in range(len(t)):
-        if t["source"][i] == "augmented" and t["source_id"][i] not in sel.augmented_ids:
+        if t["source"][i] == AUGMENTED_SOURCE and t["source_id"][i] not in sel.augmented_ids:
             sel.drop.add(t["id"][i])
     return plan, sel
 
@@ -135,7 +147,8 @@ def plan_balance(t: Table, cfg: BalanceConfig) -> tuple[Plan, Selection]:
 def _drop_surplus_synthetic(t: Table, plan: Plan, sel: Selection, seed: int) -> None:
     by_cls: dict[str, list[int]] = defaultdict(list)
     for i in range(len(t)):
-        if t["source"][i] == "synthetic" and t["split"][i] == "train" and not t["excluded"][i]:
+        if (t["source"][i] == SYNTHETIC_SOURCE and t["split"][i] == "train"
+                and not t["excluded"][i]):
             by_cls[t["label"][i]].append(i)
     for cls, idx in by_cls.items():
         keep = plan.row("train", cls).synthetic if cls in CLASSES else 0
@@ -165,39 +178,46 @@ def apply_plan(ds: Any, plan: Plan, sel: Selection, t: Table, media: Path,
                progress: bool = True) -> ApplyResult:
     """Create the missing augmented samples and set `balance_drop` on every sample."""
     t0 = time.perf_counter()
-    res = ApplyResult()
-    present = {t["source_id"][i] for i in range(len(t)) if t["source"][i] == "augmented"}
-    mode = plan.config.augment
-    todo = [a for a in sel.augment if aug_source_id(a[0], t.key(a[1]), a[2], mode) not in present]
-    if todo:
-        _declare_fields(ds)
-    with task("augment", len(todo), progress) as tick:
-        for start in range(0, len(todo), CHUNK):
-            samples = [_augmented_sample(t, a, plan.config.seed, media, mode)
-                       for a in todo[start:start + CHUNK]]
-            store.insert_samples(ds, samples)  # the commit point of a chunk
-            res.created += len(samples)
-            tick(len(samples))
+    res = ApplyResult(created=_create_augmented(ds, plan, sel, t, media, progress))
     old = {t["id"][i]: bool(t["drop"][i]) for i in range(len(t))}
     new = {i: i in sel.drop for i in old}
     res.marked = sum(v and not old[k] for k, v in new.items())
     res.unmarked = sum(old[k] and not v for k, v in new.items())
-    if res.marked or res.unmarked or "balance_drop" not in ds.get_field_schema():
-        ds.set_values("balance_drop", new, key_field="id")
+    if res.marked or res.unmarked or BALANCE_DROP not in ds.get_field_schema():
+        ds.set_values(BALANCE_DROP, new, key_field="id")
     ds.reload()
-    ds.info["balance_plan"] = plan.to_dict()
+    ds.info[PLAN_INFO] = plan.to_dict()
     ds.save()
     res.noop = not (res.created or res.marked or res.unmarked)
     res.seconds = round(time.perf_counter() - t0, 3)
     return res
 
 
+def _create_augmented(ds: Any, plan: Plan, sel: Selection, t: Table, media: Path,
+                      progress: bool) -> int:
+    """Insert the selected augmented samples not yet present, chunk by chunk (each insert is
+    the commit point of its chunk's files); returns how many were created."""
+    present = {t["source_id"][i] for i in range(len(t)) if t["source"][i] == AUGMENTED_SOURCE}
+    mode = plan.config.augment
+    todo = [a for a in sel.augment if aug_source_id(a[0], t.key(a[1]), a[2], mode) not in present]
+    if todo:
+        _declare_fields(ds)
+    created = 0
+    with task("augment", len(todo), progress) as tick:
+        for start in range(0, len(todo), CHUNK):
+            samples = [_augmented_sample(t, a, plan.config.seed, media, mode)
+                       for a in todo[start:start + CHUNK]]
+            created += store.insert_samples(ds, samples)
+            tick(len(samples))
+    return created
+
+
 def _declare_fields(ds: Any) -> None:
     f = store.fo()
-    schema = ds.get_field_schema()
-    for name, ftype in (("parent", f.StringField), ("transforms", f.StringField),
-                        ("balance_drop", f.BooleanField)):
-        if name not in schema:
+    have = ds.get_field_schema()
+    for name, ftype in ((PARENT, f.StringField), (TRANSFORMS, f.StringField),
+                        (BALANCE_DROP, f.BooleanField)):
+        if name not in have:
             ds.add_sample_field(name, ftype)
 
 
@@ -214,15 +234,16 @@ def _augmented_sample(t: Table, a: tuple[str, int, int], seed: int, media: Path,
         from augment.classical import augment, seed_for
 
         image, desc = augment(_read_image(src), seed_for(seed, key, k))
-    path = media / "augmented" / f"{media_name(sid)}.png"
+    path = media / AUGMENTED_SOURCE / f"{media_name(sid)}.png"
     size = write_png_atomic(image, path)
     h, w = image.shape[:2]
     meta = f.ImageMetadata(width=w, height=h, num_channels=1 if image.ndim == 2 else image.shape[2],
                            size_bytes=size, mime_type="image/png")
-    return f.Sample(
-        filepath=str(path), metadata=meta, ground_truth=f.Classification(label=cls),
-        orig_label=cls, source="augmented", source_id=sid, split="train", parent=t["id"][i],
-        transforms=desc, balance_drop=False)
+    fields = {schema.FILEPATH: str(path), schema.METADATA: meta,
+              schema.LABEL: f.Classification(label=cls), schema.ORIG_LABEL: cls,
+              schema.SOURCE: AUGMENTED_SOURCE, schema.SOURCE_ID: sid, schema.SPLIT: "train",
+              PARENT: t["id"][i], TRANSFORMS: desc, BALANCE_DROP: False}
+    return f.Sample(**fields)
 
 
 def new_splits(t: Table, fractions: dict[str, float], seed: int) -> dict[int, str]:
@@ -248,27 +269,27 @@ def write_splits(ds: Any, t: Table, splits: dict[int, str]) -> int:
     """
     first = {t["id"][i]: t["split"][i] for i in range(len(t)) if t["orig_split"][i] is None}
     if first:
-        ds.set_values("orig_split", first, key_field="id")
-    ds.set_values("split", {t["id"][i]: s for i, s in splits.items()}, key_field="id")
+        ds.set_values(ORIG_SPLIT, first, key_field="id")
+    ds.set_values(schema.SPLIT, {t["id"][i]: s for i, s in splits.items()}, key_field="id")
     train = {t["id"][i] for i, s in splits.items() if s == "train"}
     orphans = {t["id"][i]: True for i in range(len(t))
-               if t["source"][i] == "augmented" and t["parent"][i] not in train}
+               if t["source"][i] == AUGMENTED_SOURCE and t["parent"][i] not in train}
     if orphans:
-        ds.set_values("balance_drop", orphans, key_field="id")
+        ds.set_values(BALANCE_DROP, orphans, key_field="id")
         log.info("%d augmented samples lost their train parent: marked balance_drop", len(orphans))
     return len(orphans)
 
 
 def balance_fingerprint(cfg: BalanceConfig, t: Table) -> str:
     rows = sorted((t.key(i), t["split"][i], t["label"][i], bool(t["excluded"][i]), t["group"][i])
-                  for i in range(len(t)) if t["source"][i] != "augmented")
+                  for i in range(len(t)) if t["source"][i] != AUGMENTED_SOURCE)
     return runs.fingerprint(asdict(cfg), rows)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BalanceStageConfig(BalanceConfig):
     """What `curate balance` was asked to do (fields = its CLI options = pipeline keys): the
-    planner's settings (inherited, in the same order) plus where and how to apply them."""
+    planner's settings (inherited) plus where and how to apply them."""
 
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from curate.core.schema import AUGMENTED_SOURCE, DERIVED_SOURCES, SYNTHETIC_SOURCE
 from curate.core.taxonomy import CLASSES, SPLITS
 from curate.export.formats import Row
 
@@ -40,7 +41,8 @@ STAGE_ORDER = ("ingest", "clean", "apply", "restore", "synth", "resplit", "balan
 
 
 def _kind(source: str) -> str:
-    return source if source in ("augmented", "synthetic") else "real"
+    """A derived source's own name; every other source is `real` (schema.real())."""
+    return source if source in DERIVED_SOURCES else "real"
 
 
 def counts_table(before: Counter, after: Sequence[Row]) -> list[str]:
@@ -53,7 +55,7 @@ def counts_table(before: Counter, after: Sequence[Row]) -> list[str]:
         tot = [0] * 5
         for cls in CLASSES:
             vals = [before.get((split, cls), 0), kinds[(split, cls, "real")],
-                    kinds[(split, cls, "augmented")], kinds[(split, cls, "synthetic")]]
+                    kinds[(split, cls, AUGMENTED_SOURCE)], kinds[(split, cls, SYNTHETIC_SOURCE)]]
             vals.append(sum(vals[1:]))
             tot = [a + b for a, b in zip(tot, vals, strict=True)]
             lines.append(f"| {split} | {cls} | " + " | ".join(map(str, vals)) + " |")

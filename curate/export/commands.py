@@ -12,21 +12,19 @@ from rich.console import Console
 from curate.core.clikit import state
 from curate.core.errors import cli_errors
 from curate.core.views import ViewName
+from curate.export.exporter import FORMATS, ExportConfig
 
 console = Console()
 
-
-class Format(str, Enum):
-    imagefolder = "imagefolder"
-    fer2013_csv = "fer2013-csv"
-    fiftyone = "fiftyone"
-    hf = "hf"
+# The closed choice, generated from the exporter's registry of writers.
+Format = Enum("Format", {f: f for f in FORMATS}, type=str)  # type: ignore[misc]
+_FORMAT = Format("imagefolder")
 
 
 def export(
     ctx: typer.Context,
     view: Annotated[ViewName, typer.Option(help="Which view to export.")] = ViewName.curated,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.imagefolder,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = _FORMAT,
     out: Annotated[Path | None, typer.Option(
         help="Output folder (default: <workspace>/exports/<dataset>-<view>-<format>).")] = None,
     overwrite: Annotated[bool, typer.Option(
@@ -39,13 +37,14 @@ def export(
     workers: Annotated[int, typer.Option(help="Threads copying/converting images.")] = 4,
 ) -> None:
     """Write a view (imagefolder, FER-2013 CSV, FiftyOne, HF) with manifest.csv and CARD.md."""
-    from curate.export.exporter import ExportConfig
     from curate.export.exporter import export as run_export
 
     st = state(ctx)
     with cli_errors(st.verbose):
-        cfg = ExportConfig(view.value, fmt.value, out, st.dataset, st.workspace, overwrite,
-                           include_excluded, restored, curate_test, workers, st.progress)
+        cfg = ExportConfig(view=view.value, format=fmt.value, out=out, dataset=st.dataset,
+                           workspace=st.workspace, overwrite=overwrite,
+                           include_excluded=include_excluded, restored=restored,
+                           curate_test=curate_test, workers=workers, progress=st.progress)
         res = run_export(cfg)
     per_split = ", ".join(f"{s} {n}" for s, n in sorted(res.counts.items()))
     if res.noop:

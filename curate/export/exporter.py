@@ -2,7 +2,8 @@
 with `manifest.csv` and `CARD.md` inside the output folder.
 
 Everything is written to a temporary folder beside the output, which is renamed into place at
-the end: an interrupted export leaves no partial output. Names are stable
+the end: an interrupted export leaves no partial output (a folder swap: `atomic_path` is for
+single files). Names are stable
 (`<split>/<class>/<source>_<source_id>.png`) and rows sorted, so the same dataset state gives
 the same files.
 """
@@ -14,25 +15,23 @@ import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.core import runs, store
+from curate.core import runs, schema, store
 from curate.core.errors import InputError
-from curate.core.schema import SOFT_LABEL
-from curate.core.views import ViewSpec, get_view, raw_view
+from curate.core.schema import PARENT, SOFT_LABEL, TRANSFORMS, encode_soft
+from curate.core.views import VIEWS, ViewSpec, get_view, raw_view
 from curate.core.workspace import Workspace
 from curate.export import card, formats
 from curate.export.formats import Row
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("imagefolder", "fer2013-csv", "fiftyone", "hf")
-VIEWS = ("raw", "curated")
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExportConfig:
     view: str
     format: str  # noqa: A003 - the CLI flag is --format
@@ -49,8 +48,8 @@ class ExportConfig:
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
             raise InputError(f"unknown view {self.view!r}; choose one of {', '.join(VIEWS)}")
-        if self.format not in FORMATS:
-            raise InputError(f"unknown format {self.format!r}; choose one of {', '.join(FORMATS)}")
+        if self.format not in WRITERS:
+            raise InputError(f"unknown format {self.format!r}; choose one of {', '.join(WRITERS)}")
         if self.workers < 1:
             raise InputError(f"--workers must be >= 1, got {self.workers}")
 
@@ -80,14 +79,15 @@ class ExportResult:
 def collect_rows(ds: Any, spec: ViewSpec) -> list[Row]:
     """One Row per sample of the view, with parents as `<source>/<source_id>` and the soft label
     (`curate apply --soften`; an augmented copy carries its parent's) where the view has one."""
-    schema = spec.view.get_field_schema()
-    names = ["id", spec.filepath_field, spec.label_path, "split", "source", "source_id"]
-    extra = [f for f in ("parent", "transforms", SOFT_LABEL) if f in schema]
+    have = spec.view.get_field_schema()
+    names = ["id", spec.filepath_field, spec.label_path, schema.SPLIT, schema.SOURCE,
+             schema.SOURCE_ID]
+    extra = [f for f in (PARENT, TRANSFORMS, SOFT_LABEL) if f in have]
     cols = spec.view.values(names + extra)
     n = len(cols[0])
     col = {f: cols[len(names) + extra.index(f)] if f in extra else [None] * n
-           for f in ("parent", "transforms", SOFT_LABEL)}
-    parent, transforms = col["parent"], col["transforms"]
+           for f in (PARENT, TRANSFORMS, SOFT_LABEL)}
+    parent, transforms = col[PARENT], col[TRANSFORMS]
     keys = _parent_keys(ds, {p for p in parent if p})
     soft_of = {i: v for i, v in zip(cols[0], col[SOFT_LABEL], strict=True) if v is not None}
     rows = []
@@ -100,14 +100,14 @@ def collect_rows(ds: Any, spec: ViewSpec) -> list[Row]:
                         source=cols[4][i], source_id=str(cols[5][i]),
                         parents=keys.get(parent[i], parent[i] or ""),
                         transforms=";".join(t) if isinstance(t, list) else (t or ""),
-                        soft_label=";".join(f"{v:.4f}" for v in soft) if soft else ""))
+                        soft_label=encode_soft(soft or None)))
     return formats.name_rows(rows)
 
 
 def _parent_keys(ds: Any, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
-    got = ds.select(sorted(ids)).values(["id", "source", "source_id"])
+    got = ds.select(sorted(ids)).values(["id", schema.SOURCE, schema.SOURCE_ID])
     return {i: f"{s}/{sid}" for i, s, sid in zip(*got, strict=True)}
 
 
@@ -122,7 +122,10 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 
 def _finalize(tmp: Path, out: Path) -> None:
-    """Move the finished temp folder into place; an old output is replaced only now."""
+    """Move the finished temp folder into place; an old output is replaced only now.
+
+    A folder cannot be swapped by `os.replace` onto an existing one, hence the two renames (the
+    old output moves aside first) instead of `atomic_path`, which is for single files."""
     old = None
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -132,14 +135,33 @@ def _finalize(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _write(cfg: ExportConfig, spec: ViewSpec, rows: list[Row], tmp: Path) -> formats.WriteResult:
-    if cfg.format == "imagefolder":
-        return formats.write_imagefolder(rows, tmp, cfg.workers, cfg.progress)
-    if cfg.format == "hf":
-        return formats.write_hf(rows, tmp, cfg.workers, cfg.progress)
-    if cfg.format == "fer2013-csv":
-        return formats.write_fer2013_csv(rows, tmp, cfg.workers, cfg.progress)
+Writer = Callable[["ExportConfig", ViewSpec, list[Row], Path], formats.WriteResult]
+
+
+def _imagefolder(cfg: ExportConfig, spec: ViewSpec, rows: list[Row],
+                 tmp: Path) -> formats.WriteResult:
+    return formats.write_imagefolder(rows, tmp, cfg.workers, cfg.progress)
+
+
+def _hf(cfg: ExportConfig, spec: ViewSpec, rows: list[Row], tmp: Path) -> formats.WriteResult:
+    return formats.write_hf(rows, tmp, cfg.workers, cfg.progress)
+
+
+def _fer2013_csv(cfg: ExportConfig, spec: ViewSpec, rows: list[Row],
+                 tmp: Path) -> formats.WriteResult:
+    return formats.write_fer2013_csv(rows, tmp, cfg.workers, cfg.progress)
+
+
+def _fiftyone(cfg: ExportConfig, spec: ViewSpec, rows: list[Row],
+              tmp: Path) -> formats.WriteResult:
     return formats.write_fiftyone(rows, tmp, spec.view)
+
+
+# --format name -> writer: the registry of export formats (the CLI's choices).
+WRITERS: dict[str, Writer] = {"imagefolder": _imagefolder, "fer2013-csv": _fer2013_csv,
+                              "fiftyone": _fiftyone, "hf": _hf}
+FORMATS = tuple(WRITERS)
+FIFTYONE = "fiftyone"  # FiftyOne's exporter creates its folder itself (and warns if it exists)
 
 
 def export(cfg: ExportConfig, ds: Any | None = None) -> ExportResult:
@@ -157,13 +179,26 @@ def export(cfg: ExportConfig, ds: Any | None = None) -> ExportResult:
     if done is not None:
         return done
     _check_out(out, cfg.overwrite)
+    res = _write_atomically(cfg, ds, spec, rows, out)
+    result = ExportResult(out, len(res.rows), dict(Counter(r.split for r in res.rows)),
+                          res.failures, round(time.perf_counter() - t0, 3))
+    config = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    store.record_run(ds, "export", {"config": {**config, "out": str(out)}, "fingerprint": fp,
+                                    "images": result.images, "counts": result.counts,
+                                    "failures": len(res.failures), "seconds": result.seconds})
+    return result
+
+
+def _write_atomically(cfg: ExportConfig, ds: Any, spec: ViewSpec, rows: list[Row],
+                      out: Path) -> formats.WriteResult:
+    """Images, manifest.csv and CARD.md into a temp folder beside `out`, then swapped in."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.incomplete-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    if cfg.format != "fiftyone":  # FiftyOne's exporter creates its folder (and warns if it exists)
+    if cfg.format != FIFTYONE:
         tmp.mkdir()
     try:
-        res = _write(cfg, spec, rows, tmp)
+        res = WRITERS[cfg.format](cfg, spec, rows, tmp)
         if not res.rows:
             raise InputError(f"none of the {len(rows)} images of view {cfg.view!r} could be "
                              f"read (first: {res.failures[0][0]}: {res.failures[0][1]})")
@@ -173,13 +208,7 @@ def export(cfg: ExportConfig, ds: Any | None = None) -> ExportResult:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    result = ExportResult(out, len(res.rows), dict(Counter(r.split for r in res.rows)),
-                          res.failures, round(time.perf_counter() - t0, 3))
-    config = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
-    store.record_run(ds, "export", {"config": {**config, "out": str(out)}, "fingerprint": fp,
-                                    "images": result.images, "counts": result.counts,
-                                    "failures": len(res.failures), "seconds": result.seconds})
-    return result
+    return res
 
 
 def _fingerprint(cfg: ExportConfig, ds: Any, rows: list[Row]) -> str:
@@ -202,11 +231,11 @@ def _already_exported(ds: Any, out: Path, fp: str) -> ExportResult | None:
 
 def _write_card(cfg: ExportConfig, ds: Any, res: formats.WriteResult, tmp: Path) -> None:
     raw = raw_view(ds)
-    before = Counter(zip(*raw.view.values(["split", raw.label_path]), strict=True))
+    before = Counter(zip(*raw.view.values([schema.SPLIT, raw.label_path]), strict=True))
     parents_sources = {p.split("/", 1)[0] for r in res.rows for p in [r.parents] if p}
     text = card.render(dataset=ds.name, view=cfg.view, fmt=cfg.format,
                        options={"view_options": cfg.options(), "format": cfg.format},
                        before=before, rows=res.rows, failures=res.failures,
                        runs=ds.info.get("runs") or {}, versions=runs.package_versions(),
                        sources={r.source for r in res.rows} | parents_sources)
-    (tmp / "CARD.md").write_text(text, encoding="utf-8")
+    (tmp / "CARD.md").write_text(text, encoding="utf-8")  # inside the folder swapped in whole

@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from curate.core import store
+from curate.core import schema, store
 from curate.core.errors import InputError
 from curate.core.workspace import Workspace, sha256_file, write_json_atomic
 from curate.ingest import fer2013, ferplus, folder, rafdb
@@ -18,13 +19,14 @@ from curate.ingest.base import Candidate, IngestReport, Skip, run_ingest
 log = logging.getLogger(__name__)
 
 Scanner = Callable[[Path, dict], Iterator[Candidate | Skip]]
-# source name -> scanner; `ferplus` attaches votes instead of adding samples.
+# source name -> scanner: the sources that add samples.
 SCANNERS: dict[str, Scanner] = {"fer2013": fer2013.scan, "rafdb": rafdb.scan,
                                 "folder": folder.scan}
-SOURCES = (*SCANNERS, "ferplus")
+FERPLUS = "ferplus"  # attaches votes to FER-2013 samples instead of adding samples
+SOURCES = (*SCANNERS, FERPLUS)  # every `curate ingest <source>` (the CLI's choices)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IngestConfig:
     source: str
     path: Path
@@ -49,16 +51,10 @@ def ingest(cfg: IngestConfig) -> tuple[IngestReport, Path]:
     path = cfg.path.resolve()
     report = IngestReport(source=cfg.source, path=str(path), dataset=cfg.dataset)
     t0 = time.perf_counter()
-    if cfg.source == "ferplus":
+    if cfg.source == FERPLUS:
         ferplus.attach(ds, path, report)
     elif not _unchanged(ds, cfg.source, path, report):
-        stats: dict = {}
-        fingerprint = _fingerprint(path)
-        total = _count_rows(path) if cfg.progress else None
-        run_ingest(ds, cfg.source, SCANNERS[cfg.source](path, stats), report, ws.media,
-                   total=total, workers=cfg.workers, progress=cfg.progress)
-        _remember_source(ds, cfg.source, path, stats, fingerprint, report)
-        report.info["rows"] = stats.get("rows", 0)
+        _scan_and_add(ds, cfg, path, report, ws.media)
     report.seconds = round(time.perf_counter() - t0, 3)
     store.record_run(ds, "ingest", {"source": cfg.source, "path": str(path),
                                     "added": report.added, "skipped": len(report.skipped),
@@ -67,6 +63,17 @@ def ingest(cfg: IngestConfig) -> tuple[IngestReport, Path]:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = write_json_atomic(report.to_dict(), ws.reports / f"ingest-{cfg.source}-{stamp}.json")
     return report, out
+
+
+def _scan_and_add(ds: Any, cfg: IngestConfig, path: Path, report: IngestReport,
+                  media: Path) -> None:
+    stats: dict = {}
+    fingerprint = _fingerprint(path)  # of the input as read, before the (long) ingest
+    total = _count_rows(path) if cfg.progress else None
+    run_ingest(ds, cfg.source, SCANNERS[cfg.source](path, stats), report, media,
+               total=total, workers=cfg.workers, progress=cfg.progress)
+    _remember_source(ds, cfg.source, path, stats, fingerprint, report)
+    report.info["rows"] = stats.get("rows", 0)
 
 
 def _count_rows(path: Path) -> int | None:
@@ -92,12 +99,12 @@ def _fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-def _unchanged(ds, source: str, path: Path, report: IngestReport) -> bool:
+def _unchanged(ds: Any, source: str, path: Path, report: IngestReport) -> bool:
     """True (and the report filled) when the same input was fully ingested and is all there."""
     prev = (ds.info.get("sources") or {}).get(source)
     if not prev or prev.get("fingerprint") != _fingerprint(path):
         return False
-    present = len(ds.match({"source": source}))
+    present = len(ds.match({schema.SOURCE: source}))
     if present != prev.get("samples"):
         return False
     report.already_present = present
@@ -106,7 +113,7 @@ def _unchanged(ds, source: str, path: Path, report: IngestReport) -> bool:
     return True
 
 
-def _remember_source(ds, source: str, path: Path, stats: dict, fingerprint: str,
+def _remember_source(ds: Any, source: str, path: Path, stats: dict, fingerprint: str,
                      report: IngestReport) -> None:
     """What a no-op re-run and FER+ (rows matched by position) need: input, rows, fingerprint."""
     ds.reload()
@@ -114,7 +121,7 @@ def _remember_source(ds, source: str, path: Path, stats: dict, fingerprint: str,
     sources[source] = {
         "path": str(path), "kind": "folder" if path.is_dir() else "csv",
         "rows": stats.get("rows", 0), "fingerprint": fingerprint,
-        "samples": len(ds.match({"source": source})), "skipped": len(report.skipped),
+        "samples": len(ds.match({schema.SOURCE: source})), "skipped": len(report.skipped),
     }
     ds.info["sources"] = sources
     ds.save()

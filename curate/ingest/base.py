@@ -80,16 +80,10 @@ def _media_path(media: Path, source: str, source_id: str) -> Path:
 
 
 def _materialize(c: Candidate, *, source: str, media: Path) -> store.SampleRecord | Skip:
-    """Write or probe one candidate; a failure becomes a Skip."""
+    """Write or probe one candidate; a bad input becomes a Skip (a failed write is raised)."""
     try:
         if c.decode is not None:
-            pixels = c.decode()
-            out = _media_path(media, source, c.source_id)
-            size = write_png_atomic(pixels, out)
-            h, w = pixels.shape[:2]
-            ch = 1 if pixels.ndim == 2 else pixels.shape[2]
-            return store.SampleRecord(str(out), source, c.source_id, c.split, c.label,
-                                      c.orig_label, w, h, ch, size, "image/png")
+            return _write_pixels(c, c.decode(), source, media)
         assert c.path is not None
         info = probe(c.path)
         return store.SampleRecord(str(c.path), source, c.source_id, c.split, c.label,
@@ -97,6 +91,22 @@ def _materialize(c: Candidate, *, source: str, media: Path) -> store.SampleRecor
                                   info.size_bytes, info.mime_type)
     except (BadImage, ValueError) as e:
         return Skip(c.file or c.source_id, c.row, str(e))
+
+
+def _write_pixels(c: Candidate, pixels: np.ndarray, source: str,
+                  media: Path) -> store.SampleRecord:
+    """Write a decoded row as PNG. A failed write (a full disk: errno 28) is raised as an
+    OSError naming the file, for the one-line message of `cli_errors`: a bare `write()`
+    error carries no path. Nothing is committed for its chunk; a re-run rewrites it."""
+    out = _media_path(media, source, c.source_id)
+    try:
+        size = write_png_atomic(pixels, out)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror or str(e), str(out)) from e
+    h, w = pixels.shape[:2]
+    ch = 1 if pixels.ndim == 2 else pixels.shape[2]
+    return store.SampleRecord(str(out), source, c.source_id, c.split, c.label, c.orig_label,
+                              w, h, ch, size, "image/png")
 
 
 def _chunks(items: Iterable[Candidate | Skip], size: int) -> Iterator[list[Candidate | Skip]]:

@@ -93,8 +93,15 @@ def scan_csv(path: Path, stats: dict) -> Iterator[Candidate | Skip]:
                 stats["rows"] = row + 1
                 yield _row(fields, row, name, width, i_emo, i_pix, i_use)
         except (OSError, EOFError, UnicodeDecodeError, csv.Error) as e:
-            raise InputError(f"{path}: file is corrupt or truncated after data row {row} "
-                             f"({type(e).__name__}: {e}); rows before it were ingested") from None
+            raise InputError(f"{path}: file is corrupt or truncated {_where(row)} "
+                             f"({type(e).__name__}: {e})") from None
+
+
+def _where(last_row: int) -> str:
+    """Where reading broke, given the last data row read (-1: none)."""
+    if last_row < 0:
+        return "before the first data row; nothing was ingested"
+    return f"after data row {last_row}; rows before it were ingested"
 
 
 def _row(fields: list[str], row: int, name: str, width: int, i_emo: int, i_pix: int,

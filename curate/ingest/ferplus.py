@@ -10,10 +10,11 @@ majority, a Classification), `ferplus_agreement` (top votes / all votes).
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from curate.core import store
+from curate.core import schema, store
 from curate.core.errors import InputError, StoreError
 from curate.core.taxonomy import FERPLUS_COLUMNS, ferplus_majority
 from curate.ingest.base import IngestReport, Skip
@@ -25,8 +26,25 @@ def vote_field(column: str) -> str:
     return f"ferplus_{column.lower()}"
 
 
-def parse(path: Path) -> tuple[list[list[int] | None], list[Skip]]:
-    """One entry per data row: the 10 votes, or None with a Skip for a malformed row."""
+@dataclass(frozen=True)
+class Votes:
+    """One FER-2013 row's crowd votes: 10 counts in FERPLUS_COLUMNS order."""
+
+    counts: tuple[int, ...]
+
+    @property
+    def agreement(self) -> float | None:
+        """Top votes / all votes (None when nobody voted)."""
+        total = sum(self.counts)
+        return round(max(self.counts) / total, 4) if total else None
+
+    @property
+    def majority(self) -> str | None:
+        return ferplus_majority(list(self.counts))
+
+
+def parse(path: Path) -> tuple[list[Votes | None], list[Skip]]:
+    """One entry per data row: its votes, or None with a Skip for a malformed row."""
     if not path.is_file():
         raise InputError(f"{path}: no such file (expected FER+ fer2013new.csv)")
     with path.open(newline="", encoding="utf-8") as fh:
@@ -35,7 +53,7 @@ def parse(path: Path) -> tuple[list[list[int] | None], list[Skip]]:
         if tuple(header[: len(HEADER)]) != HEADER:
             raise InputError(f"{path}: header {','.join(header)[:120]!r} is not FER+'s "
                              f"{','.join(HEADER)}")
-        rows: list[list[int] | None] = []
+        rows: list[Votes | None] = []
         skips: list[Skip] = []
         for i, fields in enumerate(reader):
             votes = fields[2:12]
@@ -43,17 +61,8 @@ def parse(path: Path) -> tuple[list[list[int] | None], list[Skip]]:
                 rows.append(None)
                 skips.append(Skip(path.name, i, "malformed vote counts"))
             else:
-                rows.append([int(v) for v in votes])
+                rows.append(Votes(tuple(int(v) for v in votes)))
     return rows, skips
-
-
-def fields_for(votes: list[int]) -> dict[str, Any]:
-    total = sum(votes)
-    values: dict[str, Any] = {vote_field(c): v for c, v in zip(FERPLUS_COLUMNS, votes)}
-    values["ferplus_votes"] = votes
-    values["ferplus_agreement"] = round(max(votes) / total, 4) if total else None
-    values["ferplus_majority"] = ferplus_majority(votes)
-    return values
 
 
 def attach(ds: Any, path: Path, report: IngestReport) -> IngestReport:
@@ -67,9 +76,9 @@ def attach(ds: Any, path: Path, report: IngestReport) -> IngestReport:
         raise InputError(f"{path}: {len(rows)} rows but the ingested FER-2013 file "
                          f"{Path(src['path']).name} has {src['rows']}; FER+ rows match FER-2013 "
                          "rows by position, so both must be the same published pair")
-    view = ds.match({"source": "fer2013"})
-    ids = dict(zip(view.values("source_id"), view.values("id")))
-    updates: dict[str, dict[str, Any]] = {}
+    view = ds.match({schema.SOURCE: "fer2013"})
+    ids = dict(zip(view.values(schema.SOURCE_ID), view.values("id")))
+    updates: dict[str, Votes] = {}
     for i, votes in enumerate(rows):
         sid = ids.get(str(i))
         if votes is None:
@@ -78,21 +87,24 @@ def attach(ds: Any, path: Path, report: IngestReport) -> IngestReport:
             report.skipped.append(Skip(path.name, i, "no FER-2013 sample for this row "
                                                       "(skipped at FER-2013 ingest)"))
             continue
-        updates[sid] = fields_for(votes)
+        updates[sid] = votes
     _write(ds, updates)
     report.added = len(updates)
     return report
 
 
-def _write(ds: Any, updates: dict[str, dict[str, Any]]) -> None:
-    f = store.fo()
+def _write(ds: Any, updates: dict[str, Votes]) -> None:
+    """One field at a time: a count per vote column, the counts, the agreement, the label."""
     if not updates:
         return
-    keys = next(iter(updates.values())).keys()
-    for key in keys:
-        if key == "ferplus_majority":
-            values = {i: (f.Classification(label=u[key]) if u[key] else None)
-                      for i, u in updates.items()}
-            ds.set_values("ferplus_label", values, key_field="id")
-        else:
-            ds.set_values(key, {i: u[key] for i, u in updates.items()}, key_field="id")
+    f = store.fo()
+    for k, column in enumerate(FERPLUS_COLUMNS):
+        ds.set_values(vote_field(column), {i: v.counts[k] for i, v in updates.items()},
+                      key_field="id")
+    ds.set_values(schema.FERPLUS_VOTES, {i: list(v.counts) for i, v in updates.items()},
+                  key_field="id")
+    ds.set_values(schema.FERPLUS_AGREEMENT, {i: v.agreement for i, v in updates.items()},
+                  key_field="id")
+    labels = {i: (f.Classification(label=v.majority) if v.majority else None)
+              for i, v in updates.items()}
+    ds.set_values(schema.FERPLUS_LABEL, labels, key_field="id")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from PIL import Image, ImageFilter
 
+# method name -> PIL filter: the registry of classical methods (curate restore --method).
 FILTERS = {"lanczos": Image.LANCZOS, "bicubic": Image.BICUBIC}
 UNSHARP = ImageFilter.UnsharpMask(radius=2, percent=80, threshold=2)
 
@@ -22,8 +21,3 @@ def upsample(img: np.ndarray, size: int, method: str = "lanczos", color: str = "
     if unsharp:
         im = im.filter(UNSHARP)
     return np.asarray(im)
-
-
-def upsample_many(images: Sequence[np.ndarray], size: int, method: str = "lanczos",
-                  color: str = "gray", unsharp: bool = False) -> list[np.ndarray]:
-    return [upsample(img, size, method, color, unsharp) for img in images]

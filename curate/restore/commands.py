@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -11,36 +12,28 @@ from rich.console import Console
 
 from curate.core.clikit import Device, pick_device, state
 from curate.core.errors import cli_errors
+from curate.restore.check import TAG as CHANGED_TAG
+from curate.restore.stage import COLORS, METHODS, PRECISIONS, RestoreConfig, RestoreResult
 from curate.restore.weights import DEFAULT_MODEL, REGISTRY
 
 console = Console()
 
-
-class Method(str, Enum):
-    gfpgan = "gfpgan"
-    lanczos = "lanczos"
-    bicubic = "bicubic"
-
-
-class Color(str, Enum):
-    gray = "gray"
-    rgb = "rgb"
-
-
-class Precision(str, Enum):
-    auto = "auto"
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
+# The closed choices, generated from the stage's registries.
+Method = Enum("Method", {m: m for m in METHODS}, type=str)  # type: ignore[misc]
+Color = Enum("Color", {c: c for c in COLORS}, type=str)  # type: ignore[misc]
+Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)  # type: ignore[misc]
+_DEFAULT = {f.name: f.default for f in dataclasses.fields(RestoreConfig)}  # one set of defaults
+_METHOD, _COLOR = Method(_DEFAULT["method"]), Color(_DEFAULT["color"])
+_PRECISION = Precision(_DEFAULT["precision"])
 
 
 def restore_cmd(
     ctx: typer.Context,
     method: Annotated[Method, typer.Option(help="gfpgan (needs weights) or a classical resize.")]
-    = Method.gfpgan,
+    = _METHOD,
     size: Annotated[int, typer.Option(help="Output side in pixels (48..512; GFPGAN works at "
                                            "512 and is resized to this).")] = 224,
-    color: Annotated[Color, typer.Option(help="Output images in grayscale or RGB.")] = Color.gray,
+    color: Annotated[Color, typer.Option(help="Output images in grayscale or RGB.")] = _COLOR,
     view: Annotated[str | None, typer.Option(
         help="A saved view or tag, e.g. issue:lowinfo (default: the whole dataset).")] = None,
     split: Annotated[str | None, typer.Option(help="Only this split (train/val/test).")] = None,
@@ -62,14 +55,14 @@ def restore_cmd(
     device: Device = "auto",
     precision: Annotated[Precision, typer.Option(
         help="auto: fp32 on CPU; fp16 on CUDA where safe for the model, else bf16.")]
-    = Precision.auto,
+    = _PRECISION,
     check: Annotated[bool, typer.Option(
         help="Compare the reference classifier's predictions on original vs restored images "
              "(--no-check skips it, recorded as skipped by request).")] = True,
     workers: Annotated[int, typer.Option(help="Threads for the classical path.")] = 2,
 ) -> None:
     """Restore and upsample faces (GFPGAN or classical); resumable; flags changed expressions."""
-    from curate.restore import RestoreConfig, restore
+    from curate.restore import restore
 
     st = state(ctx)
     with cli_errors(st.verbose):
@@ -83,7 +76,7 @@ def restore_cmd(
     _summary(cfg.tag, res)
 
 
-def _summary(tag: str, res) -> None:  # noqa: ANN001 - a RestoreResult
+def _summary(tag: str, res: RestoreResult) -> None:
     if res.unchanged:
         console.print(f"restore {tag}: unchanged since the last run ({res.selected} samples); "
                       "nothing to do")
@@ -93,16 +86,16 @@ def _summary(tag: str, res) -> None:  # noqa: ANN001 - a RestoreResult
                       f"in {res.seconds:.1f} s -> {res.out_dir}")
     if res.weights:
         w = res.weights
-        state_ = f"verified {w['name']}" if w["verified"] else "UNVERIFIED (not a known release)"
-        console.print(f"weights: {w['path']} sha256 {w['sha256']} ({state_})")
+        state_ = f"verified {w.name}" if w.verified else "UNVERIFIED (not a known release)"
+        console.print(f"weights: {w.path} sha256 {w.sha256} ({state_})")
     for s in res.skipped[:10]:
-        console.print(f"  skipped {s['file']}: {s['reason']}")
-    c = res.check or {}
-    if c.get("status") == "done":
-        console.print(f"expression check: {c['changed']} of {c['checked']} predictions changed "
-                      f"({c['rate']:.1%}), tagged {c.get('tag', 'issue:restore_changed')}")
-    elif c:
-        console.print(f"expression check: {c['status']}")
+        console.print(f"  skipped {s.file}: {s.reason}")
+    c = res.check
+    if c.done:
+        console.print(f"expression check: {c.changed} of {c.checked} predictions changed "
+                      f"({c.rate:.1%}), tagged {c.tag or CHANGED_TAG}")
+    elif c.status:
+        console.print(f"expression check: {c.status}")
     if res.report:
         console.print(f"report: {res.report}")
 

@@ -27,7 +27,7 @@ def _state_dict(path: Path) -> dict:
 
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling errors, truncated zip, non-torch files
+    except Exception as e:  # noqa: BLE001 - unpickling errors, truncated zip, non-torch files
         raise ModelError(f"{path}: not a loadable torch checkpoint ({type(e).__name__}: "
                          f"{str(e)[:120]}); use an official GFPGAN .pth file") from None
     if not isinstance(ckpt, dict):

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from curate.core.imageio import BadImage, read_gray, write_png_atomic
+from curate.core.schema import RESTORE_METHOD, RESTORE_WEIGHTS_SHA256, RESTORED_FILEPATH
 from curate.restore import classical
 
 log = logging.getLogger(__name__)
@@ -30,10 +31,19 @@ class Item:
     dst: Path
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """An image that could not be restored, and why."""
+
+    id: str
+    file: str
+    reason: str
+
+
 @dataclass
 class Outcome:
     restored: int = 0
-    skipped: list[dict] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     batch_size: int | None = None
 
 
@@ -55,9 +65,9 @@ class Recorder:
     def flush(self) -> None:
         if self.pending:
             ids = list(self.pending)
-            self.ds.set_values("restored_filepath", self.pending, key_field="id")
-            self.ds.set_values("restore_method", dict.fromkeys(ids, self.method), key_field="id")
-            self.ds.set_values("restore_weights_sha256", dict.fromkeys(ids, self.sha256),
+            self.ds.set_values(RESTORED_FILEPATH, self.pending, key_field="id")
+            self.ds.set_values(RESTORE_METHOD, dict.fromkeys(ids, self.method), key_field="id")
+            self.ds.set_values(RESTORE_WEIGHTS_SHA256, dict.fromkeys(ids, self.sha256),
                                key_field="id")
             log.debug("recorded %d restored samples", len(ids))
             self.pending = {}
@@ -74,8 +84,8 @@ def _read(item: Item) -> np.ndarray | str:
         return f"unreadable or truncated image ({e})"
 
 
-def _skip(item: Item, reason: str) -> dict:
-    return {"id": item.id, "file": item.src, "reason": reason}
+def _skip(item: Item, reason: str) -> Skipped:
+    return Skipped(item.id, item.src, reason)
 
 
 def _chunks(items: Sequence[Item], n: int) -> Iterator[Sequence[Item]]:

@@ -15,24 +15,28 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.core import runs, store
+from curate.core import runs, schema, store
 from curate.core.errors import InputError, ModelError
+from curate.core.issues import write_issues
 from curate.core.progress import task
+from curate.core.schema import RESTORE_METHOD, RESTORE_WEIGHTS_SHA256, RESTORED_FILEPATH
 from curate.core.taxonomy import CLASSES
 from curate.core.workspace import Workspace, write_json_atomic
-from curate.restore import check, runner
+from curate.restore import check, classical, runner
 from curate.restore import weights as wts
+from curate.restore.check import CheckSummary
 
 log = logging.getLogger(__name__)
 
-METHODS = ("gfpgan", "lanczos", "bicubic")
+MODEL_METHODS = ("gfpgan",)  # need weights (curate.restore.weights)
+METHODS = (*MODEL_METHODS, *classical.FILTERS)  # the CLI's --method choices
 COLORS = ("gray", "rgb")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-CHANGED_TAG = "issue:restore_changed"
-FIELDS = ("restored_filepath", "restore_method", "restore_weights_sha256")
+FIELDS = (RESTORED_FILEPATH, RESTORE_METHOD, RESTORE_WEIGHTS_SHA256)
+NO_CHECK = "skipped by request (--no-check)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RestoreConfig:
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
@@ -70,9 +74,9 @@ class RestoreConfig:
             raise InputError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.workers < 1:
             raise InputError(f"--workers must be >= 1, got {self.workers}")
-        if self.method != "gfpgan" and (self.weights or self.download):
+        if self.method not in MODEL_METHODS and (self.weights or self.download):
             raise InputError(f"--weights/--download apply to --method gfpgan, not {self.method}")
-        if self.unsharp and self.method == "gfpgan":
+        if self.unsharp and self.method in MODEL_METHODS:
             raise InputError("--unsharp applies to the classical methods (lanczos, bicubic)")
 
     @property
@@ -87,17 +91,19 @@ class RestoreConfig:
 
     @property
     def batch(self) -> int:
-        return self.batch_size or (4 if self.method == "gfpgan" else 256)
+        return self.batch_size or (4 if self.method in MODEL_METHODS else 256)
 
 
 @dataclass
 class RestoreResult:
+    """What one `curate restore` did (the CLI prints it, the JSON report holds it)."""
+
     selected: int = 0
     already_done: int = 0
     restored: int = 0
-    skipped: list[dict] = field(default_factory=list)
-    weights: dict | None = None
-    check: dict = field(default_factory=dict)
+    skipped: list[runner.Skipped] = field(default_factory=list)
+    weights: wts.WeightsFile | None = None  # None: a classical method
+    check: CheckSummary = field(default_factory=lambda: CheckSummary(status=""))
     out_dir: str = ""
     seconds: float = 0.0
     batch_size: int | None = None
@@ -121,26 +127,17 @@ def output_name(source: str | None, source_id: str | None, sample_id: str) -> st
 def select_view(ds: Any, cfg: RestoreConfig) -> Any:
     """The samples to restore: a saved view or tag, then split and class filters, not excluded.
 
-    Real samples only: augmented images are made from their parent's restored file by
-    `curate balance`, and synthetic ones are rendered at the dataset's size by `augment synth`.
+    Real samples only (also within a saved view or tag): augmented images are made from their
+    parent's restored file by `curate balance`, and synthetic ones are rendered at the
+    dataset's size by `augment synth`.
     """
-    F = store.fo().ViewField
-    view = ds.match(~F("source").is_in(["augmented", "synthetic"]))
-    if cfg.view:
-        if cfg.view in ds.list_saved_views():
-            view = ds.load_saved_view(cfg.view)
-        elif cfg.view in ds.distinct("tags"):
-            view = ds.match_tags(cfg.view)
-        else:
-            saved = ", ".join(ds.list_saved_views()) or "none"
-            raise InputError(f"--view {cfg.view!r} is neither a saved view nor a tag of "
-                             f"{ds.name!r} (saved views: {saved})")
+    view = _named_view(ds, cfg.view).match(schema.real())
     if cfg.split:
-        view = view.match(F("split") == cfg.split)
+        view = view.match({schema.SPLIT: cfg.split})
     if cfg.label:
-        view = view.match(F("ground_truth.label") == cfg.label)
-    if "excluded" in ds.get_field_schema():
-        view = view.match(F("excluded") != True)  # noqa: E712 - a MongoDB expression
+        view = view.match({schema.LABEL_PATH: cfg.label})
+    if schema.EXCLUDED in ds.get_field_schema():
+        view = view.match(schema.not_excluded())
     if len(view) == 0:
         what = ", ".join(f"{k}={v}" for k, v in (("view", cfg.view), ("split", cfg.split),
                                                  ("class", cfg.label)) if v) or "the dataset"
@@ -148,26 +145,39 @@ def select_view(ds: Any, cfg: RestoreConfig) -> Any:
     return view
 
 
+def _named_view(ds: Any, name: str | None) -> Any:
+    """The saved view or tag `name` (the whole dataset when None)."""
+    if not name:
+        return ds
+    if name in ds.list_saved_views():
+        return ds.load_saved_view(name)
+    if name in ds.distinct(schema.TAGS):
+        return ds.match_tags(name)
+    saved = ", ".join(ds.list_saved_views()) or "none"
+    raise InputError(f"--view {name!r} is neither a saved view nor a tag of "
+                     f"{ds.name!r} (saved views: {saved})")
+
+
 def _declare_fields(ds: Any) -> None:
     f = store.fo()
-    schema = ds.get_field_schema()
+    have = ds.get_field_schema()
     for name in FIELDS:
-        if name not in schema:
+        if name not in have:
             ds.add_sample_field(name, f.StringField)
 
 
 def _enable_app_toggle(ds: Any) -> None:
     """List `restored_filepath` as a media field: the App's settings then switch the grid/modal
     between original and restored images."""
-    fields = list(ds.app_config.media_fields or ["filepath"])
-    if "restored_filepath" not in fields:
-        ds.app_config.media_fields = [*fields, "restored_filepath"]
+    fields = list(ds.app_config.media_fields or [schema.FILEPATH])
+    if RESTORED_FILEPATH not in fields:
+        ds.app_config.media_fields = [*fields, RESTORED_FILEPATH]
         ds.save()
 
 
 def _plan(view: Any, out_dir: Path, sha: str | None) -> tuple[list[runner.Item], int]:
     """Work items for samples whose output is not already recorded with the same weights."""
-    cols = view.values(["id", "filepath", "source", "source_id", *FIELDS])
+    cols = view.values(["id", schema.FILEPATH, schema.SOURCE, schema.SOURCE_ID, *FIELDS])
     todo, done = [], 0
     for sid, src, source, source_id, rpath, _method, rsha in zip(*cols, strict=True):
         dst = out_dir / output_name(source, source_id, sid)
@@ -179,7 +189,7 @@ def _plan(view: Any, out_dir: Path, sha: str | None) -> tuple[list[runner.Item],
 
 
 def _resolve_weights(cfg: RestoreConfig) -> wts.WeightsFile | None:
-    if cfg.method != "gfpgan":
+    if cfg.method not in MODEL_METHODS:
         return None
     wf = wts.resolve(cfg.weights, cfg.model, cfg.cache_dir, cfg.download)
     if not wf.verified:
@@ -220,29 +230,35 @@ def restore(cfg: RestoreConfig) -> RestoreResult:
     wf = _resolve_weights(cfg)
     sha = wf.sha256 if wf else None
     settings = {**_settings(cfg), "weights_sha256": sha, "reference_sha256": ref_sha}
-    fp = runs.fingerprint(settings, runs.sample_state(view, "filepath"))
-    res = RestoreResult(selected=len(view), out_dir=str(ws.media / "restored" / cfg.tag))
-    res.weights = ({"path": str(wf.path), "sha256": wf.sha256, "verified": wf.verified,
-                    "name": wf.name} if wf else None)
+    fp = runs.fingerprint(settings, runs.sample_state(view, schema.FILEPATH))
+    res = RestoreResult(selected=len(view), out_dir=str(ws.media / "restored" / cfg.tag),
+                        weights=wf)
     _declare_fields(ds)
     todo, res.already_done = _plan(view, Path(res.out_dir), sha)
     if not todo and runs.is_done(ds, "restore", fp):
         res.unchanged = True
-        res.check = (runs.last_run(ds, "restore") or {}).get("check", {})
+        res.check = CheckSummary.from_dict((runs.last_run(ds, "restore") or {}).get("check", {}))
         res.seconds = round(time.perf_counter() - t0, 3)
         return res
     if todo:
         _restore_images(ds, todo, cfg, wf, res)
     _enable_app_toggle(ds)
     res.check = (_check(ds, view, ref, cfg, Path(res.out_dir)) if ref is not None
-                 else {"status": "skipped by request (--no-check)"})
+                 else CheckSummary(status=NO_CHECK))
     res.seconds = round(time.perf_counter() - t0, 3)
     res.report = str(_write_report(ws, cfg, res))
     runs.record(ds, "restore", config=settings, fp=fp, seconds=res.seconds,
                 counts={"selected": res.selected, "already_done": res.already_done,
                         "restored": res.restored, "skipped": len(res.skipped)},
-                check=res.check, weights=res.weights, report=res.report)
+                check=res.check.to_dict(), weights=_weights_dict(wf), report=res.report)
     return res
+
+
+def _weights_dict(wf: wts.WeightsFile | None) -> dict[str, Any] | None:
+    """The weights as the run history and the report record them."""
+    if wf is None:
+        return None
+    return {"path": str(wf.path), "sha256": wf.sha256, "verified": wf.verified, "name": wf.name}
 
 
 def _settings(cfg: RestoreConfig) -> dict:
@@ -268,32 +284,28 @@ def _restore_images(ds: Any, todo: list[runner.Item], cfg: RestoreConfig,
         res.batch_size = out.batch_size
 
 
-def _check(ds: Any, view: Any, ref: Any, cfg: RestoreConfig, out_dir: Path) -> dict:
+def _check(ds: Any, view: Any, ref: Any, cfg: RestoreConfig, out_dir: Path) -> CheckSummary:
     """Reference predictions on original vs restored; tag changed samples, summarise."""
     view.reload()
-    ids, src, dst, labels = view.values(["id", "filepath", "restored_filepath",
-                                         "ground_truth.label"])
+    cols = view.values(["id", schema.FILEPATH, RESTORED_FILEPATH, schema.LABEL_PATH])
     prefix = str(out_dir) + "/"
-    pairs = [(i, s, d, lb) for i, s, d, lb in zip(ids, src, dst, labels, strict=True)
-             if d and d.startswith(prefix)]
+    pairs = [row for row in zip(*cols, strict=True) if row[2] and row[2].startswith(prefix)]
     if not pairs:
-        return {"status": "done", "checked": 0, "changed": 0, "rate": 0.0, "per_class": {}}
+        return CheckSummary(status=check.DONE)
     ids, src, dst, labels = map(list, zip(*pairs, strict=True))
     with task("expression check", len(ids), cfg.progress) as tick:
         p_orig, p_rest = check.predict_pairs(ref, src, dst, tick)
-    classes = list(ref.spec.classes)
-    changed = p_orig != p_rest
-    flagged = {i for i, c in zip(ids, changed, strict=True) if c}
-    ds.select([i for i in ids if i not in flagged]).untag_samples(CHANGED_TAG)
-    ds.select(sorted(flagged)).tag_samples(CHANGED_TAG)
-    summary = check.summarize(labels, p_orig, p_rest, classes)
-    log.info("expression check: %d of %d predictions changed", summary["changed"],
-             summary["checked"])
-    return {"status": "done", "tag": CHANGED_TAG, "reference": ref.info, **summary}
+    write_issues(ds, check.score(ids, p_orig, p_rest))
+    summary = check.summarize(labels, p_orig, p_rest, list(ref.spec.classes))
+    log.info("expression check: %d of %d predictions changed", summary.changed,
+             summary.checked)
+    summary.tag, summary.reference = check.TAG, ref.info
+    return summary
 
 
 def _write_report(ws: Workspace, cfg: RestoreConfig, res: RestoreResult) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    body = {"dataset": cfg.dataset, "config": _settings(cfg), **asdict(res)}
+    body = {"dataset": cfg.dataset, "config": _settings(cfg), **asdict(res),
+            "weights": _weights_dict(res.weights), "check": res.check.to_dict()}
     body.pop("report", None)
     return write_json_atomic(body, ws.reports / f"restore-{cfg.tag}-{stamp}.json")

@@ -7,6 +7,7 @@ unverified, and its sha256 is recorded with the run.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.core.errors import ModelError
-from curate.core.workspace import sha256_file
+from curate.core.workspace import atomic_path, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -100,27 +101,31 @@ def verify(path: Path, expected: KnownWeights | None = None) -> WeightsFile:
 
 
 def download(known: KnownWeights, dest: Path) -> Path:
-    """Fetch `known.url` to `dest` via `<dest>.incomplete` + os.replace, verifying the sha256."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".incomplete")
+    """Fetch `known.url` to `dest` through a temp name beside it (`atomic_path`), verifying
+    the sha256: a failed or corrupt download leaves nothing at `dest`."""
     log.info("downloading %s -> %s", known.url, dest)
+    with atomic_path(dest) as tmp:
+        got = _fetch(known.url, tmp, dest)
+        if known.sha256 is not None and got != known.sha256:
+            raise ModelError(f"checksum mismatch for the download of {known.url}: sha256 {got}, "
+                             f"expected {known.sha256}; nothing was saved, try again later")
+    return dest
+
+
+def _fetch(url: str, tmp: Path, dest: Path) -> str:
+    """Stream `url` into `tmp`; returns its sha256."""
     h = hashlib.sha256()
     try:
-        with urllib.request.urlopen(known.url, timeout=60) as resp, open(tmp, "wb") as fh:
+        with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as fh:
             for block in iter(lambda: resp.read(1 << 20), b""):
                 h.update(block)
                 fh.write(block)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise ModelError(f"could not download {known.url} ({e}); fetch it by hand into "
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the disk, not the download: say where
+            raise OSError(e.errno, e.strerror, str(dest)) from e
+        raise ModelError(f"could not download {url} ({e}); fetch it by hand into "
                          f"{dest} and re-run without --download") from None
-    got = h.hexdigest()
-    if known.sha256 is not None and got != known.sha256:
-        tmp.unlink(missing_ok=True)
-        raise ModelError(f"checksum mismatch for the download of {known.url}: sha256 {got}, "
-                         f"expected {known.sha256}; nothing was saved, try again later")
-    os.replace(tmp, dest)
-    return dest
+    return h.hexdigest()
 
 
 def resolve(weights: Path | None = None, model: str = DEFAULT_MODEL, cache: Path | None = None,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -177,3 +179,50 @@ def test_missing_dataset_and_unreachable_database_fail_fast(tmp_path, monkeypatc
     r = cli("anything", tmp_path, "status")
     assert time.perf_counter() - t0 < 10
     assert r.exit_code == 3 and "cannot reach the MongoDB" in r.output
+
+
+class _Threads(ThreadPoolExecutor):
+    """The ingest pool in threads, so a monkeypatched writer reaches the workers."""
+
+    def __init__(self, workers: int, mp_context=None) -> None:
+        super().__init__(workers)
+
+
+def test_full_disk_names_the_file_keeps_whole_samples_and_resumes(tmp_path, dataset_name,
+                                                                  monkeypatch):
+    csv_path = write_fer_csv(tmp_path / "fer2013.csv", fer_rows(25))
+    ws = tmp_path / "ws"
+    monkeypatch.setattr(base, "CHUNK", 10)
+    monkeypatch.setattr(base, "ProcessPoolExecutor", _Threads)
+    real_write = base.write_png_atomic
+
+    def write_until_full(pixels, path):
+        if path.name == "000014.png":  # the disk fills while chunk 2 is written
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(pixels, path)
+
+    monkeypatch.setattr(base, "write_png_atomic", write_until_full)
+    r = cli(dataset_name, ws, "ingest", "fer2013", str(csv_path))
+    full = ws.resolve() / "media" / "fer2013" / "000014.png"
+    assert r.exit_code == 2, r.output
+    assert f"no space left on device writing {full}" in " ".join(r.output.split())
+    assert "Traceback" not in r.output
+    ds = store.load_dataset(dataset_name)
+    assert len(ds) == 10 and all(Path(p).is_file() for p in ds.values("filepath"))
+
+    monkeypatch.setattr(base, "write_png_atomic", real_write)
+    r = cli(dataset_name, ws, "ingest", "fer2013", str(csv_path))
+    assert r.exit_code == 0 and "added 15, already present 10" in r.output, r.output
+    assert sorted(store.load_dataset(dataset_name).values("source_id"), key=int) == \
+        [str(i) for i in range(25)]
+
+
+def test_every_ingest_source_has_its_command():
+    import typer
+
+    from curate.cli import Source
+    from curate.ingest import SCANNERS, SOURCES
+
+    group = typer.main.get_command(app).commands["ingest"]  # type: ignore[attr-defined]
+    assert [s.value for s in Source] == list(SOURCES) and set(SCANNERS) < set(SOURCES)
+    assert set(group.commands) == set(SOURCES)

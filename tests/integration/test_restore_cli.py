@@ -146,3 +146,19 @@ def test_gfpgan_end_to_end_on_real_architecture(tmp_path, dataset_name, gfpgan_c
         arr = np.asarray(Image.open(p))
         assert arr.shape == (128, 128)
     assert last_report(ws)["weights"]["verified"] is False
+
+
+def test_a_view_restores_its_real_samples_only(tmp_path, dataset_name):
+    ws = tmp_path / "ws"
+    ingest_small_fer(cli, dataset_name, ws, tmp_path, 4)
+    ds = store.load_dataset(dataset_name)
+    synth = tmp_path / "synth.png"
+    Image.fromarray(np.zeros((48, 48), np.uint8)).save(synth)
+    store.add_records(ds, [store.SampleRecord(str(synth), "synthetic", "s0", "train", "fear",
+                                              "fear", 48, 48, 1, 10)])
+    ds.match({"source_id": {"$in": ["1", "s0"]}}).tag_samples("look-again")
+    r = cli(dataset_name, ws, "restore", "--method", "lanczos", "--size", "64", "--view",
+            "look-again", "--no-check")
+    assert r.exit_code == 0 and "restored 1, already done 0, skipped 0 of 1" in r.output, r.output
+    ds = store.load_dataset(dataset_name)
+    assert ds.match({"source": "synthetic"}).first().restored_filepath is None

@@ -29,7 +29,7 @@ counts_st = st.fixed_dictionaries(
        max_aug=st.floats(0, 10), existing=st.dictionaries(st.sampled_from(CLASSES),
                                                           st.integers(0, 500)))
 def test_plan_hits_targets_or_says_why(real, target, max_syn, max_aug, existing):
-    cfg = BalanceConfig(target, max_syn, max_aug)
+    cfg = BalanceConfig(target=target, max_synthetic=max_syn, max_augment=max_aug)
     try:
         plan = plan_counts(real, cfg, existing)
     except InputError as e:
@@ -39,7 +39,8 @@ def test_plan_hits_targets_or_says_why(real, target, max_syn, max_aug, existing)
         assert reach is not None and reach < target
         assert (f"lower --target to {reach}" if reach else "add real images") in msg
         if reach:
-            plan_counts(real, BalanceConfig(reach, max_syn, max_aug), existing)  # the fix works
+            fixed = BalanceConfig(target=reach, max_synthetic=max_syn, max_augment=max_aug)
+            plan_counts(real, fixed, existing)  # the fix works
         return
     for row in plan.rows:
         if row.split == "train":
@@ -56,27 +57,27 @@ def test_plan_hits_targets_or_says_why(real, target, max_syn, max_aug, existing)
 
 def test_augmentation_first_then_synthetic_and_the_error_names_numbers():
     real = {("train", c): 100 for c in CLASSES} | {("train", "disgust"): 10}
-    plan = plan_counts(real, BalanceConfig(100, max_synthetic=0.5, max_augment=4))
+    plan = plan_counts(real, BalanceConfig(target=100, max_synthetic=0.5, max_augment=4))
     row = plan.row("train", "disgust")
     assert (row.real, row.augmented, row.synthetic, row.final) == (10, 40, 50, 100)
     with pytest.raises(InputError) as e:
-        plan_counts(real, BalanceConfig(100, max_synthetic=0.0, max_augment=4))
+        plan_counts(real, BalanceConfig(target=100, max_synthetic=0.0, max_augment=4))
     assert "disgust 10 real + 40 augmented + 0 synthetic = 50" in str(e.value)
     assert "lower --target to 50" in str(e.value) and "--max-synthetic to 0.5" in str(e.value)
 
 
 def test_no_undersample_makes_the_target_a_floor():
     real = {("train", c): 100 for c in CLASSES} | {("train", "happy"): 300, ("train", "disgust"): 20}
-    plan = plan_counts(real, BalanceConfig(120, max_augment=9, undersample=False))
+    plan = plan_counts(real, BalanceConfig(target=120, max_augment=9, undersample=False))
     assert plan.row("train", "happy").final == 300 and plan.row("train", "happy").removed == 0
     assert plan.row("train", "disgust").augmented == 100
     assert {plan.row("train", c).final for c in CLASSES} == {120, 300}
     with pytest.raises(InputError, match="--augment 'mixup'"):
-        BalanceConfig(5, augment="mixup")
+        BalanceConfig(target=5, augment="mixup")
 
 
 def test_plan_without_target_changes_nothing():
-    plan = plan_counts({("train", "happy"): 5}, BalanceConfig(None))
+    plan = plan_counts({("train", "happy"): 5}, BalanceConfig(target=None))
     assert plan.row("train", "happy").final == 5
 
 

@@ -70,10 +70,28 @@ def test_summary_counts_and_rates_per_class():
     classes = ["angry", "happy", "sad"]
     labels = ["angry", "angry", "happy", "sad", None]
     s = check.summarize(labels, np.array([0, 0, 1, 2, 1]), np.array([0, 1, 1, 1, 1]), classes)
-    assert (s["checked"], s["changed"], s["rate"]) == (5, 2, 0.4)
-    assert s["per_class"]["angry"] == {"checked": 2, "changed": 1, "rate": 0.5}
-    assert s["per_class"]["happy"]["changed"] == 0 and s["per_class"]["none"]["checked"] == 1
-    assert s["transitions"] == {"angry->happy": 1, "sad->happy": 1}
+    assert (s.status, s.checked, s.changed, s.rate) == ("done", 5, 2, 0.4)
+    assert s.per_class["angry"] == check.ClassChange(checked=2, changed=1, rate=0.5)
+    assert s.per_class["happy"].changed == 0 and s.per_class["none"].checked == 1
+    assert s.transitions == {"angry->happy": 1, "sad->happy": 1}
+    stored = s.to_dict()  # what the run history and the report hold
+    assert stored["per_class"]["angry"] == {"checked": 2, "changed": 1, "rate": 0.5}
+    assert "tag" not in stored and check.CheckSummary.from_dict(stored) == s
+
+
+def test_the_check_scores_an_issue_table_of_changed_predictions():
+    table = check.score(["a", "b", "c"], np.array([0, 1, 2]), np.array([0, 2, 2]))
+    assert table.flagged("restore_changed") == ["b"]
+    assert table.counts() == {"issue:restore_changed": 1} and not table.columns
+    assert (table.stats["checked"], table.stats["changed"]) == (3, 1)
+    empty = check.score([], np.zeros(0, int), np.zeros(0, int))
+    assert empty.stats == {"checked": 0, "changed": 0, "rate": 0.0}
+
+
+def test_a_check_that_did_not_run_keeps_its_status_only():
+    skipped = check.CheckSummary(status="skipped by request (--no-check)")
+    assert skipped.to_dict() == {"status": "skipped by request (--no-check)"}
+    assert not skipped.done and check.CheckSummary.from_dict({}).status == ""
 
 
 @pytest.mark.parametrize("kwargs, message", [

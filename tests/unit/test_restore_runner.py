@@ -67,8 +67,9 @@ def test_only_unreadable_images_load_no_model(tmp_path):
         raise AssertionError("the model must not be built")
 
     out = runner.run_model(items, FakeRecorder(), make, size=64, color="gray", batch_size=4)
-    assert out.restored == 0 and [s["reason"] for s in out.skipped][1] == "file not found"
-    assert out.skipped[0]["reason"].startswith("unreadable or truncated")
+    assert out.restored == 0 and [s.reason for s in out.skipped][1] == "file not found"
+    assert out.skipped[0].reason.startswith("unreadable or truncated")
+    assert (out.skipped[1].id, out.skipped[1].file) == ("b", str(tmp_path / "missing.png"))
 
 
 def test_rgb_outputs_are_written_as_rgb(tmp_path):

@@ -81,8 +81,17 @@ def test_truncated_gzip_is_a_clear_error(tmp_path):
     gz = write_fer_csv(tmp_path / "f.csv.gz", fer_rows(50), gz=True)
     data = gz.read_bytes()
     gz.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match="corrupt or truncated"):
+    with pytest.raises(InputError, match=r"corrupt or truncated after data row \d+; rows before"):
         scan(fer2013.scan, gz)
+
+
+def test_gzip_truncated_before_the_first_data_row_says_so(tmp_path):
+    gz = write_fer_csv(tmp_path / "f.csv.gz", fer_rows(3), gz=True)
+    gz.write_bytes(gz.read_bytes()[:100])  # the header decompresses, row 0 does not
+    with pytest.raises(InputError) as e:
+        scan(fer2013.scan, gz)
+    assert "truncated before the first data row" in str(e.value)
+    assert "row -1" not in str(e.value)
 
 
 def test_fer_folder_layout_takes_split_from_file_prefix(tmp_path):

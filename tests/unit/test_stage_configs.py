@@ -1,0 +1,72 @@
+"""The stages' shared conventions: keyword-only frozen configs, CLI choices generated from the
+library's registries, and write errors that name their file."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curate.apply import ApplyConfig
+from curate.balance.plan import AUGMENT_MODES, BalanceConfig
+from curate.balance.stage import BalanceStageConfig
+from curate.export.exporter import FORMATS, WRITERS, ExportConfig
+from curate.ingest import IngestConfig, base
+from curate.restore.stage import COLORS, METHODS, PRECISIONS, RestoreConfig
+
+CONFIGS = {
+    IngestConfig: {"source": "folder", "path": Path(".")},
+    ApplyConfig: {},
+    RestoreConfig: {"method": "lanczos"},
+    BalanceConfig: {"target": 5},
+    BalanceStageConfig: {"target": 5},
+    ExportConfig: {"view": "raw", "format": "imagefolder"},
+}
+
+
+@pytest.mark.parametrize("cls", list(CONFIGS), ids=lambda c: c.__name__)
+def test_configs_are_frozen_and_keyword_only(cls):
+    cfg = cls(**CONFIGS[cls])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.dataset = "other"  # type: ignore[misc]
+    first = dataclasses.fields(cls)[0]
+    with pytest.raises(TypeError):
+        cls(getattr(cfg, first.name))  # positionally: refused
+
+
+def test_cli_choices_are_the_registries():
+    from curate.balance.commands import Augment
+    from curate.export.commands import Format
+    from curate.restore.commands import Color, Method, Precision
+
+    for enum, names in ((Method, METHODS), (Color, COLORS), (Precision, PRECISIONS),
+                        (Format, FORMATS), (Augment, AUGMENT_MODES)):
+        assert [m.value for m in enum] == list(names), enum
+    assert FORMATS == tuple(WRITERS) and "lanczos" in METHODS
+
+
+def test_a_failed_image_write_names_the_file(tmp_path, monkeypatch):
+    def full(pixels, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(base, "write_png_atomic", full)
+    c = base.Candidate("7", "train", "happy", "3", decode=lambda: np.zeros((4, 4), np.uint8))
+    with pytest.raises(OSError) as e:
+        base._materialize(c, source="fer2013", media=tmp_path)
+    assert e.value.errno == errno.ENOSPC
+    assert e.value.filename == str(tmp_path / "fer2013" / "000007.png")
+    back = pickle.loads(pickle.dumps(e.value))  # as it comes back from a worker process
+    assert (back.errno, back.filename) == (errno.ENOSPC, e.value.filename)
+
+
+def test_a_bad_input_is_still_a_skip(tmp_path):
+    def bad():
+        raise ValueError("12 pixel values, expected 2304")
+
+    c = base.Candidate("3", "train", "happy", "3", decode=bad, row=3, file="f.csv")
+    assert base._materialize(c, source="fer2013", media=tmp_path) == \
+        base.Skip("f.csv", 3, "12 pixel values, expected 2304")
