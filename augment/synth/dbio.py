@@ -50,7 +50,7 @@ def balance_plan(ds: Any) -> dict[str, int]:
     now is subtracted, so a plan made before earlier synth runs is not filled twice. A plan
     without rows falls back to its `synthetic_needed`.
     """
-    plan = (ds.info or {}).get("balance_plan")
+    plan = (ds.info or {}).get(schema.BALANCE_PLAN)
     if not plan or "synthetic_needed" not in plan:
         raise StoreError(f"dataset {ds.name!r} has no balance plan: run `curate balance --dry-run`"
                          " (or `--yes`) first, or pass --classes and --per-class")

@@ -50,8 +50,8 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-ORIG_SPLIT = "orig_split"  # the split before the first --resplit (not in curate.core.schema yet)
-PLAN_INFO = "balance_plan"  # dataset.info key `augment synth --plan balance` reads
+ORIG_SPLIT = schema.ORIG_SPLIT
+PLAN_INFO = schema.BALANCE_PLAN
 # Table column -> the field it reads.
 COLUMNS = {"id": "id", "source": schema.SOURCE, "source_id": schema.SOURCE_ID,
            "split": schema.SPLIT, "label": schema.LABEL_PATH, "orig_label": schema.ORIG_LABEL,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
+
+from curate.core.workspace import atomic_path
 
 MAX_PIXELS = 50_000_000
 # Pillow's own bomb guard stays on, above our limit; we refuse > MAX_PIXELS ourselves from the header.
@@ -68,21 +69,18 @@ _PNG = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY,
 
 
 def write_png_atomic(array: np.ndarray, path: Path) -> int:
-    """Encode uint8 gray (H, W) or RGB (H, W, 3) as PNG via a temp name + `os.replace`;
-    returns the file size."""
+    """Encode uint8 gray (H, W) or RGB (H, W, 3) as PNG, written atomically; returns the file
+    size. A failed write (a full disk) is raised as an OSError naming `path`: a bare `write()`
+    error carries no file name, and the CLI's one-line message needs it."""
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
     ok, buf = cv2.imencode(".png", array, _PNG)
     if not ok:
         raise OSError(f"PNG encoding failed for {path}")
     data = buf.tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.incomplete")
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with atomic_path(Path(path)) as tmp:
+            tmp.write_bytes(data)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from e
     return len(data)
