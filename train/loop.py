@@ -313,7 +313,8 @@ class Trainer:
             score = float(st["epoch"])
         st["history"].append(row)
         st["epoch"] += 1
-        log.info("epoch %d: %s", st["epoch"], ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
+        log.info("epoch %d: %s", st["epoch"],
+                 ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
         return score
 
     def _result(self, stopped: bool) -> FitResult:

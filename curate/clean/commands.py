@@ -110,6 +110,8 @@ def clean_cmd(
 
 
 def _print_result(res: CleanResult, dataset: str) -> None:
+    from curate.clean.report import fmt
+
     if res.noop:
         console.print(f"clean: nothing to do: {', '.join(res.skipped)} already ran with the "
                       f"same settings and samples ({res.samples} samples, dataset {dataset!r})")
@@ -118,7 +120,7 @@ def _print_result(res: CleanResult, dataset: str) -> None:
                   f"in {res.seconds:.1f} s")
     for name, done in res.ran.items():
         shown = {k: v for k, v in done.stats.items() if not isinstance(v, dict)}
-        console.print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+        console.print(f"  {name}: " + ", ".join(f"{k} {fmt(k, v)}" for k, v in shown.items()))
         if done.tagged:
             console.print("    tagged: " + ", ".join(f"{k} {v}" for k, v in done.tagged.items()))
     for name in res.skipped:

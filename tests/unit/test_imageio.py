@@ -36,3 +36,21 @@ def test_atomic_png_write_leaves_no_temp_files(tmp_path):
     size = imageio.write_png_atomic(face(3), out)
     assert size == out.stat().st_size and list(out.parent.iterdir()) == [out]
     np.testing.assert_array_equal(imageio.read_gray(out), face(3))
+
+
+def test_a_failed_png_write_names_the_file(tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    out = tmp_path / "a.png"
+    try:
+        imageio.write_png_atomic(np.zeros((4, 4), np.uint8), out)
+    except OSError as e:
+        assert e.errno == errno.ENOSPC and e.filename == str(out)
+    else:
+        raise AssertionError("no error raised")
+    assert not out.exists() and not list(tmp_path.iterdir())  # no temp file left behind
