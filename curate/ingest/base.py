@@ -95,14 +95,10 @@ def _materialize(c: Candidate, *, source: str, media: Path) -> store.SampleRecor
 
 def _write_pixels(c: Candidate, pixels: np.ndarray, source: str,
                   media: Path) -> store.SampleRecord:
-    """Write a decoded row as PNG. A failed write (a full disk) is raised as an OSError naming
-    the file, also when it comes back from a worker process. Nothing is committed for its
-    chunk; a re-run rewrites it."""
+    """Write a decoded row as PNG (a failed write names its file: `write_png_atomic`).
+    Nothing is committed for its chunk; a re-run rewrites it."""
     out = _media_path(media, source, c.source_id)
-    try:
-        size = write_png_atomic(pixels, out)
-    except OSError as e:
-        raise OSError(e.errno, e.strerror or str(e), str(out)) from e
+    size = write_png_atomic(pixels, out)
     h, w = pixels.shape[:2]
     ch = 1 if pixels.ndim == 2 else pixels.shape[2]
     return store.SampleRecord(str(out), source, c.source_id, c.split, c.label, c.orig_label,

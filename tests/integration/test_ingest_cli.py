@@ -194,14 +194,14 @@ def test_full_disk_names_the_file_keeps_whole_samples_and_resumes(tmp_path, data
     ws = tmp_path / "ws"
     monkeypatch.setattr(base, "CHUNK", 10)
     monkeypatch.setattr(base, "ProcessPoolExecutor", _Threads)
-    real_write = base.write_png_atomic
+    real_write = Path.write_bytes
 
-    def write_until_full(pixels, path):
-        if path.name == "000014.png":  # the disk fills while chunk 2 is written
+    def write_until_full(self, data):  # the temp file of 000014.png: chunk 2 fills the disk
+        if self.name.startswith(".000014.png."):
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(pixels, path)
+        return real_write(self, data)
 
-    monkeypatch.setattr(base, "write_png_atomic", write_until_full)
+    monkeypatch.setattr(Path, "write_bytes", write_until_full)
     r = cli(dataset_name, ws, "ingest", "fer2013", str(csv_path))
     full = ws.resolve() / "media" / "fer2013" / "000014.png"
     assert r.exit_code == 2, r.output
@@ -210,7 +210,7 @@ def test_full_disk_names_the_file_keeps_whole_samples_and_resumes(tmp_path, data
     ds = store.load_dataset(dataset_name)
     assert len(ds) == 10 and all(Path(p).is_file() for p in ds.values("filepath"))
 
-    monkeypatch.setattr(base, "write_png_atomic", real_write)
+    monkeypatch.setattr(Path, "write_bytes", real_write)
     r = cli(dataset_name, ws, "ingest", "fer2013", str(csv_path))
     assert r.exit_code == 0 and "added 15, already present 10" in r.output, r.output
     assert sorted(store.load_dataset(dataset_name).values("source_id"), key=int) == \

@@ -50,10 +50,10 @@ def test_cli_choices_are_the_registries():
 
 
 def test_a_failed_image_write_names_the_file(tmp_path, monkeypatch):
-    def full(pixels, path):
+    def full(self, data):  # the disk is full: every file write fails, with no file name
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(base, "write_png_atomic", full)
+    monkeypatch.setattr(Path, "write_bytes", full)
     c = base.Candidate("7", "train", "happy", "3", decode=lambda: np.zeros((4, 4), np.uint8))
     with pytest.raises(OSError) as e:
         base._materialize(c, source="fer2013", media=tmp_path)
