@@ -46,14 +46,26 @@ from curate.core.schema import (
     REVIEW_KEEP,
     REVIEW_PREFIX,
     REVIEW_RELABEL,
+    LABEL_REASON,
     SOFT_LABEL,
     SPLIT,
 )
-from curate.core.taxonomy import CLASS_INDEX, CLASSES
+from curate.core.taxonomy import CLASS_INDEX, CLASS_VOTE_COLUMNS, CLASSES
+from curate.core.views import raw_label
 
 log = logging.getLogger(__name__)
 
-AUTO = "auto:"  # the prefix of every exclusion reason the --auto policy writes
+AUTO = "auto:"  # the prefix of every exclusion (and label) reason the --auto policy writes
+CROWD = "crowd:"  # the prefix of the label reason of --labels crowd
+REVIEW = "review"  # the label reason of a review:relabel:<class> decision
+# --labels: "given" keeps the labels (review relabels and --auto aside); "crowd" takes the
+# crowd's consensus (`crowd_label`, written by `curate clean` where FER+ votes exist)
+LABEL_POLICIES = ("given", "crowd")
+# --soft-from: what --soften mixes into the label: "model" = the label check's posterior
+# P(true class | image, label) (`label_posterior`; the out-of-fold probabilities where clean
+# predates it); "votes" = the share of each class in the sample's FER+ votes where it has
+# votes, the model's elsewhere
+SOFT_SOURCES = ("model", "votes")
 PROTECTED = "test"
 # Soft labels distil the out-of-fold models into the trainer: they help only when those models
 # are good. FER-2013, resnet10t 4 epochs, --soften 0.5: probabilities of the default clean
@@ -69,10 +81,17 @@ class ApplyConfig:
     include_test: bool = False
     user: str = ""
     soften: float | None = None  # None: the last apply's value (0 when there was none)
+    labels: str | None = None  # LABEL_POLICIES; None: the last apply's (given when none)
+    soft_from: str | None = None  # SOFT_SOURCES; None: the last apply's (model when none)
 
     def __post_init__(self) -> None:
         if self.soften is not None and not 0.0 <= self.soften < 1.0:
             raise InputError(f"--soften {self.soften}: use a weight in [0, 1), e.g. 0.3")
+        if self.labels is not None and self.labels not in LABEL_POLICIES:
+            raise InputError(f"--labels {self.labels!r}: use one of {', '.join(LABEL_POLICIES)}")
+        if self.soft_from is not None and self.soft_from not in SOFT_SOURCES:
+            raise InputError(f"--soft-from {self.soft_from!r}: use one of "
+                             f"{', '.join(SOFT_SOURCES)}")
 
 
 @dataclass
@@ -93,6 +112,8 @@ class Target:
     was_excluded: bool
     was_reason: str | None
     was_label: str | None
+    label_reason: str | None = None
+    was_label_reason: str | None = None
 
     @property
     def exclusion_changed(self) -> bool:
@@ -100,11 +121,11 @@ class Target:
 
     @property
     def label_changed(self) -> bool:
-        return self.label != self.was_label
+        return self.label != self.was_label or self.label_reason != self.was_label_reason
 
-    def state(self) -> tuple[bool, str | None, str | None]:
-        """What the fingerprint records: the wanted (excluded, reason, label)."""
-        return self.excluded, self.reason, self.label
+    def state(self) -> tuple[bool, str | None, str | None, str | None]:
+        """What the fingerprint records: the wanted (excluded, reason, label, label reason)."""
+        return self.excluded, self.reason, self.label, self.label_reason
 
 
 def _decision(tags: list[str]) -> tuple[str | None, str | None]:
@@ -159,6 +180,14 @@ def auto_drops(rows: list[dict[str, Any]], include_test: bool) -> dict[str, str]
     return out
 
 
+def auto_relabel_targets(given: np.ndarray, posterior: np.ndarray) -> np.ndarray:
+    """The label --auto gives each row: the posterior's most probable class where it is more
+    probable than the given label (`curate.clean.signals.posterior`), else the given one."""
+    best = posterior.argmax(1)
+    rows = np.arange(len(given))
+    return np.where(posterior[rows, best] > posterior[rows, given], best, given)
+
+
 def soft_target(label: str, probs: Any, weight: float) -> list[float] | None:
     """(1 - weight) * one-hot(label) + weight * probs (normalised), to 6 places; None when the
     label is not a class or the probabilities are missing."""
@@ -172,12 +201,24 @@ def soft_target(label: str, probs: Any, weight: float) -> list[float] | None:
     return [round(float(v), 6) for v in out]
 
 
+def _last_config(ds: Any) -> dict[str, Any]:
+    return (runs.last_run(ds, "apply") or {}).get("config") or {}
+
+
 def resolve_soften(ds: Any, cfg: ApplyConfig) -> float:
     """The soft-label weight: the option, else the last apply's, else 0."""
     if cfg.soften is not None:
         return cfg.soften
-    last = (runs.last_run(ds, "apply") or {}).get("config") or {}
-    return float(last.get("soften") or 0.0)
+    return float(_last_config(ds).get("soften") or 0.0)
+
+
+def resolve(ds: Any, cfg: ApplyConfig) -> ApplyConfig:
+    """`cfg` with every sticky option (soften, labels, soft_from) resolved: the option, else
+    the last apply's value, else the default."""
+    last = _last_config(ds)
+    return replace(cfg, soften=resolve_soften(ds, cfg),
+                   labels=cfg.labels or last.get("labels") or LABEL_POLICIES[0],
+                   soft_from=cfg.soft_from or last.get("soft_from") or SOFT_SOURCES[0])
 
 
 def weak_teacher(ds: Any) -> str | None:
@@ -190,38 +231,73 @@ def weak_teacher(ds: Any) -> str | None:
             "macro-F1; run `curate clean` without --fast, or `apply --soften 0`")
 
 
-def _soft_changes(ds: Any, labels: dict[str, str | None],
-                  weight: float) -> dict[str, list | None]:
+def _distribution(r: dict[str, Any], soft_from: str) -> Any:
+    """What --soften mixes into a sample's label (None: nothing to mix)."""
+    if soft_from == "votes" and r.get("votes") is not None:
+        shares = np.asarray(r["votes"], dtype=np.float64)[list(CLASS_VOTE_COLUMNS)]
+        if shares.sum() > 0:
+            return shares
+    return r.get("posterior") if r.get("posterior") is not None else r.get("oof")
+
+
+def _soft_changes(rows: list[dict[str, Any]], targets: dict[str, Target], weight: float,
+                  soft_from: str) -> dict[str, list | None]:
     """Per sample id whose soft label must change: the new value (None: remove it)."""
-    have = ds.get_field_schema()
-    if weight and OOF not in have:
-        raise StoreError("--soften needs out-of-fold probabilities: run `curate clean --checks "
-                         "labels` first")
-    if not weight and SOFT_LABEL not in have:
-        return {}
-    ids, splits = ds.values("id"), ds.values(SPLIT)
-    probs = ds.values(OOF) if weight else [None] * len(ids)
-    old = ds.values(SOFT_LABEL) if SOFT_LABEL in have else [None] * len(ids)
     out: dict[str, list | None] = {}
-    for sid, split, p, before in zip(ids, splits, probs, old, strict=True):
-        new = (soft_target(labels.get(sid) or "", p, weight)
-               if weight and split != PROTECTED else None)
+    for r in rows:
+        new = (soft_target(targets[r["id"]].label or "", _distribution(r, soft_from), weight)
+               if weight and r["split"] != PROTECTED else None)
+        before = r.get("soft")
         if new != (list(before) if before is not None else None):
-            out[sid] = new
+            out[r["id"]] = new
     return out
 
 
 def _read_rows(ds: Any, cfg: ApplyConfig) -> list[dict[str, Any]]:
-    """Per sample: id, tags, split, label and, where present, excluded, reason, exact_group."""
+    """Per sample: id, tags, split, label, source label and, where present, excluded, reason,
+    exact_group, label reason, and what the label policy and soft labels read."""
     have = ds.get_field_schema()
     if cfg.auto and EXACT_GROUP not in have:
         raise StoreError("--auto needs the duplicate check: run `curate clean --checks "
                          "duplicates` first")
-    columns = {"id": "id", "tags": schema.TAGS, "split": SPLIT, "label": LABEL_PATH}
+    if cfg.labels == "crowd" and schema.CROWD_LABEL not in have:
+        raise StoreError("--labels crowd needs the crowd audit: ingest FER+ votes (`curate "
+                         "ingest ferplus fer2013new.csv`), then run `curate clean --checks "
+                         "labels`")
+    if cfg.soften and OOF not in have:
+        raise StoreError("--soften needs out-of-fold probabilities: run `curate clean --checks "
+                         "labels` first")
+    columns = {"id": "id", "tags": schema.TAGS, "split": SPLIT, "label": LABEL_PATH,
+               "source": schema.SOURCE, "orig": schema.ORIG_LABEL}
     # `excluded` may come without a reason (set by hand in FiftyOne)
-    optional = {"excluded": EXCLUDED, "reason": EXCLUSION_REASON, EXACT_GROUP: EXACT_GROUP}
-    columns |= {k: f for k, f in optional.items() if f in have}
+    optional = {"excluded": EXCLUDED, "reason": EXCLUSION_REASON, EXACT_GROUP: EXACT_GROUP,
+                "label_reason": LABEL_REASON, "posterior": schema.LABEL_POSTERIOR,
+                "crowd": f"{schema.CROWD_LABEL}.label",
+                "crowd_agreement": schema.CROWD_AGREEMENT, "oof": OOF, "soft": SOFT_LABEL,
+                "votes": schema.FERPLUS_VOTES}
+    columns |= {k: f for k, f in optional.items() if f.split(".")[0] in have}
     return [dict(zip(columns, vals)) for vals in zip(*ds.values(list(columns.values())))]
+
+
+def _policy_label(r: dict[str, Any], cfg: ApplyConfig) -> tuple[str | None, str | None]:
+    """(label, reason) the label policies give a sample without a review relabel."""
+    base = raw_label(r.get("source") or "", r.get("orig"), fallback=r["label"])
+    current, why = r["label"], r.get("label_reason")
+    if r["split"] == PROTECTED and not cfg.include_test:
+        return current, why
+    if cfg.labels == "crowd" and r.get("crowd") in CLASS_INDEX:
+        agreement = r.get("crowd_agreement")
+        share = f" ({agreement:.0%} of the votes)" if agreement is not None else ""
+        return r["crowd"], f"{CROWD} consensus{share}"
+    if cfg.auto and r.get("posterior") is not None and base in CLASS_INDEX:
+        post = np.asarray(r["posterior"], dtype=np.float64)
+        best = int(auto_relabel_targets(np.array([CLASS_INDEX[base]]), post[None])[0])
+        if CLASSES[best] != base:
+            return CLASSES[best], (f"{AUTO} P({CLASSES[best]}) {post[best]:.2f} > "
+                                   f"P({base}) {post[CLASS_INDEX[base]]:.2f}")
+    policy_made = (why or "").startswith(AUTO) and cfg.auto or (
+        (why or "").startswith(CROWD) and cfg.labels != "crowd")
+    return (base, None) if policy_made else (current, why)
 
 
 def _target(r: dict[str, Any], cfg: ApplyConfig, auto: dict[str, str]) -> tuple[Target, bool]:
@@ -242,14 +318,13 @@ def _target(r: dict[str, Any], cfg: ApplyConfig, auto: dict[str, str]) -> tuple[
         excluded, reason = True, auto[r["id"]]
     elif cfg.auto and excluded and (reason or "").startswith(AUTO):
         excluded, reason = False, None  # the policy changed: it no longer drops this one
-    label = cls if cls else r["label"]
+    label, why = (cls, REVIEW) if cls else _policy_label(r, cfg)
     return Target(excluded, reason, label, bool(r.get("excluded")), r.get("reason"),
-                  r["label"]), skipped
+                  r["label"], why, r.get("label_reason")), skipped
 
 
-def _targets(ds: Any, cfg: ApplyConfig) -> tuple[dict[str, Target], int]:
+def _targets(rows: list[dict[str, Any]], cfg: ApplyConfig) -> tuple[dict[str, Target], int]:
     """Per sample id: the wanted state; and the number of test samples left alone."""
-    rows = _read_rows(ds, cfg)
     # groups are judged whole; a sample with a review tag keeps the reviewer's decision
     auto = auto_drops(rows, cfg.include_test) if cfg.auto else {}
     wanted: dict[str, Target] = {}
@@ -271,7 +346,7 @@ def _declare(ds: Any) -> bool:
     return EXCLUDED not in have
 
 
-def _write(ds: Any, first: bool, changed_ex: dict[str, Target], changed_lab: dict[str, Any],
+def _write(ds: Any, first: bool, changed_ex: dict[str, Target], changed_lab: dict[str, Target],
            changed_soft: dict[str, list | None]) -> None:
     if first:  # every sample gets an explicit False
         ds.set_values(EXCLUDED, [False] * len(ds))
@@ -280,7 +355,11 @@ def _write(ds: Any, first: bool, changed_ex: dict[str, Target], changed_lab: dic
         ds.set_values(EXCLUSION_REASON, {i: t.reason for i, t in changed_ex.items()},
                       key_field="id")
     if changed_lab:
-        ds.set_values(LABEL_PATH, changed_lab, key_field="id")
+        if LABEL_REASON not in ds.get_field_schema():
+            ds.add_sample_field(LABEL_REASON, store.fo().StringField)
+        ds.set_values(LABEL_PATH, {i: t.label for i, t in changed_lab.items()}, key_field="id")
+        ds.set_values(LABEL_REASON, {i: t.label_reason for i, t in changed_lab.items()},
+                      key_field="id")
     if changed_soft:
         if SOFT_LABEL not in ds.get_field_schema():
             f = store.fo()
@@ -289,22 +368,27 @@ def _write(ds: Any, first: bool, changed_ex: dict[str, Target], changed_lab: dic
 
 
 def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
-    """Commit review tags (and the auto policy) to `excluded` / `ground_truth`; idempotent."""
+    """Commit review tags (and the auto, label and soft-label policies) to `excluded` /
+    `ground_truth` / `soft_label`; idempotent."""
     ds = store.load_dataset(cfg.dataset)
     if len(ds) == 0:
         raise StoreError(f"dataset {cfg.dataset!r} is empty; run `curate ingest ...` first")
     _check_tags(ds)
     t0 = time.perf_counter()
-    wanted, skipped = _targets(ds, cfg)
+    cfg = resolve(ds, cfg)
+    rows = _read_rows(ds, cfg)
+    wanted, skipped = _targets(rows, cfg)
     result = ApplyResult(skipped_test=skipped)
     first = _declare(ds)
     changed_ex = {i: t for i, t in wanted.items() if t.exclusion_changed}
-    changed_lab = {i: t.label for i, t in wanted.items() if t.label_changed}
-    soften = resolve_soften(ds, cfg)
-    changed_soft = _soft_changes(ds, {i: t.label for i, t in wanted.items()}, soften)
+    changed_lab = {i: t for i, t in wanted.items() if t.label_changed}
+    soften = cfg.soften or 0.0
+    changed_soft = _soft_changes(rows, wanted, soften, cfg.soft_from or SOFT_SOURCES[0])
     for t in changed_ex.values():
         result.changed["excluded" if t.excluded else "included"] += 1
-    result.changed["relabelled"] = len(changed_lab)
+    result.changed["relabelled"] = sum(t.label != t.was_label for t in changed_lab.values())
+    for why in (t.label_reason for t in changed_lab.values() if t.label != t.was_label):
+        result.changed[f"relabelled:{(why or 'source label').split(':')[0]}"] += 1
     if soften or changed_soft:
         result.changed["soft_labels"] = len(changed_soft)
     if soften:
@@ -313,17 +397,17 @@ def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
             log.warning(result.warning)
     _write(ds, first, changed_ex, changed_lab, changed_soft)
     result.noop = not changed_ex and not changed_lab and not changed_soft
-    _record(ds, cfg, soften, wanted, result, changed_ex, changed_lab, time.perf_counter() - t0)
+    _record(ds, cfg, wanted, result, changed_ex, changed_lab, time.perf_counter() - t0)
     return result
 
 
-def _record(ds: Any, cfg: ApplyConfig, soften: float, wanted: dict[str, Target],
-            result: ApplyResult, changed_ex: dict[str, Target], changed_lab: dict[str, Any],
+def _record(ds: Any, cfg: ApplyConfig, wanted: dict[str, Target],
+            result: ApplyResult, changed_ex: dict[str, Target], changed_lab: dict[str, Target],
             seconds: float) -> None:
     """Who/when/what into the run history (ids capped to keep `dataset.info` small)."""
     counts = {**dict(result.changed), "skipped_test": result.skipped_test,
               "excluded_total": sum(1 for t in wanted.values() if t.excluded)}
-    config = asdict(replace(cfg, soften=soften))
+    config = asdict(cfg)
     runs.record(ds, "apply", config=config | {"user": cfg.user or getpass.getuser()},
                 fp=runs.fingerprint(config, sorted((i, *t.state()) for i, t in wanted.items())),
                 counts=counts, seconds=seconds, noop=result.noop,

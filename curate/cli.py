@@ -47,6 +47,9 @@ def _ingest(ctx: typer.Context, source: Source, path: Path, workers: int) -> Non
                   f"in {report.seconds:.1f} s -> dataset {st.dataset!r}")
     for reason, n in _skip_reasons(report.skipped)[:10]:
         console.print(f"  skipped {n:>6}  {reason}")
+    if report.info.get("no_votes"):
+        console.print(f"  no votes {report.info['no_votes']:>5}  rows with empty vote cells "
+                      "(their samples keep no votes)")
     console.print(f"report: {out}")
 
 

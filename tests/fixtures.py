@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +42,29 @@ def write_fer_csv(path: Path, rows, header=("emotion", "pixels", "Usage"), gz: b
     return path
 
 
-def write_ferplus_csv(path: Path, n: int, bad_rows: tuple[int, ...] = ()) -> Path:
+def write_ferplus_csv(path: Path, n: int, bad_rows: tuple[int, ...] = (),
+                      empty_rows: tuple[int, ...] = (), partial_rows: tuple[int, ...] = (),
+                      votes_of: Callable[[int], list[int]] | None = None) -> Path:
+    """FER+'s fer2013new.csv for `n` rows: bad rows are cut short, empty rows have every vote
+    cell empty (a partial file's "no votes"), partial rows only some; `votes_of(i)` gives row
+    i's 10 counts (default 6 + 4 votes on two neighbouring columns)."""
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["Usage", "Image name", *FERPLUS_COLUMNS])
         for i in range(n):
-            votes = [0] * 10
-            votes[i % 10] = 6
-            votes[(i + 1) % 10] = 4
+            if votes_of is not None:
+                votes = list(votes_of(i))
+            else:
+                votes = [0] * 10
+                votes[i % 10] = 6
+                votes[(i + 1) % 10] = 4
             row = [USAGES[i % 3], f"fer{i:07d}.png", *votes]
             if i in bad_rows:
                 row = row[:5]
+            elif i in empty_rows:
+                row = [USAGES[i % 3], "", *[""] * 10]
+            elif i in partial_rows:
+                row = [USAGES[i % 3], "", *votes[:4], *[""] * 6]
             w.writerow(row)
     return path
 

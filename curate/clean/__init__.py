@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curate.clean import duplicates, features, quality
+from curate.clean import duplicates, features, quality, signals
 from curate.clean.labels import DEFAULT_FILTER
 from curate.core import runs, schema, store
 from curate.core.errors import InputError, StoreError
@@ -63,6 +63,8 @@ class CleanConfig:
     outlier_threshold: float = features.OUTLIER_THRESHOLD
     near_duplicate_threshold: float = features.NEAR_DUPLICATE_THRESHOLD
     filter_by: str = DEFAULT_FILTER  # one of curate.clean.labels.FILTERS
+    target_precision: float = signals.TARGET_PRECISION
+    knn: int = signals.K_LABEL
 
     def __post_init__(self) -> None:
         from curate.clean.checks import labels_config, quality_config

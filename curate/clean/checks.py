@@ -105,7 +105,8 @@ def labels_config(cfg: CleanConfig) -> LabelsConfig:
     """curate.clean.labels.LabelsConfig from the clean options."""
     return _labels_module().LabelsConfig(
         folds=cfg.folds, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device, fast=cfg.fast,
-        filter_by=cfg.filter_by, outlier_threshold=cfg.outlier_threshold,
+        filter_by=cfg.filter_by, target_precision=cfg.target_precision, knn=cfg.knn,
+        outlier_threshold=cfg.outlier_threshold,
         near_duplicate_threshold=cfg.near_duplicate_threshold)
 
 

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from curate.clean import CleanConfig, CleanResult, check_names, duplicates, features, quality
+from curate.clean import CleanConfig, CleanResult, check_names, duplicates, features, quality, signals
+from curate.apply import LABEL_POLICIES, SOFT_SOURCES
 from curate.clean.labels import DEFAULT_FILTER, FILTERS
 from curate.clean.oof import PROFILES
 from curate.core.clikit import pick_device, state
@@ -17,6 +18,8 @@ from curate.core.errors import cli_errors
 console = Console()
 # The closed choices, generated from the library's registries.
 FilterBy = Enum("FilterBy", {f: f for f in FILTERS}, type=str)  # type: ignore[misc]
+LabelPolicy = Enum("LabelPolicy", {p: p for p in LABEL_POLICIES}, type=str)  # type: ignore[misc]
+SoftSource = Enum("SoftSource", {p: p for p in SOFT_SOURCES}, type=str)  # type: ignore[misc]
 _Q = quality.QualityConfig()
 _DEF, _FAST = PROFILES["default"], PROFILES["fast"]
 _ALL_CHECKS = ",".join(check_names())
@@ -58,7 +61,16 @@ Outlier = Annotated[float, typer.Option(
 NearDuplicate = Annotated[float, typer.Option(
     help="Labels check: flag issue:near_duplicate when a neighbour is closer than this x the "
          "median nearest-neighbour distance (0 flags none).", min=0.0)]
-Filter = Annotated[FilterBy, typer.Option(help="Labels check: cleanlab's filter_by method.")]
+Filter = Annotated[FilterBy, typer.Option(
+    help="Labels check: the flag rule: 'precision' (per class, up to --target-precision) or "
+         "one of cleanlab's find_label_issues filter_by methods (one global rule).")]
+TargetPrecision = Annotated[float, typer.Option(
+    help="Labels check: flag, per class, the most suspect labels while their estimated "
+         "precision (mean probability that the label is wrong) stays at least this.",
+    min=0.01, max=1.0)]
+Knn = Annotated[int, typer.Option(
+    help="Labels check: neighbours of the kNN label signal on held-out embeddings (0: the "
+         "model alone).", min=0)]
 
 
 def _split_list(values: list[str] | None) -> tuple[str, ...]:
@@ -89,6 +101,8 @@ def clean_cmd(
     outlier_threshold: Outlier = features.OUTLIER_THRESHOLD,
     near_duplicate_threshold: NearDuplicate = features.NEAR_DUPLICATE_THRESHOLD,
     filter_by: Filter = _DEFAULT_FILTER,
+    target_precision: TargetPrecision = signals.TARGET_PRECISION,
+    knn: Knn = signals.K_LABEL,
 ) -> None:
     """Find duplicates and leakage, low-quality and non-face images, and label issues."""
     from curate.clean import clean
@@ -104,7 +118,8 @@ def clean_cmd(
             light_threshold=light_threshold, blurry_threshold=blurry_threshold,
             nonface_threshold=nonface_threshold, fast_face_entropy=fast_face_entropy,
             outlier_threshold=outlier_threshold,
-            near_duplicate_threshold=near_duplicate_threshold, filter_by=filter_by.value)
+            near_duplicate_threshold=near_duplicate_threshold, filter_by=filter_by.value,
+            target_precision=target_precision, knn=knn)
         res = clean(cfg)
     _print_result(res, st.dataset)
 
@@ -132,23 +147,33 @@ def apply_cmd(
     ctx: typer.Context,
     auto: Annotated[bool, typer.Option(
         "--auto", help="Also drop from train/val the exact copies of test (val) images and "
-        "the duplicates with conflicting labels.")] = False,
+        "the duplicates with conflicting labels, and relabel a sample where the label check "
+        "finds its suggested class more probable than its label.")] = False,
     include_test: Annotated[bool, typer.Option(
         "--include-test", help="Allow changes to the test split (never by default).")] = False,
     user: Annotated[str, typer.Option(
         help="Who made the decisions, for the run history [default: your login].")] = "",
     soften: Annotated[float | None, typer.Option(
-        help="Soft labels for train/val: (1 - A) * label + A * out-of-fold probabilities "
+        help="Soft labels for train/val: (1 - A) * label + A * --soft-from's distribution "
         "(needs `curate clean --checks labels`); 0 removes them [default: the last apply's]",
         min=0.0, max=0.99)] = None,
+    labels: Annotated[LabelPolicy | None, typer.Option(
+        help="'crowd': take the crowd's consensus label where FER+ votes exist (`crowd_label`); "
+        "'given': keep the labels [default: the last apply's, else given]")] = None,
+    soft_from: Annotated[SoftSource | None, typer.Option(
+        help="What --soften mixes in: 'model' (the label check's P(true class | image, "
+        "label)) or 'votes' (the FER+ vote shares where votes exist, the model elsewhere) "
+        "[default: the last apply's, else model]")] = None,
 ) -> None:
     """Commit review tags (review:drop, review:keep, review:relabel:<class>) to the samples."""
     from curate.apply import ApplyConfig, apply_reviews
 
     st = state(ctx)
     with cli_errors(st.verbose):
-        res = apply_reviews(ApplyConfig(dataset=st.dataset, auto=auto, include_test=include_test,
-                                         user=user, soften=soften))
+        res = apply_reviews(ApplyConfig(
+            dataset=st.dataset, auto=auto, include_test=include_test, user=user, soften=soften,
+            labels=labels.value if labels else None,
+            soft_from=soft_from.value if soft_from else None))
     if res.noop:
         console.print("apply: nothing to change (decisions already applied)")
     else:

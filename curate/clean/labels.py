@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curate.clean import features
-from curate.clean.oof import CHECKED_SPLITS, PROFILES, OofConfig, OofResult
+from curate.clean import crowd, features, signals
+from curate.clean.oof import CHECKED_SPLITS, PROFILES, Embeddings, OofConfig, OofResult
 from curate.core import runs, schema
 from curate.core.errors import InputError, StoreError
 from curate.core.issues import Column, IssueTable, Stat, write_issues
-from curate.core.taxonomy import CLASS_INDEX, CLASSES
+from curate.core.taxonomy import CLASS_INDEX, CLASSES, FERPLUS_COLUMNS
 from curate.core.workspace import Workspace, atomic_path
 
 if TYPE_CHECKING:
@@ -46,17 +46,21 @@ OUTLIER_TAG = schema.issue_tag("outlier")
 NEAR_DUPLICATE_TAG = schema.issue_tag("near_duplicate")
 CHECKED = CHECKED_SPLITS
 TEST = "test"
-# cleanlab.filter.find_label_issues's filter_by values
-FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
-           "predicted_neq_given")
-DEFAULT_FILTER = "prune_by_noise_rate"
+# The flag rule: "precision" (per class, the most suspect labels up to a target estimated
+# precision: `signals.flag_to_precision`) or one of cleanlab.filter.find_label_issues's filter_by
+# methods on the combined probabilities (one global rule, as a notebook would wire it).
+CLEANLAB_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
+                    "predicted_neq_given")
+FILTERS = ("precision", *CLEANLAB_FILTERS)
+DEFAULT_FILTER = "precision"
 CSV_NAME = "label_issues.csv"
 # Below this out-of-fold accuracy the label flags are mostly the model's errors (FER-2013: human
 # agreement ~65%, published single networks ~70%); the report says so.
 WEAK_MODEL_ACCURACY = 0.45
-CSV_COLUMNS = ("source_id", "split", "given_label", "label_quality", "suggested_label",
-               "suggested_prob", "is_issue", "outlier_score", "is_outlier",
-               "near_duplicate_score", "is_near_duplicate", "near_duplicate_set")
+CSV_COLUMNS = ("source_id", "split", "given_label", "label_quality", "label_error_prob",
+               "suggested_label", "suggested_prob", "is_issue", "outlier_score", "is_outlier",
+               "near_duplicate_score", "is_near_duplicate", "near_duplicate_set", "crowd_label",
+               "crowd_agreement")
 PROFILED = ("folds", "epochs", "backbone", "img_size", "batch_size", "shift")
 
 
@@ -75,12 +79,18 @@ class LabelsConfig:
     device: str = "cpu"
     fast: bool = False
     filter_by: str = DEFAULT_FILTER
+    target_precision: float = signals.TARGET_PRECISION
+    knn: int = signals.K_LABEL
     outlier_threshold: float = features.OUTLIER_THRESHOLD
     near_duplicate_threshold: float = features.NEAR_DUPLICATE_THRESHOLD
 
     def __post_init__(self) -> None:
         if self.filter_by not in FILTERS:
             raise InputError(f"--filter-by {self.filter_by!r}: use one of {', '.join(FILTERS)}")
+        if not 0.0 < self.target_precision <= 1.0:
+            raise InputError(f"--target-precision {self.target_precision}: use a value in (0, 1]")
+        if self.knn < 0:
+            raise InputError(f"--knn {self.knn}: use 0 (no neighbour signal) or more neighbours")
         features.check_thresholds(self.outlier_threshold, self.near_duplicate_threshold)
         self.oof_config()  # validates folds, epochs, backbone name, sizes
 
@@ -99,60 +109,87 @@ class LabelsConfig:
 
 
 @dataclass(frozen=True)
-class CleanlabScores:
-    """cleanlab on one set of rows: label quality, issue mask, suggested class and its
-    probability, and the issue indices ranked worst first."""
+class Verdict:
+    """The label check on one set of rows: the signals, the estimated probability that each
+    label is wrong (`label_quality` = 1 - it), the flags, and the suggested class (the most
+    probable true class; for a flagged label the most probable other one) with its
+    probability."""
 
-    quality: np.ndarray
+    sig: signals.Signals
     is_issue: np.ndarray
     suggested: np.ndarray
     suggested_prob: np.ndarray
-    ranked: np.ndarray
+
+    @property
+    def p_wrong(self) -> np.ndarray:
+        return self.sig.p_wrong
+
+    @property
+    def quality(self) -> np.ndarray:
+        return 1.0 - self.sig.p_wrong
 
 
-def score_labels(labels: np.ndarray, probs: np.ndarray,
-                 filter_by: str = DEFAULT_FILTER) -> CleanlabScores:
-    """cleanlab on out-of-sample probabilities: quality score, issue mask, suggestion."""
+def _cleanlab_flags(labels: np.ndarray, probs: np.ndarray, filter_by: str) -> np.ndarray:
     from cleanlab.filter import find_label_issues
-    from cleanlab.rank import get_label_quality_scores
 
-    probs = np.asarray(probs, dtype=np.float64)
-    probs = probs / probs.sum(1, keepdims=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "may not flag all label issues" for rare classes
-        ranked = find_label_issues(labels, probs, filter_by=filter_by,
-                                   return_indices_ranked_by="self_confidence")
-        quality = get_label_quality_scores(labels, probs, method="self_confidence")
-    issue = np.zeros(len(labels), bool)
-    issue[ranked] = True
-    suggested = probs.argmax(1)
-    return CleanlabScores(quality, issue, suggested,
-                          probs[np.arange(len(probs)), suggested], np.asarray(ranked))
+        return np.asarray(find_label_issues(labels, probs, filter_by=filter_by))
 
 
-def ferplus_agreement(given: np.ndarray, suggested: np.ndarray, ferplus: list[str | None],
+def score_labels(labels: np.ndarray, probs: np.ndarray, heldout: np.ndarray | None = None,
+                 groups: np.ndarray | None = None, *, filter_by: str = DEFAULT_FILTER,
+                 target_precision: float = signals.TARGET_PRECISION,
+                 knn: int = signals.K_LABEL) -> Verdict:
+    """The label check on out-of-sample probabilities (and held-out embeddings with their
+    fold, for the neighbour signal; without them, or with knn=0, the model alone)."""
+    labels = np.asarray(labels)
+    if heldout is None or knn == 0:
+        heldout, knn = None, 0
+    groups = np.zeros(len(labels), np.int64) if groups is None else np.asarray(groups)
+    sig = signals.combine(labels, probs, heldout, groups, k=knn)
+    if filter_by == "precision":
+        issue = signals.flag_to_precision(sig.p_wrong, labels, len(CLASSES), target_precision)
+    else:
+        issue = _cleanlab_flags(labels, signals.normalise(sig.probs("combined")), filter_by)
+    post = sig.posterior.copy()
+    post[np.flatnonzero(issue), labels[issue]] = -1.0  # a flag suggests another class
+    suggested = post.argmax(1)
+    return Verdict(sig, issue, suggested, sig.posterior[np.arange(len(labels)), suggested])
+
+
+def ferplus_agreement(given: np.ndarray, suggested: np.ndarray, votes: np.ndarray,
                       issue: np.ndarray) -> dict[str, Stat]:
-    """How often the given / suggested labels match the FER+ majority (where it is a class);
-    empty without any such majority."""
-    fp = np.array([CLASS_INDEX.get(v, -1) if v else -1 for v in ferplus])
-    has = fp >= 0
-    if not has.any():
+    """How often the given / suggested labels match the FER+ strict majority (where it is one
+    of the classes), and the flags' precision against the FER+ plurality (`crowd.measured`);
+    empty without any voted row."""
+    voted = votes.sum(1) > 0
+    if not voted.any():
         return {}
+    fp = crowd.majority(votes)
+    has = fp >= 0
+    wrong = crowd.plurality_wrong(given[voted], votes[voted])
     flagged = has & issue
-    return {"with_majority": int(has.sum()),
-            "given_agrees": float((given[has] == fp[has]).mean()),
-            "suggested_agrees": float((suggested[has] == fp[has]).mean()),
-            "flagged_with_majority": int(flagged.sum()),
-            "flagged_given_disagrees": float((given[flagged] != fp[flagged]).mean())
-            if flagged.any() else None,
-            "flagged_suggested_agrees": float((suggested[flagged] == fp[flagged]).mean())
-            if flagged.any() else None}
+    out: dict[str, Stat] = {
+        "voted": int(voted.sum()), "with_majority": int(has.sum()),
+        "given_agrees": float((given[has] == fp[has]).mean()) if has.any() else None,
+        "suggested_agrees": float((suggested[has] == fp[has]).mean()) if has.any() else None,
+        "flagged_suggested_agrees": float((suggested[flagged] == fp[flagged]).mean())
+        if flagged.any() else None}
+    m = crowd.measured(issue[voted], wrong)
+    out.update({"measured_" + k: v for k, v in m.items()})
+    out["measured_precision_per_class"] = {
+        c: crowd.measured(issue[voted] & (given[voted] == k), wrong)["precision"]
+        for k, c in enumerate(CLASSES)}
+    return out
 
 
 @dataclass(frozen=True)
 class LabelArrays:
     """The label check's inputs, one row per sample with a class label, out-of-fold
-    probabilities and features."""
+    probabilities and features: the first fold model's (outliers, near duplicates), the
+    held-out embedding and its fold (the neighbour label signal), and the FER+ votes (10
+    counts; all zero = no votes)."""
 
     ids: list[str]
     source_ids: list[str]
@@ -160,35 +197,43 @@ class LabelArrays:
     labels: np.ndarray  # class indices
     probs: np.ndarray  # (N, classes)
     features: np.ndarray  # (N, dim)
-    ferplus: list[str | None]  # the FER+ majority label, where ingested
+    heldout: np.ndarray  # (N, dim)
+    fold: np.ndarray  # (N,) -1 = test
+    votes: np.ndarray  # (N, 10)
 
     def take(self, idx: np.ndarray) -> LabelArrays:
         return LabelArrays([self.ids[i] for i in idx], [self.source_ids[i] for i in idx],
                            self.splits[idx], self.labels[idx], self.probs[idx],
-                           self.features[idx], [self.ferplus[i] for i in idx])
+                           self.features[idx], self.heldout[idx], self.fold[idx],
+                           self.votes[idx])
 
 
 @dataclass(frozen=True)
 class LabelScores:
-    """The scored rows (train/val first, then test when it has 2+ rows) with their cleanlab
-    and feature scores. The masks hold what was found on every row, test included: the test
-    split's are its audit, reported and never tagged (`to_table`)."""
+    """The scored rows (train/val first, then test when it has 2+ rows) with their label,
+    feature and crowd scores. The masks hold what was found on every row, test included: the
+    test split's are its audit, reported and never tagged (`to_table`)."""
 
     rows: LabelArrays
     checked: np.ndarray  # bool: a train/val row
-    cleanlab: CleanlabScores  # per part, concatenated
+    verdict: Verdict  # per part, concatenated
     feat: FeatureScores
+    crowd: crowd.CrowdAudit
     stats: dict[str, Stat]
 
 
-def _concat(parts: list[CleanlabScores]) -> CleanlabScores:
-    """The parts' scores one after the other (ranked: each part's, as indices of the whole)."""
-    starts = np.cumsum([0] + [len(p.quality) for p in parts[:-1]])
-    return CleanlabScores(np.concatenate([p.quality for p in parts]),
-                          np.concatenate([p.is_issue for p in parts]),
-                          np.concatenate([p.suggested for p in parts]),
-                          np.concatenate([p.suggested_prob for p in parts]),
-                          np.concatenate([p.ranked + s for p, s in zip(parts, starts)]))
+def _concat(parts: list[Verdict]) -> Verdict:
+    """The parts' verdicts one after the other (each part has its own joint and weight: the
+    first's are kept)."""
+    def cat(get: Any) -> np.ndarray:
+        return np.concatenate([get(p) for p in parts])
+
+    first = parts[0].sig
+    sig = signals.Signals(cat(lambda p: p.sig.model), cat(lambda p: p.sig.knn), first.weight,
+                          first.joint, cat(lambda p: p.sig.posterior),
+                          cat(lambda p: p.sig.p_wrong))
+    return Verdict(sig, cat(lambda p: p.is_issue), cat(lambda p: p.suggested),
+                   cat(lambda p: p.suggested_prob))
 
 
 def _per_class(labels: np.ndarray, mask: np.ndarray) -> dict[str, int]:
@@ -205,37 +250,48 @@ def _near_duplicate_stats(set_id: np.ndarray, split: np.ndarray) -> dict[str, St
             "near_duplicate_cross_split_sets": sum(len(v) > 1 for v in splits_of.values())}
 
 
-def _test_stats(rows: LabelArrays, cl: CleanlabScores, feat: FeatureScores,
+def _test_stats(rows: LabelArrays, v: Verdict, feat: FeatureScores,
                 test: np.ndarray) -> dict[str, Stat]:
     if not test.any():
         return {}
-    return {"test_audited": int(test.sum()), "test_would_flag": int(cl.is_issue[test].sum()),
+    return {"test_audited": int(test.sum()), "test_would_flag": int(v.is_issue[test].sum()),
             "test_would_flag_outliers": int(feat.is_outlier[test].sum()),
             "test_would_flag_near_duplicates": int(feat.is_near_duplicate[test].sum()),
-            "test_accuracy": float((cl.suggested[test] == rows.labels[test]).mean()),
-            "test_mean_quality": float(cl.quality[test].mean())}
+            "test_accuracy": float((v.sig.model[test].argmax(1) == rows.labels[test]).mean()),
+            "test_mean_quality": float(v.quality[test].mean())}
 
 
-def _stats(rows: LabelArrays, checked: np.ndarray, cl: CleanlabScores,
-           feat: FeatureScores) -> dict[str, Stat]:
+def _stats(rows: LabelArrays, checked: np.ndarray, v: Verdict, feat: FeatureScores,
+           audit: crowd.CrowdAudit) -> dict[str, Stat]:
     given = rows.labels
+    est = signals.estimated_precision(v.p_wrong[checked], v.is_issue[checked], given[checked],
+                                      CLASSES)
     out: dict[str, Stat] = {
-        "checked": int(checked.sum()), "flagged": int((cl.is_issue & checked).sum()),
-        "flagged_per_class": _per_class(given, cl.is_issue & checked),
+        "checked": int(checked.sum()), "flagged": int((v.is_issue & checked).sum()),
+        "flagged_per_class": _per_class(given, v.is_issue & checked),
+        "estimated_precision": est["all"]["estimated_precision"],
+        "estimated_precision_per_class": {c: est[c]["estimated_precision"] for c in CLASSES},
+        "estimated_errors": round(float(v.p_wrong[checked].sum()), 1),
+        "estimated_errors_per_class": {c: round(float(est[c]["estimated_errors"] or 0), 1)
+                                       for c in CLASSES},
+        "knn_weight": v.sig.weight,
         "outliers": int((feat.is_outlier & checked).sum()),
         "outliers_per_class": _per_class(given, feat.is_outlier & checked),
         "near_duplicates": int((feat.is_near_duplicate & checked).sum()),
     }
-    out.update(_test_stats(rows, cl, feat, ~checked))
-    agreement = ferplus_agreement(given[checked], cl.suggested[checked],
-                                  [f for f, c in zip(rows.ferplus, checked) if c],
-                                  cl.is_issue[checked])
-    out.update({f"ferplus_{k}": v for k, v in agreement.items()})
+    out.update(_test_stats(rows, v, feat, ~checked))
+    agreement = ferplus_agreement(given[checked], v.suggested[checked], rows.votes[checked],
+                                  v.is_issue[checked])
+    out.update({f"ferplus_{k}": val for k, val in agreement.items()})
+    if audit.stats.get("voted"):
+        out.update({k if k.startswith("crowd_") else f"crowd_{k}": val
+                    for k, val in audit.stats.items()})
     return out
 
 
 def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
-    """cleanlab on train/val and, separately, on test; Datalab's feature rules on every row."""
+    """The label check on train/val and, separately, on test; Datalab's feature rules on
+    every row; the crowd audit on the voted rows."""
     checked = np.flatnonzero(np.isin(data.splits, CHECKED))
     if len(checked) < 2:
         raise StoreError("no train/val samples with out-of-fold probabilities to check")
@@ -246,47 +302,68 @@ def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
              time.perf_counter() - t)
     test = np.flatnonzero(data.splits == TEST)
     parts = [checked] + ([test] if len(test) > 1 else [])
-    cl = _concat([score_labels(data.labels[p], data.probs[p], cfg.filter_by) for p in parts])
+    v = _concat([score_labels(data.labels[p], data.probs[p], data.heldout[p], data.fold[p],
+                              filter_by=cfg.filter_by, target_precision=cfg.target_precision,
+                              knn=cfg.knn) for p in parts])
     order = np.concatenate(parts)
     rows, row_feat = data.take(order), feat.take(order)
+    audit = crowd.audit(rows.labels, v.suggested, v.sig.probs("combined"), rows.votes)
     is_checked = np.arange(len(order)) < len(checked)
-    stats = {**_stats(rows, is_checked, cl, row_feat),
+    stats = {**_stats(rows, is_checked, v, row_feat, audit),
              **_near_duplicate_stats(feat.set_id, data.splits)}
-    return LabelScores(rows, is_checked, cl, row_feat, stats)
+    return LabelScores(rows, is_checked, v, row_feat, audit, stats)
 
 
 def to_table(s: LabelScores) -> IssueTable:
-    """Scores on every scored row; the issue flags on the train/val rows only."""
-    cl, feat = s.cleanlab, s.feat
-    suggested = [(CLASSES[int(k)], float(p)) for k, p in zip(cl.suggested, cl.suggested_prob,
-                                                              strict=True)]
+    """Scores on every scored row; the issue flags on the train/val rows only; the crowd
+    fields on the voted rows."""
+    v, feat, a = s.verdict, s.feat, s.crowd
+    suggested = [(CLASSES[int(k)], float(p)) for k, p in zip(v.suggested, v.suggested_prob,
+                                                             strict=True)]
+    voted = a.label >= 0
     columns = {
-        schema.LABEL_QUALITY: Column("float", cl.quality.tolist()),
+        schema.LABEL_QUALITY: Column("float", v.quality.round(6).tolist()),
+        schema.LABEL_ERROR_PROB: Column("float", v.p_wrong.round(6).tolist()),
+        schema.LABEL_POSTERIOR: Column("floatlist", v.sig.posterior.round(5).tolist()),
         schema.SUGGESTED_LABEL: Column("classification", suggested),
         schema.OUTLIER_SCORE: Column("float", feat.outlier_score.tolist()),
         schema.NEAR_DUPLICATE_SCORE: Column("float", feat.near_duplicate_score.tolist()),
         schema.NEAR_DUPLICATE_SET: Column("int", [g if g >= 0 else None
                                                   for g in feat.set_id.tolist()]),
     }
-    flags = {"label": cl.is_issue & s.checked, "outlier": feat.is_outlier & s.checked,
-             "near_duplicate": feat.is_near_duplicate & s.checked}
+    if voted.any():
+        columns |= {
+            schema.CROWD_LABEL: Column("classification", [
+                (CLASSES[int(k)], float(q)) if k >= 0 else None
+                for k, q in zip(a.label, a.quality, strict=True)]),
+            schema.CROWD_AGREEMENT: Column("float", [float(x) if ok else None for x, ok in
+                                                     zip(a.agreement, voted, strict=True)]),
+            schema.CROWD_LABEL_QUALITY: Column("float", [float(x) if ok else None for x, ok in
+                                                         zip(a.quality, voted, strict=True)]),
+        }
+    flags = {"label": v.is_issue & s.checked, "outlier": feat.is_outlier & s.checked,
+             "near_duplicate": feat.is_near_duplicate & s.checked,
+             **{k: m & s.checked for k, m in a.flags.items()}}
     return IssueTable("labels", list(s.rows.ids), columns, flags, s.stats)
 
 
 def score(data: LabelArrays, cfg: LabelsConfig) -> IssueTable:
-    """The label check: cleanlab's label issues and Datalab's feature rules as a table."""
+    """The label check: label issues, Datalab's feature rules and the crowd audit as a
+    table."""
     return to_table(score_rows(data, cfg))
 
 
 def csv_rows(s: LabelScores) -> list[tuple]:
     """One row per scored sample (CSV_COLUMNS); a test row's flags are its audit."""
-    r, cl, f = s.rows, s.cleanlab, s.feat
+    r, v, f, a = s.rows, s.verdict, s.feat, s.crowd
     return [(r.source_ids[j], r.splits[j], CLASSES[int(r.labels[j])],
-             round(float(cl.quality[j]), 6), CLASSES[int(cl.suggested[j])],
-             round(float(cl.suggested_prob[j]), 6), bool(cl.is_issue[j]),
-             round(float(f.outlier_score[j]), 6), bool(f.is_outlier[j]),
+             round(float(v.quality[j]), 6), round(float(v.p_wrong[j]), 6),
+             CLASSES[int(v.suggested[j])], round(float(v.suggested_prob[j]), 6),
+             bool(v.is_issue[j]), round(float(f.outlier_score[j]), 6), bool(f.is_outlier[j]),
              round(float(f.near_duplicate_score[j]), 6), bool(f.is_near_duplicate[j]),
-             int(f.set_id[j]) if f.set_id[j] >= 0 else "")
+             int(f.set_id[j]) if f.set_id[j] >= 0 else "",
+             CLASSES[int(a.label[j])] if a.label[j] >= 0 else "",
+             round(float(a.agreement[j]), 4) if a.label[j] >= 0 else "")
             for j in range(len(r.ids))]
 
 
@@ -318,20 +395,24 @@ class LabelsResult:
         return {"stats": self.stats, "tagged": self.tagged, "warning": self.warning}
 
 
-def _read(view: Any, embedded: dict[str, np.ndarray]) -> LabelArrays:
-    has_ferplus = schema.FERPLUS_LABEL in view.get_field_schema()
+def _read(view: Any, emb: Embeddings) -> LabelArrays:
+    have = view.get_field_schema()
     ids, splits, labels, source_ids, probs = view.values(
         ["id", schema.SPLIT, schema.LABEL_PATH, schema.SOURCE_ID, schema.OOF])
-    ferplus = view.values(f"{schema.FERPLUS_LABEL}.label") if has_ferplus else [None] * len(ids)
+    votes = (view.values(schema.FERPLUS_VOTES) if schema.FERPLUS_VOTES in have
+             else [None] * len(ids))
     keep = [i for i, (sid, lab, p) in enumerate(zip(ids, labels, probs, strict=True))
-            if lab in CLASS_INDEX and p is not None and sid in embedded]
+            if lab in CLASS_INDEX and p is not None and sid in emb.row]
+    at = np.array([emb.row[ids[i]] for i in keep], dtype=np.int64)
+    n_votes = len(FERPLUS_COLUMNS)
     return LabelArrays(
         [ids[i] for i in keep], [source_ids[i] for i in keep],
         np.array([splits[i] for i in keep], dtype=object),
         np.array([CLASS_INDEX[labels[i]] for i in keep], dtype=np.int64),
         np.array([probs[i] for i in keep], dtype=np.float64).reshape(len(keep), len(CLASSES)),
-        np.stack([embedded[ids[i]] for i in keep]) if keep else np.zeros((0, 1), np.float32),
-        [ferplus[i] for i in keep])
+        emb.features[at], emb.heldout[at], emb.fold[at],
+        np.array([votes[i] if votes[i] is not None else [0] * n_votes for i in keep],
+                 dtype=np.int64).reshape(len(keep), n_votes))
 
 
 def _write_csv(path: Path, rows: list[tuple]) -> Path:
@@ -362,7 +443,8 @@ def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
     oof_cfg = cfg.oof_config()
     oof = ensure_oof(ds, view, oof_cfg, ws, progress=progress)
     settings = {**cfg.settings(), "oof": oof_cfg.settings()}
-    fp = runs.fingerprint(settings, runs.sample_state(view, schema.OOF))
+    voted = [schema.FERPLUS_VOTES] if schema.FERPLUS_VOTES in view.get_field_schema() else []
+    fp = runs.fingerprint(settings, runs.sample_state(view, schema.OOF, *voted))
     path = ws.reports / CSV_NAME
     last = (runs.last_run(ds, STAGE) or {}).get("counts") or {}
     if runs.is_done(ds, STAGE, fp) and path.is_file() and "stats" in last:

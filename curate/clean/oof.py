@@ -133,39 +133,59 @@ def fold_indices(labels: np.ndarray, groups: np.ndarray | None, folds: int,
     return [held for _, held in parts]
 
 
-def oof_probs(data: ImageSet, cfg: OofConfig, work: Path | None = None,
-              progress: bool = False) -> tuple[np.ndarray, list]:
-    """(N, classes) out-of-fold probabilities over `data` and the K fold models.
+@dataclass(frozen=True)
+class Folds:
+    """What the K-fold training gives: (N, classes) out-of-fold probabilities, the K fold
+    models, and each sample's held-out embedding (the pooled features of the fold model that
+    never saw it) with its fold index."""
 
-    Each fold trains in `work/fold_<k>` (resumable) and saves its held-out probabilities there,
-    so a crashed run restarts at the fold it was in.
+    probs: np.ndarray
+    models: list
+    heldout_features: np.ndarray
+    fold: np.ndarray
+
+
+def oof_probs(data: ImageSet, cfg: OofConfig, work: Path | None = None,
+              progress: bool = False) -> Folds:
+    """Out-of-fold probabilities and held-out embeddings over `data`, and the K fold models.
+
+    Each fold trains in `work/fold_<k>` (resumable) and saves its held-out probabilities and
+    embeddings there, so a crashed run restarts at the fold it was in.
     """
-    from train.loop import Trainer, predict
+    from train.loop import Trainer, embed, predict
 
     folds = effective_folds(data.labels, cfg.folds, data.classes)
     probs = np.zeros((len(data), len(data.classes)), dtype=np.float32)
+    feats: np.ndarray | None = None
+    fold_of = np.full(len(data), -1, np.int64)
     models = []
     for k, held in enumerate(fold_indices(data.labels, data.groups, folds, cfg.seed)):
         fold_dir = None if work is None else work / f"fold_{k}"
         train_mask = np.ones(len(data), bool)
         train_mask[held] = False
         trainer = Trainer(cfg.train_config(k), data.subset(train_mask), None, fold_dir, progress)
-        heldout = None if fold_dir is None else fold_dir / "heldout.npy"
-        done = heldout is not None and heldout.is_file()
+        saved = None if fold_dir is None else (fold_dir / "heldout.npy",
+                                               fold_dir / "heldout_features.npy")
+        done = saved is not None and all(f.is_file() for f in saved)
         if trainer.resume():
             log.info("fold %d: resuming from %s", k + 1, fold_dir)
         fit = trainer.fit()
-        if heldout is not None and done:
-            p = np.load(heldout)
+        if saved is not None and done:
+            p, e = np.load(saved[0]), np.load(saved[1])
         else:
             p = predict(fit.model, data.images[held], device=cfg.device, tta_flip=True)
-            if heldout is not None:
-                _save_npy(heldout, p)
-        probs[held] = p
+            e = embed(fit.model, data.images[held], device=cfg.device)
+            if saved is not None:
+                _save_npy(saved[0], p)
+                _save_npy(saved[1], e)
+        if feats is None:
+            feats = np.zeros((len(data), e.shape[1]), np.float32)
+        probs[held], feats[held], fold_of[held] = p, e, k
         models.append(fit.model.cpu())
         acc = float((p.argmax(1) == data.labels[held]).mean())
         log.info("fold %d/%d: held-out accuracy %.3f", k + 1, folds, acc)
-    return probs, models
+    assert feats is not None  # folds >= 2
+    return Folds(probs, models, feats, fold_of)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -194,7 +214,7 @@ def ensure_oof(ds: Any, view: Any, cfg: OofConfig, ws: Workspace, *,
     work = ws.runs / "oof" / fp[:16]
     if runs.is_done(ds, STAGE, fp) and schema.OOF in ds.get_field_schema():
         log.info("out-of-fold probabilities are up to date; reusing them")
-        if not (work / FEATURES).is_file():  # computed before features existed
+        if not _has_heldout(work / FEATURES):  # computed before (held-out) features existed
             _embed_with_reference(view, cfg, ws, fp, work / FEATURES, progress)
         counts = (runs.last_run(ds, STAGE) or {})["counts"]
         return OofResult(oof_accuracy=counts["oof_accuracy"], log_loss=counts["log_loss"],
@@ -218,9 +238,12 @@ def _compute(ds: Any, view: Any, cfg: OofConfig, ws: Workspace, fp: str, work: P
         raise StoreError(f"only {int(checked.sum())} train/val samples with a label: too few for "
                          f"{cfg.folds}-fold out-of-fold probabilities")
     trainval, test = data.subset(checked), data.subset(~checked)
-    probs, models = oof_probs(trainval, cfg, work, progress)
-    _save_features(work / FEATURES, data.ids, embed(models[0].to(cfg.device), data.images,
-                                                     device=cfg.device))
+    k_fold = oof_probs(trainval, cfg, work, progress)
+    probs, models = k_fold.probs, k_fold.models
+    first = embed(models[0].to(cfg.device), data.images, device=cfg.device)
+    heldout, fold = first.copy(), np.full(len(data), -1, np.int64)  # test: unseen by every fold
+    heldout[checked], fold[checked] = k_fold.heldout_features, k_fold.fold
+    _save_features(work / FEATURES, data.ids, first, heldout, fold)
     _write_probs(ds, trainval.ids, probs)
     if len(test):
         _write_probs(ds, test.ids, ensemble_predict(models, test.images, cfg.device))
@@ -238,14 +261,20 @@ def _compute(ds: Any, view: Any, cfg: OofConfig, ws: Workspace, fp: str, work: P
     return result
 
 
-def _save_features(path: Path, ids: list[str], feats: np.ndarray) -> None:
-    """ids + float16 features (35k x 512 = 36 MB), written atomically."""
+def _save_features(path: Path, ids: list[str], feats: np.ndarray, heldout: np.ndarray,
+                   fold: np.ndarray) -> None:
+    """ids, the first fold model's features of every sample, each sample's held-out embedding
+    and its fold (-1: test, embedded by the first fold model), float16 (35k x 512 = 36 MB per
+    array), written atomically."""
     with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, ids=np.array(ids), features=feats.astype(np.float16))
+        np.savez(tmp, ids=np.array(ids), features=feats.astype(np.float16),
+                 heldout=heldout.astype(np.float16), fold=fold)
 
 
 def _embed_with_reference(view: Any, cfg: OofConfig, ws: Workspace, fp: str, path: Path,
                           progress: bool) -> None:
+    """The features file of a run made before it held held-out embeddings: the saved fold
+    models embed again (the folds are recomputed: they depend only on labels, groups, seed)."""
     from train.data import from_view
     from train.loop import embed
     from train.reference import load_reference, reference_dir
@@ -255,13 +284,42 @@ def _embed_with_reference(view: Any, cfg: OofConfig, ws: Workspace, fp: str, pat
         raise StoreError(f"the reference classifier in {reference_dir(ws)} is not the one of "
                          "these out-of-fold probabilities; re-run `curate clean --checks labels`")
     data = from_view(view, schema.LABEL, cfg.img_size, cfg.in_chans, progress=progress)
-    _save_features(path, data.ids, embed(ref.models[0], data.images, device=cfg.device))
+    first = embed(ref.models[0], data.images, device=cfg.device)
+    heldout, fold = first.copy(), np.full(len(data), -1, np.int64)
+    rows = np.flatnonzero(np.isin(data.splits, CHECKED_SPLITS))
+    trainval = data.subset(np.isin(data.splits, CHECKED_SPLITS))
+    for k, held in enumerate(fold_indices(trainval.labels, trainval.groups, len(ref.models),
+                                          cfg.seed)):
+        heldout[rows[held]] = embed(ref.models[k], trainval.images[held], device=cfg.device)
+        fold[rows[held]] = k
+    _save_features(path, data.ids, first, heldout, fold)
 
 
-def read_features(path: str | Path) -> dict[str, np.ndarray]:
-    """sample id -> float32 feature vector, from `ensure_oof`'s features file."""
+def _has_heldout(path: Path) -> bool:
+    if not path.is_file():
+        return False
     with np.load(path) as z:
-        return dict(zip(z["ids"].tolist(), z["features"].astype(np.float32), strict=True))
+        return "heldout" in z.files
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """The features file: row of each sample id; the first fold model's features (one space
+    for every sample: outliers, near duplicates); each sample's held-out embedding and fold
+    (-1: test; the label check's kNN compares a sample only with its own fold's)."""
+
+    row: dict[str, int]
+    features: np.ndarray
+    heldout: np.ndarray
+    fold: np.ndarray
+
+
+def read_features(path: str | Path) -> Embeddings:
+    """`ensure_oof`'s features file, as float32 arrays."""
+    with np.load(path) as z:
+        return Embeddings({i: k for k, i in enumerate(z["ids"].tolist())},
+                          z["features"].astype(np.float32), z["heldout"].astype(np.float32),
+                          z["fold"].astype(np.int64))
 
 
 def _write_probs(ds: Any, ids: list[str], probs: np.ndarray) -> None:

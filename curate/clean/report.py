@@ -28,7 +28,12 @@ EXAMPLES = 8
 # kinds whose examples are shown as groups side by side (2 per group), with the group field
 GROUPED = {"duplicate": schema.DUP_GROUP, "leak": schema.DUP_GROUP, "conflict": schema.DUP_GROUP,
            "near_duplicate": schema.NEAR_DUPLICATE_SET}
-PERCENT = ("accuracy", "agrees", "disagrees")  # stats that are fractions, shown as percentages
+PERCENT = ("accuracy", "agrees", "disagrees", "precision", "recall", "with_crowd")  # fractions
+# the labels check's per-class stats, shown as one table (`_label_audit_table`)
+AUDIT_COLUMNS = {"flagged_per_class": "flags",
+                 "estimated_precision_per_class": "estimated precision",
+                 "ferplus_measured_precision_per_class": "measured precision (voted rows)",
+                 "estimated_errors_per_class": "estimated wrong labels"}
 
 
 @dataclass
@@ -143,14 +148,52 @@ def _small_table(title: str, values: dict[str, Any]) -> list[str]:
             ""]
 
 
+def _label_audit_table(stats: dict[str, Any]) -> list[str]:
+    """The label flags per class: how many, their estimated precision (mean probability that
+    the label is wrong), the estimated wrong labels of the class, and where votes exist the
+    precision measured against the crowd's plurality."""
+    cols = {k: v for k, v in AUDIT_COLUMNS.items() if isinstance(stats.get(k), dict)}
+    if "flagged_per_class" not in cols:
+        return []
+    lines = ["**label flags per class**", "", "| class | " + " | ".join(cols.values()) + " |",
+             "|---|" + "---:|" * len(cols)]
+    for c in CLASSES:
+        lines.append(f"| {c} | " + " | ".join(
+            fmt(k, stats[k].get(c)) if "errors" not in k else f"{stats[k].get(c, 0):.0f}"
+            for k in cols) + " |")
+    total = {"flagged_per_class": stats.get("flagged"),
+             "estimated_precision_per_class": stats.get("estimated_precision"),
+             "ferplus_measured_precision_per_class": stats.get("ferplus_measured_precision"),
+             "estimated_errors_per_class": stats.get("estimated_errors")}
+    lines.append("| all | " + " | ".join(
+        fmt(k.replace("_per_class", ""), total[k]) if "errors" not in k
+        else f"{total[k] or 0:.0f}" for k in cols) + " |")
+    return [*lines, ""]
+
+
+def _crowd_table(stats: dict[str, Any]) -> list[str]:
+    """The three-way disagreements of given label, model and crowd on the voted rows."""
+    from curate.clean.crowd import DISAGREEMENTS
+
+    if not stats.get("crowd_voted"):
+        return []
+    lines = [f"**given x crowd x model** ({stats['crowd_voted']} rows with votes; tags "
+             "`issue:<kind>`, saved views of the same name)", "",
+             "| kind | samples | meaning |", "|---|---:|---|"]
+    lines += [f"| {k} | {stats.get(k, 0)} | {why} |" for k, why in DISAGREEMENTS.items()]
+    return [*lines, ""]
+
+
 def stat_lines(stats: dict[str, Any]) -> list[str]:
-    """A check's summary: scalars as a two-column table, then each nested dict as its own."""
+    """A check's summary: scalars as a two-column table, the label flags per class as one
+    table, then each other nested dict as its own."""
     scalars = {k: v for k, v in stats.items() if not isinstance(v, dict)}
     lines = ["| measure | value |", "|---|---:|"]
     lines += [f"| {_label(k)} | {fmt(k, v)} |" for k, v in scalars.items()]
     lines.append("")
+    lines += _label_audit_table(stats) + _crowd_table(stats)
     for k, v in stats.items():
-        if isinstance(v, dict) and v:
+        if isinstance(v, dict) and v and k not in AUDIT_COLUMNS:
             lines += _small_table(k, v)
     return lines
 

@@ -36,6 +36,9 @@ SYNTHETIC_SOURCE, AUGMENTED_SOURCE = DERIVED_SOURCES
 FERPLUS_VOTES = "ferplus_votes"  # 10 counts in FERPLUS_COLUMNS order
 FERPLUS_LABEL = "ferplus_label"  # strict majority; contempt / unknown / nonface kept
 FERPLUS_AGREEMENT = "ferplus_agreement"
+CROWD_LABEL = "crowd_label"  # clean: CROWDLAB consensus of the votes and the model (voted rows)
+CROWD_AGREEMENT = "crowd_agreement"  # share of the emotion votes for the consensus
+CROWD_LABEL_QUALITY = "crowd_label_quality"  # CROWDLAB's confidence in the consensus
 
 # --- clean ----------------------------------------------------------------------------------------
 PHASH = "phash"
@@ -43,7 +46,9 @@ DUP_GROUP = "dup_group"  # near-duplicate (pHash) group
 EXACT_GROUP = "exact_group"  # pixel-identical group
 QUALITY_REASONS = "quality_reasons"
 FACE_SCORE = "face_score"
-LABEL_QUALITY = "label_quality"
+LABEL_QUALITY = "label_quality"  # 1 - label_error_prob: low = suspect
+LABEL_ERROR_PROB = "label_error_prob"  # estimated probability that the label is wrong
+LABEL_POSTERIOR = "label_posterior"  # P(true class | image, given label): 7 floats, CLASSES order
 SUGGESTED_LABEL = "suggested_label"
 OOF = "oof"  # out-of-fold probabilities: 7 floats in CLASSES order
 OUTLIER_SCORE = "outlier_score"
@@ -53,6 +58,7 @@ NEAR_DUPLICATE_SET = "near_duplicate_set"
 # --- review and apply -----------------------------------------------------------------------------
 EXCLUDED = "excluded"
 EXCLUSION_REASON = "exclusion_reason"
+LABEL_REASON = "label_reason"  # why ground_truth differs from the source's label (apply)
 SOFT_LABEL = "soft_label"  # apply --soften's targets: 7 floats in CLASSES order (curated only)
 
 # --- restore, balance, synthesis ------------------------------------------------------------------
@@ -69,7 +75,8 @@ SYNTHETIC = "synthetic"  # generation metadata (model, prompt, seed, gate scores
 # --- tags and saved views -------------------------------------------------------------------------
 ISSUE_PREFIX = "issue:"
 ISSUE_KINDS = ("duplicate", "leak", "conflict", "lowinfo", "dark", "light", "blurry", "nonface",
-               "label", "outlier", "near_duplicate", "restore_changed")
+               "label", "outlier", "near_duplicate", "restore_changed",
+               "crowd_given", "crowd_model", "crowd_split")  # crowd_*: curate.clean.crowd
 REVIEW_PREFIX = "review:"
 REVIEW_DROP = "review:drop"
 REVIEW_KEEP = "review:keep"

@@ -26,6 +26,10 @@ FERPLUS_TO_CLASS: dict[str, str] = {
     "contempt": "contempt", "unknown": "unknown", "NF": "nonface",
 }
 
+# The FER+ vote column of each class, in CLASSES order (the 7 emotions among the 10 columns).
+CLASS_VOTE_COLUMNS: tuple[int, ...] = tuple(
+    FERPLUS_COLUMNS.index(next(k for k, v in FERPLUS_TO_CLASS.items() if v == c)) for c in CLASSES)
+
 # Folder names seen in the wild for each class (lower-cased).
 ALIASES: dict[str, str] = {
     "anger": "angry", "angry": "angry", "mad": "angry",

@@ -5,6 +5,10 @@ to the ingested FER-2013 CSV (`source_id` = row number); a row-count mismatch is
 Fields written: `ferplus_votes` (10 counts in FERPLUS_COLUMNS order), one int field per vote
 column (`ferplus_neutral` ... `ferplus_nf`) for filtering in the App, `ferplus_label` (strict
 majority, a Classification), `ferplus_agreement` (top votes / all votes).
+
+A partial file (FER+ votes for some rows only, e.g. a dev split) leaves the other rows' vote
+cells empty: such a row is "no votes" (counted in the report as `no_votes`, its sample left
+without votes), not a malformed row. A row with some but not all ten cells filled is malformed.
 """
 
 from __future__ import annotations
@@ -43,8 +47,12 @@ class Votes:
         return ferplus_majority(list(self.counts))
 
 
-def parse(path: Path) -> tuple[list[Votes | None], list[Skip]]:
-    """One entry per data row: its votes, or None with a Skip for a malformed row."""
+NO_VOTES = "no votes"  # parse's marker of a row whose ten vote cells are all empty
+
+
+def parse(path: Path) -> tuple[list[Votes | str | None], list[Skip]]:
+    """One entry per data row: its votes, NO_VOTES (every vote cell empty), or None with a Skip
+    for a malformed row."""
     if not path.is_file():
         raise InputError(f"{path}: no such file (expected FER+ fer2013new.csv)")
     with path.open(newline="", encoding="utf-8") as fh:
@@ -53,11 +61,13 @@ def parse(path: Path) -> tuple[list[Votes | None], list[Skip]]:
         if tuple(header[: len(HEADER)]) != HEADER:
             raise InputError(f"{path}: header {','.join(header)[:120]!r} is not FER+'s "
                              f"{','.join(HEADER)}")
-        rows: list[Votes | None] = []
+        rows: list[Votes | str | None] = []
         skips: list[Skip] = []
         for i, fields in enumerate(reader):
             votes = fields[2:12]
-            if len(votes) != 10 or not all(v.strip().isdigit() for v in votes):
+            if len(votes) == 10 and not any(v.strip() for v in votes):
+                rows.append(NO_VOTES)
+            elif len(votes) != 10 or not all(v.strip().isdigit() for v in votes):
                 rows.append(None)
                 skips.append(Skip(path.name, i, "malformed vote counts"))
             else:
@@ -79,9 +89,10 @@ def attach(ds: Any, path: Path, report: IngestReport) -> IngestReport:
     view = ds.match({schema.SOURCE: "fer2013"})
     ids = dict(zip(view.values(schema.SOURCE_ID), view.values("id")))
     updates: dict[str, Votes] = {}
+    report.info["no_votes"] = sum(v == NO_VOTES for v in rows)
     for i, votes in enumerate(rows):
         sid = ids.get(str(i))
-        if votes is None:
+        if not isinstance(votes, Votes):
             continue
         if sid is None:
             report.skipped.append(Skip(path.name, i, "no FER-2013 sample for this row "

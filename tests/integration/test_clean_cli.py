@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fixtures import fer_rows, write_fer_csv
 from typer.testing import CliRunner
@@ -205,3 +206,89 @@ def test_labels_schedule_options_are_validated(tmp_path, dataset_name):
     assert r.exit_code == 2 and "at least 2 folds" in r.output, r.output
     r = cli(dataset_name, ws, "clean", "--checks", "labels", "--fast", "--epochs", "0")
     assert r.exit_code == 2 and "epochs" in r.output, r.output
+
+
+def _crowd_votes(i: int) -> list[int]:
+    """FER+ counts for FER row i (class i % 7): rows 3k agree with the label (8 votes), rows
+    3k+1 have a crowd majority for the next class (7 votes), rows 3k+2 split 5/5."""
+    from curate.core.taxonomy import CLASS_VOTE_COLUMNS
+
+    own, other = CLASS_VOTE_COLUMNS[i % 7], CLASS_VOTE_COLUMNS[(i + 1) % 7]
+    votes = [0] * 10
+    if i % 3 == 0:
+        votes[own], votes[other] = 8, 2
+    elif i % 3 == 1:
+        votes[own], votes[other] = 3, 7
+    else:
+        votes[own], votes[other] = 5, 5
+    return votes
+
+
+def test_crowd_audit_and_crowd_label_policies(tmp_path, dataset_name):
+    from fixtures import write_ferplus_csv
+
+    from curate.core import schema
+    from curate.core.taxonomy import CLASS_VOTE_COLUMNS, CLASSES
+    from curate.core.views import raw_view
+
+    ws = tmp_path / "ws"
+    n = 84
+    assert cli(dataset_name, ws, "ingest", "fer2013",
+               str(write_fer_csv(tmp_path / "f.csv", fer_rows(n)))).exit_code == 0
+    unvoted = tuple(range(60, n))  # a partial file: the last rows have no votes
+    plus = write_ferplus_csv(tmp_path / "fer2013new.csv", n, empty_rows=unvoted,
+                             votes_of=_crowd_votes)
+    r = cli(dataset_name, ws, "ingest", "ferplus", str(plus))
+    assert r.exit_code == 0 and "updated 60" in r.output and "skipped 0" in r.output, r.output
+    assert cli(dataset_name, ws, "clean", "--checks", "duplicates").exit_code == 0
+    r = cli(dataset_name, ws, "clean", "--checks", "labels", "--fast", "--folds", "2",
+            "--epochs", "1", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    ds = store.load_dataset(dataset_name)
+    crowd = _by_source_id(ds, f"{schema.CROWD_LABEL}.label")
+    agreement = _by_source_id(ds, schema.CROWD_AGREEMENT)
+    for i in range(60):                         # the consensus of clear majorities is theirs
+        if i % 3 == 0:
+            assert crowd[str(i)] == CLASSES[i % 7] and agreement[str(i)] == pytest.approx(0.8)
+        elif i % 3 == 1:
+            assert crowd[str(i)] == CLASSES[(i + 1) % 7], i
+    assert all(crowd[str(i)] is None for i in unvoted)
+    p_wrong = _by_source_id(ds, schema.LABEL_ERROR_PROB)
+    assert all(0.0 <= p_wrong[str(i)] <= 1.0 for i in range(n))
+    given_vs_crowd = set(ds.match_tags(schema.issue_tag("crowd_given")).values("source_id"))
+    split = {s: sp for s, sp in zip(ds.values("source_id"), ds.values("split"), strict=True)}
+    assert given_vs_crowd == {str(i) for i in range(60) if i % 3 == 1 and split[str(i)] != "test"}
+    report = (ws / "reports" / "clean.md").read_text()
+    assert "label flags per class" in report and "measured precision (voted rows)" in report
+    assert "given x crowd x model" in report and "crowd_given" in report
+
+    r = cli(dataset_name, ws, "apply", "--labels", "crowd")
+    assert r.exit_code == 0 and "relabelled:crowd" in r.output, r.output
+    ds = store.load_dataset(dataset_name)
+    label, why = _by_source_id(ds, "ground_truth.label"), _by_source_id(ds, schema.LABEL_REASON)
+    for i in range(60):
+        s = str(i)
+        if split[s] == "test":
+            assert label[s] == CLASSES[i % 7] and why.get(s) is None  # test: never changed
+        elif crowd[s] is not None:
+            assert label[s] == crowd[s] and why[s].startswith("crowd: consensus"), (s, why[s])
+    assert all(label[str(i)] == CLASSES[i % 7] for i in unvoted)
+    raw = raw_view(ds).view
+    assert dict(zip(raw.values("source_id"), raw.values("ground_truth.label"), strict=True)) == {
+        str(i): CLASSES[i % 7] for i in range(n)}        # the raw view never changes
+
+    r = cli(dataset_name, ws, "apply", "--soften", "0.5", "--soft-from", "votes")
+    assert r.exit_code == 0 and "soft_labels" in r.output, r.output
+    ds = store.load_dataset(dataset_name)
+    soft = _by_source_id(ds, schema.SOFT_LABEL)
+    s1 = next(str(i) for i in range(60) if i % 3 == 1 and split[str(i)] != "test")
+    votes = np.asarray(_crowd_votes(int(s1)), float)[list(CLASS_VOTE_COLUMNS)]
+    want = 0.5 * votes / votes.sum()
+    want[CLASSES.index(crowd[s1])] += 0.5
+    assert soft[s1] == pytest.approx(want.tolist(), abs=1e-5)   # the crowd's label + the votes
+
+    r = cli(dataset_name, ws, "apply", "--labels", "given")   # undo the policy: source labels
+    assert r.exit_code == 0, r.output
+    ds = store.load_dataset(dataset_name)
+    assert _by_source_id(ds, "ground_truth.label") == {str(i): CLASSES[i % 7] for i in range(n)}
+    assert not any(_by_source_id(ds, schema.LABEL_REASON).values())

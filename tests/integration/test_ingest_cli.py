@@ -124,6 +124,23 @@ def test_ferplus_votes_attach_by_row_and_count_mismatch_is_an_error(tmp_path, da
     assert ds.match({"source_id": "4"}).first().ferplus_votes is None
 
 
+def test_partial_ferplus_file_rows_without_votes_are_counted_not_malformed(tmp_path,
+                                                                           dataset_name):
+    csv_path = write_fer_csv(tmp_path / "fer2013.csv", fer_rows(12))
+    ws = tmp_path / "ws"
+    assert cli(dataset_name, ws, "ingest", "fer2013", str(csv_path)).exit_code == 0
+    plus = write_ferplus_csv(tmp_path / "fer2013new-dev.csv", 12,
+                             empty_rows=(0, 2, 3, 5, 6, 8), partial_rows=(9,))
+    r = cli(dataset_name, ws, "ingest", "ferplus", str(plus))
+    assert r.exit_code == 0, r.output
+    assert "updated 5" in r.output and "skipped 1" in r.output  # row 9: some cells only
+    assert "no votes     6" in r.output and "malformed vote counts" in r.output
+    ds = store.load_dataset(dataset_name)
+    voted = {s.source_id for s in ds.exists("ferplus_votes")}
+    assert voted == {"1", "4", "7", "10", "11"}
+    assert ds.match({"source_id": "9"}).first().ferplus_votes is None
+
+
 def test_rafdb_layouts_and_corrupt_images(tmp_path, dataset_name):
     root = rafdb_official(tmp_path / "RAF-DB" / "basic", 7, 2)
     corrupt = root / "Image" / "aligned" / "train_00003_aligned.jpg"

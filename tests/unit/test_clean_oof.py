@@ -41,8 +41,11 @@ def test_planted_label_flips_get_low_quality():
     data.labels[flipped] = (data.labels[flipped] + rng.integers(1, 7, 21)) % 7
     cfg = OofConfig(folds=3, backbone="test_efficientnet_gn", img_size=32, epochs=3,
                     batch_size=16, lr=3e-3, shift=1)
-    probs, models = oof_probs(data, cfg)
+    k_fold = oof_probs(data, cfg)
+    probs, models = k_fold.probs, k_fold.models
     assert len(models) == 3 and probs.shape == (210, 7)
+    assert k_fold.heldout_features.shape == (210, models[0].num_features)
+    assert sorted(set(k_fold.fold.tolist())) == [0, 1, 2]
     s = score_labels(data.labels, probs)
     assert s.is_issue[flipped].mean() >= 0.7          # recovery rate
     clean = np.delete(np.arange(210), flipped)

@@ -29,13 +29,17 @@ def test_flipped_labels_are_flagged_and_suggested_back():
     assert s.is_issue.sum() - s.is_issue[flip].sum() <= 5
     assert (s.suggested[flip] == (given[flip] + 3) % 7).all()
     assert s.quality[flip].max() < np.delete(s.quality, flip).min()
-    assert (s.suggested_prob > 0.5).all()
+    assert (s.suggested_prob[~s.is_issue] > 0.5).all()  # unflagged: the label itself, likely
+    assert np.allclose(s.quality, 1 - s.p_wrong) and (s.p_wrong[flip] > 0.5).all()
 
 
-def _clusters(rng: np.random.Generator, n: int = 700, dim: int = 64) -> np.ndarray:
-    """Non-negative features (as pooled ReLU activations) around 7 class centres."""
+def _clusters(rng: np.random.Generator, n: int = 700, dim: int = 64,
+              classes: np.ndarray | None = None) -> np.ndarray:
+    """Non-negative features (as pooled ReLU activations) around 7 class centres (row i's
+    class: classes[i], default i % 7)."""
     centres = rng.gamma(2.0, 1.0, size=(7, dim))
-    return np.abs(centres[np.arange(n) % 7] + rng.normal(0, 0.5, size=(n, dim)))
+    cls = np.arange(n) % 7 if classes is None else classes
+    return np.abs(centres[cls] + rng.normal(0, 0.5, size=(n, dim)))
 
 
 def test_planted_outliers_and_near_duplicates_are_found_by_the_datalab_rules():
@@ -66,14 +70,33 @@ def test_feature_scores_of_tiny_inputs():
     assert three.is_near_duplicate.tolist() == [True, True, False]
 
 
-def test_ferplus_agreement():
-    given = np.array([0, 1, 2, 3])
-    suggested = np.array([0, 2, 2, 4])
-    out = ferplus_agreement(given, suggested, ["angry", "fear", None, "contempt"],
-                            np.array([False, True, False, True]))
-    assert out["with_majority"] == 2 and out["given_agrees"] == 0.5
-    assert out["suggested_agrees"] == 1.0 and out["flagged_suggested_agrees"] == 1.0
-    assert ferplus_agreement(given, suggested, [None] * 4, np.zeros(4, bool)) == {}
+def _votes(*columns: tuple[int, int]) -> list[int]:
+    """10 FER+ counts from (column, votes) pairs (columns: neutral, happiness, surprise,
+    sadness, anger, disgust, fear, contempt, unknown, NF)."""
+    out = [0] * 10
+    for c, n in columns:
+        out[c] = n
+    return out
+
+
+def test_ferplus_agreement_and_measured_precision():
+    given = np.array([CLASSES.index(c) for c in ("angry", "disgust", "fear", "happy", "sad")])
+    suggested = np.array([CLASSES.index(c) for c in ("angry", "fear", "fear", "sad", "sad")])
+    votes = np.array([_votes((4, 8), (0, 2)),      # anger majority: the label is right
+                      _votes((6, 6), (5, 4)),      # fear majority: disgust is wrong
+                      [0] * 10,                    # no votes
+                      _votes((7, 6), (1, 4)),      # contempt majority: happy is wrong
+                      _votes((3, 5), (0, 5))])     # a tie: the plurality is the first column,
+    #                                                neutral, so sad counts as wrong
+    issue = np.array([False, True, True, True, True])
+    out = ferplus_agreement(given, suggested, votes, issue)
+    assert out["voted"] == 4 and out["with_majority"] == 2  # anger, fear (contempt: no class)
+    assert out["given_agrees"] == 0.5 and out["suggested_agrees"] == 1.0
+    assert out["measured_flags"] == 3 and out["measured_errors"] == 3  # disgust, happy, sad
+    assert out["measured_precision"] == 1.0 and out["measured_recall"] == 1.0
+    assert out["measured_precision_per_class"]["sad"] == 1.0
+    assert out["measured_precision_per_class"]["angry"] is None  # no flag there
+    assert ferplus_agreement(given, suggested, np.zeros((5, 10), np.int64), issue) == {}
 
 
 def test_config_profiles_and_validation():
@@ -97,11 +120,14 @@ def _arrays(rng: np.random.Generator, splits: list[str], flip: np.ndarray):
 
     n = len(splits)
     given = np.arange(n) % 7
-    x = _clusters(rng, n)
+    true = given.copy()
+    true[flip] = (given[flip] + 3) % 7  # as _probs: the features follow the true class
+    x = _clusters(rng, n, classes=true)
     x[1] = x[0] * 1.001  # a near-duplicate pair in train
+    fold = np.where(np.array(splits) == "test", -1, np.arange(n) % 3)
     return LabelArrays([f"id{i}" for i in range(n)], [str(i) for i in range(n)],
-                       np.array(splits, dtype=object), given, _probs(given, flip, rng), x,
-                       [None] * n)
+                       np.array(splits, dtype=object), given, _probs(given, flip, rng), x, x,
+                       fold, np.zeros((n, 10), np.int64))
 
 
 def test_score_is_a_table_that_tags_train_and_val_only():
@@ -112,12 +138,13 @@ def test_score_is_a_table_that_tags_train_and_val_only():
     flip = np.concatenate([rng.choice(600, 30, replace=False), 600 + np.arange(10)])
     table = score(_arrays(rng, splits, flip), LabelsConfig())
     assert table.check == "labels" and len(table.ids) == 700
-    assert set(table.columns) == {"label_quality", "suggested_label", "outlier_score",
-                                  "near_duplicate_score", "near_duplicate_set"}
+    assert set(table.columns) == {"label_quality", "label_error_prob", "label_posterior", "suggested_label",
+                                  "outlier_score", "near_duplicate_score", "near_duplicate_set"}
     assert table.columns["suggested_label"].kind == "classification"
     label, conf = table.columns["suggested_label"].values[flip[0]]
     assert label in CLASSES and 0 < conf <= 1
-    assert set(table.flags) == {"label", "outlier", "near_duplicate"}
+    assert set(table.flags) == {"label", "outlier", "near_duplicate", "crowd_given",
+                                "crowd_model", "crowd_split"}
     test = np.arange(700) >= 600
     assert not any(table.flags[k][test].any() for k in table.flags)   # audited, never tagged
     assert table.flags["label"][flip[:30]].mean() >= 0.7

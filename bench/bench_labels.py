@@ -1,0 +1,219 @@
+"""Benchmark of the label audit against the FER+ dev votes (the val rows of FER-2013).
+
+    .venv/bin/python bench/bench_labels.py [--profiles cpu,default] [--dataset NAME --workspace WS]
+
+Without --dataset: ingests FER-2013 and the dev votes (`../shared/datasets/ferplus-dev/`) into
+the dataset `fer` of the database FIFTYONE_DATABASE_NAME (default bench_labels), workspace
+/tmp/bench_labels/ws, runs the duplicate check, then for each profile `curate clean --checks
+labels` (cpu: the main job's 3 folds x 5 epochs with --fast; default: 5 x 6), timed, and scores
+it. With --dataset: scores that dataset's last label check as it is (no clean is run).
+
+The votes are the truth here and nothing else: the audit never reads them to rank or flag
+(`--knn`, the mix weight, the joint and the per-class flag rule come from the given labels and
+the out-of-fold probabilities). A flag is right when the plurality of the 10 FER+ votes is
+another column than the FER-2013 label (`crowd.plurality_wrong`; base rate 37.7% on val).
+
+Printed per profile: precision@k (100, 250, 500, 1000), AUROC, per-class precision among the
+top 500, and the flag set's size, precision and recall, for each signal alone (model, kNN), the
+combination (what `curate clean` writes) and, as the same-run reference, plain cleanlab
+(`find_label_issues` + self-confidence ranking on the same out-of-fold probabilities, what a
+notebook wires by hand); then the targets each `curate apply` policy makes, on the voted val
+rows: agreement with the crowd plurality and the soft-label mass on the vote distribution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("FIFTYONE_DATABASE_NAME", "bench_labels")
+os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "datasets"
+FER = SHARED / "fer2013" / "fer2013.csv.gz"
+VOTES = SHARED / "ferplus-dev" / "fer2013new-dev.csv"
+WS = Path("/tmp/bench_labels/ws")
+KS = (100, 250, 500, 1000)
+PROFILE_ARGS = {"cpu": ["--fast", "--folds", "3", "--epochs", "5"], "default": []}
+SOFTEN = (0.3, 0.5)
+
+
+def _curate(dataset: str, ws: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "curate.cli", "--dataset", dataset, "--workspace",
+                    str(ws), "--no-progress", *args], check=True)
+
+
+def _prepare(dataset: str, ws: Path) -> None:
+    from curate.core import store
+
+    if not store.fo().dataset_exists(dataset) or len(store.load_dataset(dataset)) == 0:
+        _curate(dataset, ws, "ingest", "fer2013", str(FER))
+        _curate(dataset, ws, "ingest", "ferplus", str(VOTES))
+        _curate(dataset, ws, "clean", "--checks", "duplicates")
+
+
+def _arrays(dataset: str, ws: Path):  # noqa: ANN202 - (LabelArrays, LabelsConfig)
+    """The last label check's inputs and settings, read back as `curate clean` read them."""
+    from curate.clean import labels
+    from curate.clean.oof import read_features
+    from curate.core import runs, schema, store
+
+    ds = store.load_dataset(dataset)
+    last = runs.last_run(ds, "clean:labels") or {}
+    cfg = last.get("config") or {}
+    oof = runs.last_run(ds, "oof")
+    if oof is None:
+        raise SystemExit(f"dataset {dataset!r} has no label check: run `curate clean`")
+    feats = sorted((ws / "runs" / "oof").glob("*/features.npz"), key=lambda p: p.stat().st_mtime)
+    view = ds.match(schema.real())
+    known = {f.name for f in labels.LabelsConfig.__dataclass_fields__.values()}
+    lcfg = labels.LabelsConfig(**{k: v for k, v in cfg.items() if k in known and k != "device"})
+    return labels._read(view, read_features(feats[-1])), lcfg
+
+
+def _ranking(score: np.ndarray, wrong: np.ndarray, given: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import roc_auc_score
+
+    from curate.core.taxonomy import CLASSES
+
+    order = np.argsort(-score, kind="stable")
+    out = {f"p@{k}": float(wrong[order[:k]].mean()) for k in KS}
+    out["auroc"] = float(roc_auc_score(wrong, score))
+    top = order[:500]
+    for c, name in enumerate(CLASSES):
+        m = given[top] == c
+        out[f"top500:{name}"] = float(wrong[top][m].mean()) if m.any() else float("nan")
+    return out
+
+
+def _flagset(flag: np.ndarray, wrong: np.ndarray) -> dict[str, float]:
+    tp = float((flag & wrong).sum())
+    return {"flags": int(flag.sum()), "precision": tp / max(int(flag.sum()), 1),
+            "recall": tp / max(int(wrong.sum()), 1)}
+
+
+def _methods(data, cfg):  # noqa: ANN001, ANN202
+    """Per method: (score, flags) on the checked rows, each computed without the votes."""
+    import warnings
+
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    from curate.clean import labels, signals
+    from curate.core.taxonomy import CLASSES
+
+    checked = np.flatnonzero(np.isin(data.splits, labels.CHECKED))
+    y, p = data.labels[checked], signals.normalise(data.probs[checked])
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref_flags = np.zeros(len(y), bool)
+        ref_flags[find_label_issues(y, p, filter_by="prune_by_noise_rate")] = True
+        out["plain cleanlab (reference)"] = (1 - get_label_quality_scores(y, p), ref_flags)
+    v = labels.score_labels(y, p, data.heldout[checked], data.fold[checked],
+                            target_precision=cfg.target_precision, knn=cfg.knn)
+    for name in ("model", "knn"):
+        probs = v.sig.probs(name)
+        joint = signals.confident_joint(y, probs)
+        post = signals.posterior(y, probs, joint)
+        pw = signals.calibrate_to_joint(1 - post[np.arange(len(y)), y], y,
+                                        signals.joint_error_rates(joint))
+        out[f"{name} alone"] = (pw, signals.flag_to_precision(pw, y, len(CLASSES),
+                                                              cfg.target_precision))
+    out[f"combined (knn weight {v.sig.weight:.2f})"] = (v.p_wrong, v.is_issue)
+    return checked, out, v
+
+
+def _score(dataset: str, ws: Path, seconds: float | None) -> None:
+    from curate.clean import crowd
+    from curate.core.taxonomy import CLASSES
+
+    data, cfg = _arrays(dataset, ws)
+    checked, methods, verdict = _methods(data, cfg)
+    votes = data.votes[checked]
+    voted = votes.sum(1) > 0
+    given = data.labels[checked][voted]
+    wrong = crowd.plurality_wrong(given, votes[voted])
+    print(f"\n## {dataset}: {int(voted.sum())} voted val rows, {int(wrong.sum())} wrong "
+          f"({wrong.mean():.1%})" + (f"; clean labels {seconds / 60:.1f} min" if seconds else ""))
+    cols = [*(f"p@{k}" for k in KS), "auroc", "flags", "precision", "recall"]
+    print("| method | " + " | ".join(cols) + " |")
+    print("|---|" + "---:|" * len(cols))
+    per_class = {}
+    for name, (score, flags) in methods.items():
+        r = _ranking(score[voted], wrong, given) | _flagset(flags[voted], wrong)
+        per_class[name] = r
+        print(f"| {name} | " + " | ".join(
+            str(r[c]) if c == "flags" else f"{r[c]:.3f}" for c in cols) + " |")
+    print("\nper-class precision among the top 500 (by given label):")
+    print("| method | " + " | ".join(CLASSES) + " |")
+    print("|---|" + "---:|" * len(CLASSES))
+    for name, r in per_class.items():
+        print(f"| {name} | " + " | ".join(f"{r['top500:' + c]:.2f}" for c in CLASSES) + " |")
+    _policies(data, checked, voted, verdict)
+
+
+def _policies(data, checked, voted, verdict) -> None:  # noqa: ANN001
+    """The train targets each apply policy makes, on the voted val rows."""
+    from curate import apply
+    from curate.clean import crowd
+    from curate.core.taxonomy import CLASSES
+
+    given = data.labels[checked][voted]
+    votes = data.votes[checked][voted]
+    share = crowd.vote_shares(votes)
+    plurality = votes.argmax(1)
+    post = verdict.sig.posterior[voted]
+    onehot = np.eye(len(CLASSES))[given]
+    targets = {"original labels": onehot}
+    relabel = apply.auto_relabel_targets(given, post)
+    targets["--auto (relabel where the suggestion is likelier)"] = np.eye(len(CLASSES))[relabel]
+    for a in SOFTEN:
+        targets[f"--soften {a} (from the model, before)"] = np.array(
+            [apply.soft_target(CLASSES[g], p, a) for g, p in zip(given, data.probs[checked][voted])])
+        targets[f"--auto --soften {a} (toward the posterior)"] = np.array(
+            [apply.soft_target(CLASSES[g], p, a) for g, p in zip(relabel, post)])
+    audit = crowd.audit(given, verdict.suggested[voted], verdict.sig.probs("combined")[voted],
+                        votes)
+    lab = np.where(audit.label >= 0, audit.label, given)
+    targets["--labels crowd"] = np.eye(len(CLASSES))[lab]
+    targets["--soft-from votes"] = np.where(share.sum(1, keepdims=True) > 0, share, onehot)
+    print("\ncurated targets on the voted val rows:")
+    print("| policy | agrees with the crowd plurality | soft mass on the votes |")
+    print("|---|---:|---:|")
+    for name, t in targets.items():
+        agree = float((crowd.CLASS_COLUMN[t.argmax(1)] == plurality).mean())
+        mass = float((t * share).sum(1).mean())
+        print(f"| {name} | {agree:.1%} | {mass:.3f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profiles", default="cpu", help="comma-separated: cpu, default")
+    ap.add_argument("--dataset", help="score this dataset's last label check (no clean run)")
+    ap.add_argument("--workspace", type=Path, help="with --dataset: its workspace")
+    args = ap.parse_args()
+    if args.dataset:
+        ws = args.workspace or Path("workspace") / args.dataset
+        _score(args.dataset, ws, None)
+        return
+    for profile in [p.strip() for p in args.profiles.split(",") if p.strip()]:
+        if profile not in PROFILE_ARGS:
+            raise SystemExit(f"--profiles: unknown {profile!r}; use cpu, default")
+        dataset = f"fer_{profile}"
+        _prepare(dataset, WS / profile)
+        t = time.perf_counter()
+        _curate(dataset, WS / profile, "clean", "--checks", "labels", "--device", "auto",
+                *PROFILE_ARGS[profile])
+        _score(dataset, WS / profile, time.perf_counter() - t)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The crowd, where FER+ votes exist: a crowd-aware audit (given x crowd x model) and the
+measured truth of the label flags.
+
+- `audit`: cleanlab's multi-annotator label quality and consensus (CROWDLAB,
+  `cleanlab.multiannotator.get_label_quality_multiannotator`) from each voted row's emotion
+  votes (one pseudo-annotator per vote; contempt / unknown / not-a-face votes are not one of
+  the 7 classes and are left out) and the out-of-fold probabilities: `crowd_label` (the
+  consensus), `crowd_agreement` (its share of the emotion votes) and `crowd_label_quality`
+  (CROWDLAB's confidence that the consensus is right), and the three-way disagreements
+  (`DISAGREEMENTS`).
+- `plurality_wrong`: FER+'s own reading of a flag: a label is wrong when the plurality of the
+  10 votes (first of equal counts, the 10 columns) is another column than the label's.
+- `vote_shares`: each row's distribution over the 7 emotions (the soft target of
+  `apply --soft-from votes`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from curate.core.issues import Stat
+from curate.core.taxonomy import CLASS_INDEX, CLASS_VOTE_COLUMNS, FERPLUS_COLUMNS, FERPLUS_TO_CLASS
+
+CLASS_COLUMN = np.array(CLASS_VOTE_COLUMNS)  # the FER+ vote column of each class
+# the three-way disagreements: issue kind -> what it means
+DISAGREEMENTS = {
+    "crowd_given": "the given label is not the crowd's consensus",
+    "crowd_model": "the model's suggestion is not the crowd's consensus",
+    "crowd_split": "given and model disagree and no class has a strict majority of the votes",
+}
+
+
+def emotion_votes(votes: np.ndarray) -> np.ndarray:
+    """(N, 7) vote counts in CLASSES order from FER+'s (N, 10) columns."""
+    return np.asarray(votes, dtype=np.int64)[:, CLASS_COLUMN]
+
+
+def vote_shares(votes: np.ndarray) -> np.ndarray:
+    """(N, 7) share of each class among a row's emotion votes (rows without any: all zero)."""
+    e = emotion_votes(votes).astype(np.float64)
+    total = e.sum(1, keepdims=True)
+    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+
+
+def plurality_wrong(given: np.ndarray, votes: np.ndarray) -> np.ndarray:
+    """True where the plurality of the 10 votes is not the given label's column."""
+    return np.asarray(votes).argmax(1) != CLASS_COLUMN[np.asarray(given)]
+
+
+def majority(votes: np.ndarray) -> np.ndarray:
+    """The strict majority class of the emotion votes among all 10 votes (-1: none, or a
+    contempt / unknown / not-a-face majority)."""
+    v = np.asarray(votes)
+    best = v.argmax(1)
+    strict = 2 * v.max(1) > v.sum(1)
+    cls = np.array([CLASS_INDEX.get(FERPLUS_TO_CLASS[FERPLUS_COLUMNS[b]], -1) for b in best])
+    return np.where(strict, cls, -1)
+
+
+@dataclass(frozen=True)
+class CrowdAudit:
+    """Per voted row: the consensus class (-1: no emotion votes), its agreement and CROWDLAB
+    quality, and a mask per disagreement kind."""
+
+    label: np.ndarray
+    agreement: np.ndarray
+    quality: np.ndarray
+    flags: dict[str, np.ndarray]
+    stats: dict[str, Stat]
+
+
+def _annotator_matrix(counts: np.ndarray) -> np.ndarray:
+    """(N, max votes) with one pseudo-annotator per vote (NaN where a row has fewer votes)."""
+    width = int(counts.sum(1).max()) if len(counts) else 0
+    out = np.full((len(counts), max(width, 1)), np.nan)
+    for i, row in enumerate(counts):
+        labels = np.repeat(np.arange(len(row)), row)
+        out[i, : len(labels)] = labels
+    return out
+
+
+def audit(given: np.ndarray, suggested: np.ndarray, probs: np.ndarray,
+          votes: np.ndarray) -> CrowdAudit:
+    """CROWDLAB consensus and quality of the voted rows, and their three-way disagreements."""
+    from cleanlab.multiannotator import get_label_quality_multiannotator
+
+    counts = emotion_votes(votes)
+    has = counts.sum(1) > 0
+    n = len(given)
+    label, agreement, quality = np.full(n, -1), np.zeros(n), np.zeros(n)
+    if has.sum() >= 2:
+        p = np.asarray(probs, dtype=np.float64)[has]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = get_label_quality_multiannotator(
+                _annotator_matrix(counts[has]), p / p.sum(1, keepdims=True),
+                return_detailed_quality=False, return_annotator_stats=False, verbose=False)
+        q = out["label_quality"]
+        label[has] = q["consensus_label"].to_numpy()
+        agreement[has] = q["annotator_agreement"].to_numpy()
+        quality[has] = q["consensus_quality_score"].to_numpy()
+    split = majority(votes) < 0
+    flags = {"crowd_given": has & (given != label), "crowd_model": has & (suggested != label),
+             "crowd_split": has & (given != suggested) & split}
+    stats: dict[str, Stat] = {"voted": int(has.sum()),
+                              "no_emotion_votes": int(len(given) - has.sum()),
+                              **{k: int(v.sum()) for k, v in flags.items()}}
+    if has.any():
+        stats["given_agrees_with_crowd"] = float((given[has] == label[has]).mean())
+        stats["suggested_agrees_with_crowd"] = float((suggested[has] == label[has]).mean())
+    return CrowdAudit(label, agreement, quality, flags, stats)
+
+
+def measured(flag: np.ndarray, wrong: np.ndarray) -> dict[str, Stat]:
+    """Precision and recall of a flag set against the crowd's truth (`plurality_wrong`)."""
+    tp = int((flag & wrong).sum())
+    return {"flags": int(flag.sum()), "errors": int(wrong.sum()),
+            "precision": tp / int(flag.sum()) if flag.any() else None,
+            "recall": tp / int(wrong.sum()) if wrong.any() else None}

@@ -1,0 +1,99 @@
+"""The label check's signals, their combination and the per-class flag rule, on synthetic
+arrays with planted label errors (pure: no model, no database)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from curate.clean import signals
+from curate.core.errors import InputError
+
+K = 7
+
+
+def _world(n: int = 2100, flip_rate: float = 0.2, seed: int = 0):  # noqa: ANN202
+    """True classes, given labels with planted flips (each class flips to its neighbour class),
+    features clustered by the true class, and a model that is right 70% of the time with
+    probabilities that follow the true class."""
+    rng = np.random.default_rng(seed)
+    true = np.arange(n) % K
+    flipped = rng.random(n) < flip_rate
+    given = np.where(flipped, (true + 1) % K, true)
+    centres = rng.normal(0, 1, size=(K, 32))
+    feats = centres[true] + rng.normal(0, 2.0, size=(n, 32))
+    logits = rng.normal(0, 1.0, size=(n, K))
+    logits[np.arange(n), true] += 1.6
+    logits[np.arange(n), given] += 0.4  # a model trained on the noisy labels leans to them
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    groups = np.arange(n) % 3  # three folds
+    return true, given, flipped, feats, probs, groups
+
+
+def _precision_at(score: np.ndarray, wrong: np.ndarray, k: int) -> float:
+    return float(wrong[np.argsort(-score, kind="stable")[:k]].mean())
+
+
+def test_knn_label_probs_see_the_neighbours_labels_within_the_group_only():
+    feats = np.array([[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 4)
+    labels = np.array([0, 0, 0, 1, 2, 2, 2, 2])
+    groups = np.zeros(8, int)
+    p = signals.knn_label_probs(feats, labels, groups, 3, k=3, prior_weight=0.0)
+    assert p.shape == (8, 3) and np.allclose(p.sum(1), 1.0)
+    assert p[3].tolist() == [1.0, 0.0, 0.0]  # the odd one out: its neighbours say 0
+    assert p[0, 0] == pytest.approx(2 / 3)  # itself left out: two 0s and the 1
+    apart = signals.knn_label_probs(feats, labels, np.arange(8) % 2, 3, k=3, prior_weight=0.0)
+    # group 1 = rows 1, 3, 5, 7: row 3 now sees row 1 (label 0) and rows 5, 7 (label 2)
+    assert np.allclose(apart[3], [1 / 3, 0.0, 2 / 3]) and np.allclose(apart[1], [0, 1 / 3, 2 / 3])
+
+
+def test_mix_weight_is_chosen_by_the_given_labels():
+    true, given, _, feats, probs, groups = _world()
+    knn = signals.knn_label_probs(feats, given, groups, K)
+    assert 0.0 < signals.mix_weight(probs, knn, given) < 1.0
+    useless = np.full_like(probs, 1.0 / K)
+    assert signals.mix_weight(probs, useless, given) == 0.0
+
+
+def test_combination_finds_planted_errors_better_than_the_model_alone():
+    true, given, flipped, feats, probs, groups = _world()
+    s = signals.combine(given, probs, feats, groups)
+    assert s.posterior.shape == (len(given), K) and np.allclose(s.posterior.sum(1), 1.0)
+    model_only = 1.0 - probs[np.arange(len(given)), given]
+    k = int(flipped.sum())
+    assert _precision_at(s.p_wrong, flipped, k) > _precision_at(model_only, flipped, k) + 0.03
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(flipped, s.p_wrong) > 0.9
+    # the estimate is calibrated: the expected number of errors is near the planted one
+    assert abs(s.p_wrong.sum() - k) < 0.25 * k
+    # where the posterior prefers another class, that class is mostly the true one
+    relabel = s.posterior.argmax(1) != given
+    assert (s.posterior.argmax(1)[relabel] == true[relabel]).mean() > 0.8
+
+
+def test_flags_reach_the_target_precision_per_class():
+    true, given, flipped, feats, probs, groups = _world()
+    s = signals.combine(given, probs, feats, groups)
+    flag = signals.flag_to_precision(s.p_wrong, given, K, target=0.8)
+    assert flag.any()
+    assert flipped[flag].mean() >= 0.8  # measured precision on the planted truth
+    assert flag[flipped].mean() >= 0.5  # recall
+    est = signals.estimated_precision(s.p_wrong, flag, given, tuple("abcdefg"))
+    for name in "abcdefg":
+        if est[name]["flags"]:
+            assert est[name]["estimated_precision"] >= 0.8
+    assert est["all"]["flags"] == int(flag.sum())
+    stricter = signals.flag_to_precision(s.p_wrong, given, K, target=0.95)
+    assert stricter.sum() < flag.sum() and not (stricter & ~flag).any()
+    with pytest.raises(InputError, match="--target-precision"):
+        signals.flag_to_precision(s.p_wrong, given, K, target=0.0)
+
+
+def test_posterior_uses_the_noise_of_the_joint():
+    labels = np.array([0, 1])
+    probs = np.array([[0.5, 0.5], [0.5, 0.5]])
+    joint = np.array([[0.4, 0.3], [0.0, 0.3]])  # true 1 is often given 0, true 0 never given 1
+    post = signals.posterior(labels, probs, joint)
+    assert post[1].tolist() == [0.0, 1.0]  # given 1: it can only be a true 1
+    assert post[0, 1] == pytest.approx(0.5 * 0.5 / (1.0 * 0.5 + 0.5 * 0.5))
