@@ -106,7 +106,7 @@ def _methods(data, cfg):  # noqa: ANN001, ANN202
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
-    from curate.clean import labels, signals
+    from curate.clean import crowd, labels, signals
     from curate.core.taxonomy import CLASSES
 
     checked = np.flatnonzero(np.isin(data.splits, labels.CHECKED))
@@ -120,15 +120,15 @@ def _methods(data, cfg):  # noqa: ANN001, ANN202
     v = labels.score_labels(y, p, data.heldout[checked], data.fold[checked],
                             target_precision=cfg.target_precision, knn=cfg.knn)
     for name in ("model", "knn"):
-        probs = v.sig.probs(name)
-        joint = signals.confident_joint(y, probs)
-        post = signals.posterior(y, probs, joint)
-        pw = signals.calibrate_to_joint(1 - post[np.arange(len(y)), y], y,
-                                        signals.joint_error_rates(joint))
+        _, _, pw = signals.estimate(y, v.sig.probs(name))
         out[f"{name} alone"] = (pw, signals.flag_to_precision(pw, y, len(CLASSES),
                                                               cfg.target_precision))
-    out[f"combined (knn weight {v.sig.weight:.2f})"] = (v.p_wrong, v.is_issue)
-    return checked, out, v
+    out[f"combined, crowd-free (knn weight {v.sig.weight:.2f})"] = (v.p_wrong, v.is_issue)
+    vc = labels.score_labels(y, p, data.heldout[checked], data.fold[checked],
+                             target_precision=cfg.target_precision, knn=cfg.knn,
+                             crowd_class=crowd.crowd_class(data.votes[checked]), seed=cfg.seed)
+    out["combined, crowd-calibrated (cross-fitted)"] = (vc.p_wrong, vc.is_issue)
+    return checked, out, {"crowd-free": v, "crowd-calibrated": vc}
 
 
 def _score(dataset: str, ws: Path, seconds: float | None) -> None:
@@ -136,7 +136,7 @@ def _score(dataset: str, ws: Path, seconds: float | None) -> None:
     from curate.core.taxonomy import CLASSES
 
     data, cfg = _arrays(dataset, ws)
-    checked, methods, verdict = _methods(data, cfg)
+    checked, methods, verdicts = _methods(data, cfg)
     votes = data.votes[checked]
     voted = votes.sum(1) > 0
     given = data.labels[checked][voted]
@@ -157,11 +157,12 @@ def _score(dataset: str, ws: Path, seconds: float | None) -> None:
     print("|---|" + "---:|" * len(CLASSES))
     for name, r in per_class.items():
         print(f"| {name} | " + " | ".join(f"{r['top500:' + c]:.2f}" for c in CLASSES) + " |")
-    _policies(data, checked, voted, verdict)
+    _policies(data, checked, voted, verdicts)
 
 
-def _policies(data, checked, voted, verdict) -> None:  # noqa: ANN001
-    """The train targets each apply policy makes, on the voted val rows."""
+def _policies(data, checked, voted, verdicts) -> None:  # noqa: ANN001
+    """The train targets each apply policy makes, on the voted val rows (the --auto policies
+    once with the crowd-free posterior, once with the crowd-calibrated one, cross-fitted)."""
     from curate import apply
     from curate.clean import crowd
     from curate.core.taxonomy import CLASSES
@@ -170,16 +171,19 @@ def _policies(data, checked, voted, verdict) -> None:  # noqa: ANN001
     votes = data.votes[checked][voted]
     share = crowd.vote_shares(votes)
     plurality = votes.argmax(1)
-    post = verdict.sig.posterior[voted]
     onehot = np.eye(len(CLASSES))[given]
     targets = {"original labels": onehot}
-    relabel = apply.auto_relabel_targets(given, post)
-    targets["--auto (relabel where the suggestion is likelier)"] = np.eye(len(CLASSES))[relabel]
     for a in SOFTEN:
-        targets[f"--soften {a} (from the model, before)"] = np.array(
+        targets[f"--soften {a} (from the out-of-fold probabilities, as before)"] = np.array(
             [apply.soft_target(CLASSES[g], p, a) for g, p in zip(given, data.probs[checked][voted])])
-        targets[f"--auto --soften {a} (toward the posterior)"] = np.array(
-            [apply.soft_target(CLASSES[g], p, a) for g, p in zip(relabel, post)])
+    for kind, verdict in verdicts.items():
+        post = verdict.sig.posterior[voted]
+        relabel = apply.auto_relabel_targets(given, post)
+        targets[f"--auto, {kind} (relabel where likelier)"] = np.eye(len(CLASSES))[relabel]
+        for a in SOFTEN:
+            targets[f"--auto --soften {a}, {kind}"] = np.array(
+                [apply.soft_target(CLASSES[g], p, a) for g, p in zip(relabel, post)])
+    verdict = verdicts["crowd-free"]
     audit = crowd.audit(given, verdict.suggested[voted], verdict.sig.probs("combined")[voted],
                         votes)
     lab = np.where(audit.label >= 0, audit.label, given)

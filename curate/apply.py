@@ -41,12 +41,12 @@ from curate.core.schema import (
     EXCLUDED,
     EXCLUSION_REASON,
     LABEL_PATH,
+    LABEL_REASON,
     OOF,
     REVIEW_DROP,
     REVIEW_KEEP,
     REVIEW_PREFIX,
     REVIEW_RELABEL,
-    LABEL_REASON,
     SOFT_LABEL,
     SPLIT,
 )

@@ -64,6 +64,7 @@ class CleanConfig:
     near_duplicate_threshold: float = features.NEAR_DUPLICATE_THRESHOLD
     filter_by: str = DEFAULT_FILTER  # one of curate.clean.labels.FILTERS
     target_precision: float = signals.TARGET_PRECISION
+    crowd_calibration: bool = True
     knn: int = signals.K_LABEL
 
     def __post_init__(self) -> None:

@@ -106,6 +106,7 @@ def labels_config(cfg: CleanConfig) -> LabelsConfig:
     return _labels_module().LabelsConfig(
         folds=cfg.folds, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device, fast=cfg.fast,
         filter_by=cfg.filter_by, target_precision=cfg.target_precision, knn=cfg.knn,
+        crowd_calibration=cfg.crowd_calibration,
         outlier_threshold=cfg.outlier_threshold,
         near_duplicate_threshold=cfg.near_duplicate_threshold)
 

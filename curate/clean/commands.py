@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from curate.clean import CleanConfig, CleanResult, check_names, duplicates, features, quality, signals
 from curate.apply import LABEL_POLICIES, SOFT_SOURCES
+from curate.clean import CleanConfig, CleanResult, check_names, duplicates, features, quality, signals
 from curate.clean.labels import DEFAULT_FILTER, FILTERS
 from curate.clean.oof import PROFILES
 from curate.core.clikit import pick_device, state
@@ -68,6 +68,10 @@ TargetPrecision = Annotated[float, typer.Option(
     help="Labels check: flag, per class, the most suspect labels while their estimated "
          "precision (mean probability that the label is wrong) stays at least this.",
     min=0.01, max=1.0)]
+CrowdCalibration = Annotated[bool, typer.Option(
+    help="Labels check: where FER+ votes exist for enough rows, learn from them how the labels "
+         "relate to the crowd and score every other row that way (each voted row by the "
+         "other voted rows only); --no-crowd-calibration: the crowd-free estimate.")]
 Knn = Annotated[int, typer.Option(
     help="Labels check: neighbours of the kNN label signal on held-out embeddings (0: the "
          "model alone).", min=0)]
@@ -103,6 +107,7 @@ def clean_cmd(
     filter_by: Filter = _DEFAULT_FILTER,
     target_precision: TargetPrecision = signals.TARGET_PRECISION,
     knn: Knn = signals.K_LABEL,
+    crowd_calibration: CrowdCalibration = True,
 ) -> None:
     """Find duplicates and leakage, low-quality and non-face images, and label issues."""
     from curate.clean import clean
@@ -119,7 +124,7 @@ def clean_cmd(
             nonface_threshold=nonface_threshold, fast_face_entropy=fast_face_entropy,
             outlier_threshold=outlier_threshold,
             near_duplicate_threshold=near_duplicate_threshold, filter_by=filter_by.value,
-            target_precision=target_precision, knn=knn)
+            target_precision=target_precision, knn=knn, crowd_calibration=crowd_calibration)
         res = clean(cfg)
     _print_result(res, st.dataset)
 

@@ -45,6 +45,12 @@ def vote_shares(votes: np.ndarray) -> np.ndarray:
     return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
 
 
+def crowd_class(votes: np.ndarray) -> np.ndarray:
+    """Each row's crowd class: the plurality of its emotion votes (-1: no emotion votes)."""
+    e = emotion_votes(votes)
+    return np.where(e.sum(1) > 0, e.argmax(1), -1)
+
+
 def plurality_wrong(given: np.ndarray, votes: np.ndarray) -> np.ndarray:
     """True where the plurality of the 10 votes is not the given label's column."""
     return np.asarray(votes).argmax(1) != CLASS_COLUMN[np.asarray(given)]
@@ -106,7 +112,8 @@ def audit(given: np.ndarray, suggested: np.ndarray, probs: np.ndarray,
     flags = {"crowd_given": has & (given != label), "crowd_model": has & (suggested != label),
              "crowd_split": has & (given != suggested) & split}
     stats: dict[str, Stat] = {"voted": int(has.sum()),
-                              "no_emotion_votes": int(len(given) - has.sum()),
+                              "voted_without_emotion_votes": int((votes.sum(1) > 0).sum()
+                                                                 - has.sum()),
                               **{k: int(v.sum()) for k, v in flags.items()}}
     if has.any():
         stats["given_agrees_with_crowd"] = float((given[has] == label[has]).mean())
@@ -114,7 +121,7 @@ def audit(given: np.ndarray, suggested: np.ndarray, probs: np.ndarray,
     return CrowdAudit(label, agreement, quality, flags, stats)
 
 
-def measured(flag: np.ndarray, wrong: np.ndarray) -> dict[str, Stat]:
+def measured(flag: np.ndarray, wrong: np.ndarray) -> dict[str, int | float | None]:
     """Precision and recall of a flag set against the crowd's truth (`plurality_wrong`)."""
     tp = int((flag & wrong).sum())
     return {"flags": int(flag.sum()), "errors": int(wrong.sum()),

@@ -81,6 +81,7 @@ class LabelsConfig:
     filter_by: str = DEFAULT_FILTER
     target_precision: float = signals.TARGET_PRECISION
     knn: int = signals.K_LABEL
+    crowd_calibration: bool = True
     outlier_threshold: float = features.OUTLIER_THRESHOLD
     near_duplicate_threshold: float = features.NEAR_DUPLICATE_THRESHOLD
 
@@ -140,14 +141,17 @@ def _cleanlab_flags(labels: np.ndarray, probs: np.ndarray, filter_by: str) -> np
 def score_labels(labels: np.ndarray, probs: np.ndarray, heldout: np.ndarray | None = None,
                  groups: np.ndarray | None = None, *, filter_by: str = DEFAULT_FILTER,
                  target_precision: float = signals.TARGET_PRECISION,
-                 knn: int = signals.K_LABEL) -> Verdict:
+                 knn: int = signals.K_LABEL, crowd_class: np.ndarray | None = None,
+                 seed: int = 0) -> Verdict:
     """The label check on out-of-sample probabilities (and held-out embeddings with their
-    fold, for the neighbour signal; without them, or with knn=0, the model alone)."""
+    fold, for the neighbour signal; without them, or with knn=0, the model alone). With
+    `crowd_class` (each row's crowd class, -1 = no votes) the posterior is calibrated on the
+    crowd where enough rows have votes (`signals.combine`)."""
     labels = np.asarray(labels)
     if heldout is None or knn == 0:
         heldout, knn = None, 0
     groups = np.zeros(len(labels), np.int64) if groups is None else np.asarray(groups)
-    sig = signals.combine(labels, probs, heldout, groups, k=knn)
+    sig = signals.combine(labels, probs, heldout, groups, k=knn, crowd=crowd_class, seed=seed)
     if filter_by == "precision":
         issue = signals.flag_to_precision(sig.p_wrong, labels, len(CLASSES), target_precision)
     else:
@@ -231,7 +235,7 @@ def _concat(parts: list[Verdict]) -> Verdict:
     first = parts[0].sig
     sig = signals.Signals(cat(lambda p: p.sig.model), cat(lambda p: p.sig.knn), first.weight,
                           first.joint, cat(lambda p: p.sig.posterior),
-                          cat(lambda p: p.sig.p_wrong))
+                          cat(lambda p: p.sig.p_wrong), first.crowd_rows)
     return Verdict(sig, cat(lambda p: p.is_issue), cat(lambda p: p.suggested),
                    cat(lambda p: p.suggested_prob))
 
@@ -275,6 +279,8 @@ def _stats(rows: LabelArrays, checked: np.ndarray, v: Verdict, feat: FeatureScor
         "estimated_errors_per_class": {c: round(float(est[c]["estimated_errors"] or 0), 1)
                                        for c in CLASSES},
         "knn_weight": v.sig.weight,
+        "calibration": (f"crowd ({v.sig.crowd_rows} voted rows, cross-fitted)"
+                        if v.sig.crowd_rows else "confident joint (crowd-free)"),
         "outliers": int((feat.is_outlier & checked).sum()),
         "outliers_per_class": _per_class(given, feat.is_outlier & checked),
         "near_duplicates": int((feat.is_near_duplicate & checked).sum()),
@@ -302,9 +308,12 @@ def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
              time.perf_counter() - t)
     test = np.flatnonzero(data.splits == TEST)
     parts = [checked] + ([test] if len(test) > 1 else [])
+    crowd_class = crowd.crowd_class(data.votes) if cfg.crowd_calibration else None
     v = _concat([score_labels(data.labels[p], data.probs[p], data.heldout[p], data.fold[p],
                               filter_by=cfg.filter_by, target_precision=cfg.target_precision,
-                              knn=cfg.knn) for p in parts])
+                              knn=cfg.knn, seed=cfg.seed,
+                              crowd_class=None if crowd_class is None else crowd_class[p])
+                 for p in parts])
     order = np.concatenate(parts)
     rows, row_feat = data.take(order), feat.take(order)
     audit = crowd.audit(rows.labels, v.suggested, v.sig.probs("combined"), rows.votes)

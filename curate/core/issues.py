@@ -11,7 +11,7 @@ tag, which the App lists and the report reads.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +19,9 @@ import numpy as np
 
 from curate.core import schema, store
 
-# A summary value: counts, rates, thresholds, or a per-class count table.
-Stat = int | float | str | bool | None | dict[str, int]
+# A summary value: counts, rates, thresholds, or a per-class table (counts or rates; None = no
+# value for that class).
+Stat = int | float | str | bool | None | Mapping[str, int | float | None]
 
 # Column kinds -> FiftyOne field declarations (see `_declare`).
 COLUMN_KINDS = ("float", "int", "str", "bool", "strlist", "floatlist", "classification")

@@ -23,7 +23,8 @@ of its config dataclass; tests/unit/test_pipeline_keys.py checks both agree); un
 bad values are errors that name the key and the allowed values. [clean] takes, besides checks,
 fast, radius, splits, device, seed, workers, folds and epochs: lowinfo_threshold,
 dark_threshold, light_threshold, blurry_threshold, nonface_threshold, fast_face_entropy,
-outlier_threshold, near_duplicate_threshold, filter_by, target_precision and knn.
+outlier_threshold, near_duplicate_threshold, filter_by, target_precision, knn and
+crowd_calibration.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ def _world(n: int = 2100, flip_rate: float = 0.2, seed: int = 0):  # noqa: ANN20
     flipped = rng.random(n) < flip_rate
     given = np.where(flipped, (true + 1) % K, true)
     centres = rng.normal(0, 1, size=(K, 32))
-    feats = centres[true] + rng.normal(0, 2.0, size=(n, 32))
+    feats = centres[true] + rng.normal(0, 3.0, size=(n, 32))
     logits = rng.normal(0, 1.0, size=(n, K))
-    logits[np.arange(n), true] += 1.6
+    logits[np.arange(n), true] += 2.2
     logits[np.arange(n), given] += 0.4  # a model trained on the noisy labels leans to them
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     groups = np.arange(n) % 3  # three folds
@@ -97,3 +97,45 @@ def test_posterior_uses_the_noise_of_the_joint():
     post = signals.posterior(labels, probs, joint)
     assert post[1].tolist() == [0.0, 1.0]  # given 1: it can only be a true 1
     assert post[0, 1] == pytest.approx(0.5 * 0.5 / (1.0 * 0.5 + 0.5 * 0.5))
+
+
+def _shifted_world(n: int = 2100, seed: int = 1):  # noqa: ANN202
+    """A crowd that disagrees with the labels where the model cannot see it: 60% of the faces
+    labelled 2 are a 6 to the crowd, and the model, trained on the labels, still says 2."""
+    rng = np.random.default_rng(seed)
+    given = np.arange(n) % K
+    crowd = given.copy()
+    shifted = (given == 2) & (rng.random(n) < 0.6)
+    crowd[shifted] = 6
+    logits = rng.normal(0, 1.0, size=(n, K))
+    logits[np.arange(n), given] += 2.0
+    logits[shifted, 6] += 0.8  # a faint trace of what the crowd sees
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return given, crowd, shifted, probs
+
+
+def test_crowd_calibration_learns_what_the_labels_hide_and_never_scores_a_row_by_its_votes():
+    from sklearn.metrics import roc_auc_score
+
+    given, crowd, shifted, probs = _shifted_world()
+    voted = np.zeros(len(given), bool)
+    voted[::3] = True  # votes for a third of the rows
+    crowd_class = np.where(voted, crowd, -1)
+    groups = np.zeros(len(given), int)
+    free = signals.combine(given, probs, None, groups)
+    cal = signals.combine(given, probs, None, groups, crowd=crowd_class)
+    assert free.crowd_rows == 0 and cal.crowd_rows == int(voted.sum())
+    unvoted = ~voted  # judged on the rows nobody voted on
+    assert roc_auc_score(shifted[unvoted], cal.p_wrong[unvoted]) > 0.9
+    assert roc_auc_score(shifted[unvoted], free.p_wrong[unvoted]) < 0.75
+    assert (cal.posterior[unvoted & shifted].argmax(1) == 6).mean() > 0.8
+    # cross-fitting: a voted row's score does not move when its own votes change
+    row = int(np.flatnonzero(voted & ~shifted)[0])
+    other = crowd_class.copy()
+    other[row] = (other[row] + 1) % K
+    moved = signals.crowd_posterior(given, free.probs("combined"), other)
+    base = signals.crowd_posterior(given, free.probs("combined"), crowd_class)
+    assert np.allclose(moved[row], base[row])
+    few = np.full(len(given), -1)
+    few[: signals.MIN_CROWD_ROWS - 1] = crowd[: signals.MIN_CROWD_ROWS - 1]
+    assert signals.combine(given, probs, None, groups, crowd=few).crowd_rows == 0
