@@ -275,8 +275,8 @@ def _stats(rows: LabelArrays, checked: np.ndarray, v: Verdict, feat: FeatureScor
         "flagged_per_class": _per_class(given, v.is_issue & checked),
         "estimated_precision": est["all"]["estimated_precision"],
         "estimated_precision_per_class": {c: est[c]["estimated_precision"] for c in CLASSES},
-        "estimated_errors": round(float(v.p_wrong[checked].sum()), 1),
-        "estimated_errors_per_class": {c: round(float(est[c]["estimated_errors"] or 0), 1)
+        "estimated_errors": int(round(float(v.p_wrong[checked].sum()))),
+        "estimated_errors_per_class": {c: int(round(float(est[c]["estimated_errors"] or 0)))
                                        for c in CLASSES},
         "knn_weight": v.sig.weight,
         "calibration": (f"crowd ({v.sig.crowd_rows} voted rows, cross-fitted)"

@@ -91,13 +91,43 @@ def _example_grid(plt: Any, s: _Samples, kinds: list[str], out: Path) -> str:
     return name
 
 
-def _plots(out: Path, s: _Samples) -> dict[str, str]:
+def _audit_plot(plt: Any, stats: dict[str, Any], out: Path) -> str | None:
+    """Per class: the label flags' estimated precision beside the precision measured on the
+    rows with crowd votes (where there are any), with the number of flags above each bar."""
+    est = stats.get("estimated_precision_per_class")
+    if not isinstance(est, dict):
+        return None
+    measured = stats.get("ferplus_measured_precision_per_class") or {}
+    flags = stats.get("flagged_per_class") or {}
+    x = np.arange(len(CLASSES))
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    series = {"estimated": est} | ({"measured (voted rows)": measured} if measured else {})
+    width = 0.8 / len(series)
+    for k, (name, values) in enumerate(series.items()):
+        ax.bar(x + k * width, [values.get(c) or 0 for c in CLASSES], width=width, label=name)
+    for i, c in enumerate(CLASSES):
+        ax.text(x[i] + 0.4 - width / 2, 1.02, str(flags.get(c, 0)), ha="center", fontsize=7)
+    ax.set_xticks(x + 0.4 - width / 2, CLASSES)
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("precision of the label flags")
+    ax.set_title("label flags per class (count above): estimated vs measured precision",
+                 fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    name = _save_fig(fig, out / "clean-label-audit.png").name
+    plt.close(fig)
+    return name
+
+
+def _plots(out: Path, s: _Samples, labels_stats: dict[str, Any] | None = None) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     files = {}
+    audit = _audit_plot(plt, labels_stats or {}, out)
+    if audit:
+        files["label_audit"] = audit
     fig, ax = plt.subplots(figsize=(8, 3.5))
     present = [sp for sp in SPLITS if sp in set(s.splits)]
     _grouped_bars(ax, {sp: Counter(lab for x, lab in zip(s.splits, s.labels) if x == sp)
@@ -159,7 +189,8 @@ def _label_audit_table(stats: dict[str, Any]) -> list[str]:
              "|---|" + "---:|" * len(cols)]
     for c in CLASSES:
         lines.append(f"| {c} | " + " | ".join(
-            fmt(k, stats[k].get(c)) if "errors" not in k else f"{stats[k].get(c, 0):.0f}"
+            fmt(k.replace("_per_class", ""), stats[k].get(c)) if "errors" not in k
+            else f"{stats[k].get(c, 0):.0f}"
             for k in cols) + " |")
     total = {"flagged_per_class": stats.get("flagged"),
              "estimated_precision_per_class": stats.get("estimated_precision"),
@@ -279,7 +310,8 @@ def write_report(ds: Any, view: Any, ws: Workspace, result: CleanResult,
         "label_issues_csv": str(csv_path) if csv_path.is_file() else None,
     }
     try:
-        files = _plots(out, s)
+        labels_run = result.ran.get("labels")
+        files = _plots(out, s, labels_run.stats if labels_run else None)
     except Exception as e:  # noqa: BLE001 - a plot must not lose the report
         log.warning("plots failed: %s", e)
         files = {}

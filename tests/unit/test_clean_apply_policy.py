@@ -31,3 +31,35 @@ def test_review_decisions():
     assert _decision(["review:relabel:sad"]) == ("relabel", "sad")
     assert _decision(["review:drop", "review:keep"])[0] == "conflict"
     assert _decision(["issue:duplicate"]) == (None, None)
+
+
+def test_auto_relabels_only_where_the_suggestion_is_more_probable_than_the_label():
+    import numpy as np
+
+    from curate.apply import ApplyConfig, _policy_label, auto_relabel_targets
+
+    post = np.array([[0.6, 0.3, 0.1, 0, 0, 0, 0],      # the label (0) is likelier: kept
+                     [0.3, 0.5, 0.2, 0, 0, 0, 0],      # 1 beats the label 0: relabelled
+                     [0.4, 0.4, 0.2, 0, 0, 0, 0]])     # a tie keeps the label
+    assert auto_relabel_targets(np.array([0, 0, 0]), post).tolist() == [0, 1, 0]
+
+    def row(split: str, label: str, posterior, why=None) -> dict:
+        return {"id": "a", "split": split, "label": label, "source": "fer2013", "orig": "0",
+                "posterior": posterior, "label_reason": why}
+
+    auto = ApplyConfig(auto=True, labels="given")
+    label, why = _policy_label(row("train", "angry", post[1]), auto)
+    assert label == "disgust" and why.startswith("auto:") and "0.50 > P(angry) 0.30" in why
+    assert _policy_label(row("train", "angry", post[0]), auto) == ("angry", None)
+    assert _policy_label(row("test", "angry", post[1]), auto) == ("angry", None)  # protected
+    # a relabel an earlier --auto made that the current posterior no longer supports: undone
+    assert _policy_label(row("train", "disgust", post[0], "auto: old"), auto) == ("angry", None)
+    # without --auto an earlier auto relabel stays as it is
+    plain = ApplyConfig(labels="given")
+    assert _policy_label(row("train", "disgust", post[0], "auto: old"), plain) == (
+        "disgust", "auto: old")
+    crowd = {**row("train", "angry", post[0]), "crowd": "sad", "crowd_agreement": 0.7}
+    assert _policy_label(crowd, ApplyConfig(labels="crowd")) == (
+        "sad", "crowd: consensus (70% of the votes)")
+    assert _policy_label({**crowd, "label": "sad", "label_reason": "crowd: x"}, plain) == (
+        "angry", None)                                   # --labels given undoes the crowd's
