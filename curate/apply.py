@@ -72,6 +72,10 @@ PROTECTED = "test"
 # (out-of-fold accuracy 61.1%) raised test macro-F1 by 4.7 pts; those of `clean --fast`
 # (52.3%) lowered it by 3.1. Below this accuracy apply warns.
 SOFT_MIN_ACCURACY = 0.58
+# Below this out-of-fold accuracy --auto relabels nothing (the label check warns below the same
+# value: `curate.clean.labels.WEAK_MODEL_ACCURACY`; a 16%-accurate model on a tiny dataset
+# relabelled a whole class away).
+RELABEL_MIN_ACCURACY = 0.45
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -231,6 +235,16 @@ def weak_teacher(ds: Any) -> str | None:
             "macro-F1; run `curate clean` without --fast, or `apply --soften 0`")
 
 
+def weak_relabeller(ds: Any) -> str | None:
+    """Why --auto relabels nothing: the label check's model is below RELABEL_MIN_ACCURACY."""
+    acc = ((runs.last_run(ds, "oof") or {}).get("counts") or {}).get("oof_accuracy")
+    if acc is None or acc >= RELABEL_MIN_ACCURACY:
+        return None
+    return (f"--auto relabels nothing: the label check's out-of-fold accuracy {acc:.1%} is "
+            f"below {RELABEL_MIN_ACCURACY:.0%}, too weak for its suggestions to overrule a "
+            "label (run `curate clean` without --fast, or with more epochs)")
+
+
 def _distribution(r: dict[str, Any], soft_from: str) -> Any:
     """What --soften mixes into a sample's label (None: nothing to mix)."""
     if soft_from == "votes" and r.get("votes") is not None:
@@ -279,8 +293,10 @@ def _read_rows(ds: Any, cfg: ApplyConfig) -> list[dict[str, Any]]:
     return [dict(zip(columns, vals)) for vals in zip(*ds.values(list(columns.values())))]
 
 
-def _policy_label(r: dict[str, Any], cfg: ApplyConfig) -> tuple[str | None, str | None]:
-    """(label, reason) the label policies give a sample without a review relabel."""
+def _policy_label(r: dict[str, Any], cfg: ApplyConfig,
+                  relabel: bool = True) -> tuple[str | None, str | None]:
+    """(label, reason) the label policies give a sample without a review relabel (`relabel`
+    False: --auto relabels nothing, its model being too weak)."""
     base = raw_label(r.get("source") or "", r.get("orig"), fallback=r["label"])
     current, why = r["label"], r.get("label_reason")
     if r["split"] == PROTECTED and not cfg.include_test:
@@ -289,7 +305,7 @@ def _policy_label(r: dict[str, Any], cfg: ApplyConfig) -> tuple[str | None, str 
         agreement = r.get("crowd_agreement")
         share = f" ({agreement:.0%} of the votes)" if agreement is not None else ""
         return r["crowd"], f"{CROWD} consensus{share}"
-    if cfg.auto and r.get("posterior") is not None and base in CLASS_INDEX:
+    if cfg.auto and relabel and r.get("posterior") is not None and base in CLASS_INDEX:
         post = np.asarray(r["posterior"], dtype=np.float64)
         best = int(auto_relabel_targets(np.array([CLASS_INDEX[base]]), post[None])[0])
         if CLASSES[best] != base:
@@ -300,7 +316,8 @@ def _policy_label(r: dict[str, Any], cfg: ApplyConfig) -> tuple[str | None, str 
     return (base, None) if policy_made else (current, why)
 
 
-def _target(r: dict[str, Any], cfg: ApplyConfig, auto: dict[str, str]) -> tuple[Target, bool]:
+def _target(r: dict[str, Any], cfg: ApplyConfig, auto: dict[str, str],
+            relabel: bool = True) -> tuple[Target, bool]:
     """The wanted state of one sample, and whether a review tag on test was left alone."""
     excluded, reason = bool(r.get("excluded")), r.get("reason")
     action, cls = _decision(r["tags"])
@@ -318,19 +335,20 @@ def _target(r: dict[str, Any], cfg: ApplyConfig, auto: dict[str, str]) -> tuple[
         excluded, reason = True, auto[r["id"]]
     elif cfg.auto and excluded and (reason or "").startswith(AUTO):
         excluded, reason = False, None  # the policy changed: it no longer drops this one
-    label, why = (cls, REVIEW) if cls else _policy_label(r, cfg)
+    label, why = (cls, REVIEW) if cls else _policy_label(r, cfg, relabel)
     return Target(excluded, reason, label, bool(r.get("excluded")), r.get("reason"),
                   r["label"], why, r.get("label_reason")), skipped
 
 
-def _targets(rows: list[dict[str, Any]], cfg: ApplyConfig) -> tuple[dict[str, Target], int]:
+def _targets(rows: list[dict[str, Any]], cfg: ApplyConfig,
+             relabel: bool = True) -> tuple[dict[str, Target], int]:
     """Per sample id: the wanted state; and the number of test samples left alone."""
     # groups are judged whole; a sample with a review tag keeps the reviewer's decision
     auto = auto_drops(rows, cfg.include_test) if cfg.auto else {}
     wanted: dict[str, Target] = {}
     skipped = 0
     for r in rows:
-        wanted[r["id"]], left_alone = _target(r, cfg, auto)
+        wanted[r["id"]], left_alone = _target(r, cfg, auto, relabel)
         skipped += left_alone
     return wanted, skipped
 
@@ -377,7 +395,8 @@ def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
     t0 = time.perf_counter()
     cfg = resolve(ds, cfg)
     rows = _read_rows(ds, cfg)
-    wanted, skipped = _targets(rows, cfg)
+    weak = weak_relabeller(ds) if cfg.auto else None
+    wanted, skipped = _targets(rows, cfg, relabel=weak is None)
     result = ApplyResult(skipped_test=skipped)
     first = _declare(ds)
     changed_ex = {i: t for i, t in wanted.items() if t.exclusion_changed}
@@ -391,10 +410,10 @@ def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
         result.changed[f"relabelled:{(why or 'source label').split(':')[0]}"] += 1
     if soften or changed_soft:
         result.changed["soft_labels"] = len(changed_soft)
-    if soften:
-        result.warning = weak_teacher(ds)
-        if result.warning:
-            log.warning(result.warning)
+    warnings = [w for w in (weak, weak_teacher(ds) if soften else None) if w]
+    result.warning = "; ".join(warnings) or None
+    for w in warnings:
+        log.warning(w)
     _write(ds, first, changed_ex, changed_lab, changed_soft)
     result.noop = not changed_ex and not changed_lab and not changed_soft
     _record(ds, cfg, wanted, result, changed_ex, changed_lab, time.perf_counter() - t0)

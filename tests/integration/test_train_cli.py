@@ -164,9 +164,11 @@ def test_label_issues_on_a_real_db_with_planted_flips(tmp_path, dataset_name):
     assert sample.suggested_label.label in CLASSES and 0 < sample.suggested_label.confidence <= 1
     rows = list(csv.DictReader(open(ws.reports / "label_issues.csv")))
     assert len(rows) == len(ds) and set(rows[0]) == {
-        "source_id", "split", "given_label", "label_quality", "suggested_label",
-        "suggested_prob", "is_issue", "outlier_score", "is_outlier", "near_duplicate_score",
-        "is_near_duplicate", "near_duplicate_set"}
+        "source_id", "split", "given_label", "label_quality", "label_error_prob",
+        "suggested_label", "suggested_prob", "is_issue", "outlier_score", "is_outlier",
+        "near_duplicate_score", "is_near_duplicate", "near_duplicate_set", "crowd_label",
+        "crowd_agreement"}
+    assert all(r["crowd_label"] == "" for r in rows)       # no FER+ votes here
     assert s["outliers"] == len(ds.match_tags(OUTLIER_TAG)) == sum(s["outliers_per_class"].values())
     assert not ds.match({schema.SPLIT: "test"}).match_tags([OUTLIER_TAG, NEAR_DUPLICATE_TAG])
     assert len(ds.exists(schema.OUTLIER_SCORE)) == len(ds.exists(schema.NEAR_DUPLICATE_SCORE)) == len(ds)
