@@ -1,16 +1,20 @@
-"""Label issues (cleanlab) from out-of-fold probabilities of a timm backbone trained on the data.
+"""The label check: which labels are wrong, from out-of-fold models trained on the data itself.
 
-train + val are checked: `label_quality`, `suggested_label` (with its probability as
-confidence) and the `issue:label` tag. The test split is audited (scores written and counted in
-the report) but never tagged. Where FER+ votes were ingested, the agreement of the given and
-suggested labels with the FER+ majority is reported. On the features of the same models (the
-first fold model's pooled features of every sample, `curate.clean.oof`), Datalab's outlier and
-near-duplicate rules (`curate.clean.features`, one kNN graph over all splits) write
+train + val are checked: `label_error_prob` (the estimated probability that the label is
+wrong; `label_quality` = 1 - it), `label_posterior` (P(true class | image, label)),
+`suggested_label` (the most probable true class, another one for a flagged label, with its
+probability as confidence) and the `issue:label` tag (per class, the most suspect labels up to
+the target estimated precision). The signals and their combination are `curate.clean.signals`;
+where FER+ votes exist, `curate.clean.crowd` adds the crowd audit (`crowd_label`,
+`crowd_agreement`, `crowd_label_quality`, the `issue:crowd_*` disagreements) and the posterior
+is calibrated on the voted rows. The test split is audited (scores written and counted in the
+report) but never tagged. On the first fold model's features of every sample, Datalab's outlier
+and near-duplicate rules (`curate.clean.features`, one kNN graph over all splits) write
 `outlier_score` and `near_duplicate_score` / `near_duplicate_set`, and tag train/val members
 `issue:outlier` (faces unlike their neighbours: non-faces, drawings, odd crops) and
 `issue:near_duplicate` (the same face seen again, which pixel hashes miss: other crops, edits).
-The out-of-fold probabilities and features come from `curate.clean.oof` (computed once, reused
-while the data and settings are unchanged).
+The out-of-fold probabilities and embeddings come from `curate.clean.oof` (computed once,
+reused while the data and settings are unchanged).
 
 `score` is the check (arrays in, an `IssueTable` out); `run` reads the arrays, scores them,
 writes the table and `label_issues.csv`.

@@ -127,8 +127,12 @@ def _fit_predict(x_fit: np.ndarray, y_fit: np.ndarray, x: np.ndarray,
                  n_classes: int) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression
 
-    lr = LogisticRegression(C=1.0, max_iter=3000).fit(x_fit, y_fit)
     out = np.full((len(x), n_classes), EPS)
+    seen = np.unique(y_fit)
+    if len(seen) < 2:  # a crowd of one class: it is what the crowd says
+        out[:, seen] = 1.0
+        return normalise(out)
+    lr = LogisticRegression(C=1.0, max_iter=3000).fit(x_fit, y_fit)
     out[:, lr.classes_] = lr.predict_proba(x)
     return normalise(out)
 

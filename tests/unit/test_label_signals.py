@@ -139,3 +139,10 @@ def test_crowd_calibration_learns_what_the_labels_hide_and_never_scores_a_row_by
     few = np.full(len(given), -1)
     few[: signals.MIN_CROWD_ROWS - 1] = crowd[: signals.MIN_CROWD_ROWS - 1]
     assert signals.combine(given, probs, None, groups, crowd=few).crowd_rows == 0
+
+
+def test_a_crowd_of_one_class_is_taken_as_it_is():
+    given, crowd, _, probs = _shifted_world(n=700)
+    one = np.where(np.arange(700) < 300, 4, -1)
+    post = signals.crowd_posterior(given, probs, one)
+    assert (post.argmax(1) == 4).all() and np.allclose(post.sum(1), 1.0)
