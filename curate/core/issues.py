@@ -125,14 +125,35 @@ def ensure_saved_views(ds: Any) -> list[str]:
     for split in sorted(set(ds.distinct(schema.SPLIT))):
         wanted[schema.split_view(split)] = ds.match(f.ViewField(schema.SPLIT) == split)
     tags = ds.count_sample_tags()
+    has_prob = schema.LABEL_ERROR_PROB in ds.get_field_schema()
+    describe: dict[str, str] = {}
     for kind in schema.ISSUE_KINDS:
         tag = schema.issue_tag(kind)
         if tags.get(tag):
             wanted[tag] = ds.match_tags(tag)
+            if kind == "label" and has_prob:  # most likely errors first, with the estimate
+                wanted[tag] = wanted[tag].sort_by(schema.LABEL_ERROR_PROB, reverse=True)
+                describe[tag] = _label_flags_description(wanted[tag])
     existing = set(ds.list_saved_views())
     for name, view in wanted.items():
+        text = describe.get(name) or f"{len(view)} samples"
         if name in existing:
-            ds.update_saved_view_info(name, {"description": f"{len(view)} samples"})
-            continue
-        ds.save_view(name, view, description=f"{len(view)} samples")
+            ds.delete_saved_view(name)  # the view itself may change (its sort), not only the text
+        ds.save_view(name, view, description=text)
     return sorted(wanted)
+
+
+def _label_flags_description(view: Any) -> str:
+    """'N samples, most likely errors first; estimated precision P% (class P% of n, ...)':
+    the mean estimated probability that the flagged labels are wrong, per class."""
+    labels, probs = view.values([schema.LABEL_PATH, schema.LABEL_ERROR_PROB])
+    pairs = [(lab, p) for lab, p in zip(labels, probs, strict=True) if p is not None]
+    if not pairs:
+        return f"{len(view)} samples"
+    per: dict[str, list[float]] = {}
+    for lab, p in pairs:
+        per.setdefault(lab or "?", []).append(p)
+    parts = ", ".join(f"{c} {np.mean(v):.0%} of {len(v)}" for c, v in sorted(per.items()))
+    total = float(np.mean([p for _, p in pairs]))
+    return (f"{len(view)} samples, most likely errors first; estimated precision {total:.0%} "
+            f"({parts})")

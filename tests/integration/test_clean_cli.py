@@ -258,6 +258,12 @@ def test_crowd_audit_and_crowd_label_policies(tmp_path, dataset_name):
     given_vs_crowd = set(ds.match_tags(schema.issue_tag("crowd_given")).values("source_id"))
     split = {s: sp for s, sp in zip(ds.values("source_id"), ds.values("split"), strict=True)}
     assert given_vs_crowd == {str(i) for i in range(60) if i % 3 == 1 and split[str(i)] != "test"}
+    if ds.match_tags(schema.issue_tag("label")):    # the review queue: likeliest errors first
+        queue = ds.load_saved_view(schema.issue_tag("label"))
+        probs = queue.values(schema.LABEL_ERROR_PROB)
+        assert probs == sorted(probs, reverse=True)
+        info = ds.get_saved_view_info(schema.issue_tag("label"))
+        assert "estimated precision" in info["description"]
     report = (ws / "reports" / "clean.md").read_text()
     assert "label flags per class" in report and "measured precision (voted rows)" in report
     assert "given x crowd x model" in report and "crowd_given" in report

@@ -157,6 +157,10 @@ def test_label_issues_on_a_real_db_with_planted_flips(tmp_path, dataset_name):
     assert len(tagged - flipped) <= 6
     assert not set(ds.match({schema.SPLIT: "test"}).match_tags(TAG).values("id"))
     assert sum(s["flagged_per_class"].values()) == len(tagged)
+    queue = ds.load_saved_view(TAG)                      # the review queue: likeliest first
+    assert queue.values(schema.LABEL_ERROR_PROB) == sorted(
+        queue.values(schema.LABEL_ERROR_PROB), reverse=True) and len(queue) == len(tagged)
+    assert "estimated precision" in ds.get_saved_view_info(TAG)["description"]
     q = dict(zip(ds.values("id"), ds.values(schema.LABEL_QUALITY), strict=False))
     clean = [q[i] for i in ds.match({schema.SPLIT: "train"}).values("id") if i not in flipped]
     assert np.mean([q[i] for i in flipped]) < np.mean(clean) - 0.3
