@@ -157,6 +157,9 @@ def test_label_issues_on_a_real_db_with_planted_flips(tmp_path, dataset_name):
     assert len(tagged - flipped) <= 6
     assert not set(ds.match({schema.SPLIT: "test"}).match_tags(TAG).values("id"))
     assert sum(s["flagged_per_class"].values()) == len(tagged)
+    from curate.core.issues import ensure_saved_views
+
+    ensure_saved_views(ds)                               # as `curate clean` does after its checks
     queue = ds.load_saved_view(TAG)                      # the review queue: likeliest first
     assert queue.values(schema.LABEL_ERROR_PROB) == sorted(
         queue.values(schema.LABEL_ERROR_PROB), reverse=True) and len(queue) == len(tagged)
