@@ -157,18 +157,18 @@ def apply_cmd(
     include_test: Annotated[bool, typer.Option(
         "--include-test", help="Allow changes to the test split (never by default).")] = False,
     user: Annotated[str, typer.Option(
-        help="Who made the decisions, for the run history [default: your login].")] = "",
+        help="Who made the decisions, for the run history (default: your login).")] = "",
     soften: Annotated[float | None, typer.Option(
         help="Soft labels for train/val: (1 - A) * label + A * --soft-from's distribution "
-        "(needs `curate clean --checks labels`); 0 removes them [default: the last apply's]",
+        "(needs `curate clean --checks labels`); 0 removes them (default: the last apply's)",
         min=0.0, max=0.99)] = None,
     labels: Annotated[LabelPolicy | None, typer.Option(
         help="'crowd': take the crowd's consensus label where FER+ votes exist (`crowd_label`); "
-        "'given': keep the labels [default: the last apply's, else given]")] = None,
+        "'given': keep the labels (default: the last apply's, else given)")] = None,
     soft_from: Annotated[SoftSource | None, typer.Option(
         help="What --soften mixes in: 'model' (the label check's P(true class | image, "
         "label)) or 'votes' (the FER+ vote shares where votes exist, the model elsewhere) "
-        "[default: the last apply's, else model]")] = None,
+        "(default: the last apply's, else model)")] = None,
 ) -> None:
     """Commit review tags (review:drop, review:keep, review:relabel:<class>) to the samples."""
     from curate.apply import ApplyConfig, apply_reviews
