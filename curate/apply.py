@@ -9,16 +9,22 @@
   teaches), and exact duplicates with conflicting labels are dropped from train/val. Repeats
   within one split stay (tagged `issue:duplicate` for review): they carry no wrong label, and
   dropping them shifts the class priors (FER-2013: -13% of train surprise, whose test F1 fell by
-  3 pts). A re-run of `--auto` recomputes the policy: a sample it excluded before and no longer
-  would is included again.
-- `--soften A` (0 <= A < 1; needs the out-of-fold probabilities of `curate clean --checks
-  labels`): every train/val sample gets `soft_label` = (1 - A) * its label + A * the out-of-fold
-  probabilities, the target the trainer learns from instead of the bare class. A < 0.5 never
-  overturns a label: the given class keeps the largest share, and a face that looks like
-  another expression (or carries a wrong label) teaches less of its given class. Soft labels
-  follow the current label (a relabel re-mixes them); augmented copies use their parent's;
-  the test split never gets them; `--soften 0` removes them; without `--soften`, the value of
-  the last apply is kept.
+  3 pts). `--auto` also relabels a sample where the label check's posterior
+  (`label_posterior`, P(true class | image, label)) makes another class more probable than the
+  source's label (not when its out-of-fold accuracy is below RELABEL_MIN_ACCURACY). A re-run of
+  `--auto` recomputes the policy: a sample it excluded or relabelled before and no longer
+  would is included again / gets the source's label back.
+- `--labels crowd`: where `curate clean` wrote a crowd consensus (`crowd_label`, samples with
+  FER+ votes), that is the label; `--labels given` gives the crowd's relabels back.
+- Every relabel records why in `label_reason` (`review`, `crowd: ...`, `auto: ...`).
+- `--soften A` (0 <= A < 1; needs `curate clean --checks labels`): every train/val sample gets
+  `soft_label` = (1 - A) * its label + A * a distribution (`--soft-from`: `model`, the
+  posterior, or the out-of-fold probabilities where clean predates it; `votes`, the sample's
+  FER+ vote shares where it has votes), the target the trainer learns from instead of the bare
+  class. A < 0.5 never overturns a label by itself. Soft labels follow the current label (a
+  relabel re-mixes them); augmented copies use their parent's; the test split never gets them;
+  `--soften 0` removes them. Without `--soften`, `--labels` or `--soft-from`, the last apply's
+  value is kept.
 Samples are only ever excluded, never deleted. Who/when/what goes into the run history;
 a re-run with the same tags, policy and samples changes nothing and is recorded as a no-op.
 """
