@@ -16,10 +16,23 @@ def test_numbers_are_formatted_for_a_reader():
 
 def test_stats_render_as_tables_not_raw_dicts():
     lines = report.stat_lines({"checked": 600, "test_accuracy": 0.61234,
-                               "flagged_per_class": {"angry": 3, "happy": 1}, "tagged": {}})
+                               "outliers_per_class": {"angry": 3, "happy": 1}, "tagged": {}})
     text = "\n".join(lines)
     assert "| checked | 600 |" in text and "| test accuracy | 61.2% |" in text
     assert "{" not in text and "| angry | happy |" in text and "| 3 | 1 |" in text
+
+
+def test_label_flags_per_class_are_one_table_with_estimated_and_measured_precision():
+    stats = {"flagged": 4, "estimated_precision": 0.81, "ferplus_measured_precision": 0.75,
+             "estimated_errors": 9, "flagged_per_class": {"angry": 3, "happy": 1},
+             "estimated_precision_per_class": {"angry": 0.8, "happy": 0.84},
+             "ferplus_measured_precision_per_class": {"angry": 2 / 3, "happy": None},
+             "estimated_errors_per_class": {"angry": 6, "happy": 3}}
+    text = "\n".join(report.stat_lines(stats))
+    assert "{" not in text
+    assert "| class | flags | estimated precision | measured precision (voted rows) |" in text
+    assert "| angry | 3 | 80.0% | 66.7% | 6 |" in text and "| happy | 1 | 84.0% | - | 3 |" in text
+    assert "| all | 4 | 81.0% | 75.0% | 9 |" in text
 
 
 def test_example_captions_show_given_and_suggested_labels():

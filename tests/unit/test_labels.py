@@ -27,10 +27,11 @@ def test_flipped_labels_are_flagged_and_suggested_back():
     s = score_labels(given, _probs(given, flip, rng))
     assert s.is_issue[flip].mean() > 0.95
     assert s.is_issue.sum() - s.is_issue[flip].sum() <= 5
-    assert (s.suggested[flip] == (given[flip] + 3) % 7).all()
+    found = flip[s.is_issue[flip]]
+    assert (s.suggested[found] == (given[found] + 3) % 7).all()  # a flag suggests the truth
     assert s.quality[flip].max() < np.delete(s.quality, flip).min()
     assert (s.suggested_prob[~s.is_issue] > 0.5).all()  # unflagged: the label itself, likely
-    assert np.allclose(s.quality, 1 - s.p_wrong) and (s.p_wrong[flip] > 0.5).all()
+    assert np.allclose(s.quality, 1 - s.p_wrong) and (s.p_wrong[flip] > 0.5).mean() > 0.95
 
 
 def _clusters(rng: np.random.Generator, n: int = 700, dim: int = 64,
