@@ -87,14 +87,11 @@ def _drop_self(idx: np.ndarray, me: np.ndarray) -> np.ndarray:
     return idx[keep].reshape(len(idx), idx.shape[1] - 1)
 
 
-def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
-    p = probs[np.arange(len(labels)), labels]
-    return float(-np.log(np.clip(p, EPS, 1.0)).mean())
-
-
 def mix_weight(model: np.ndarray, knn: np.ndarray, labels: np.ndarray) -> float:
     """The weight w of `knn` in (1 - w) model + w knn that best predicts the given labels."""
-    losses = [log_loss((1 - w) * model + w * knn, labels) for w in MIX_GRID]
+    from train.metrics import log_loss  # numpy only (docs/architecture.md: train, lazily)
+
+    losses = [log_loss((1 - w) * model + w * knn, labels, eps=EPS) for w in MIX_GRID]
     return float(MIX_GRID[int(np.argmin(losses))])
 
 
