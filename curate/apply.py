@@ -231,9 +231,14 @@ def resolve(ds: Any, cfg: ApplyConfig) -> ApplyConfig:
                    soft_from=cfg.soft_from or last.get("soft_from") or SOFT_SOURCES[0])
 
 
+def _oof_accuracy(ds: Any) -> float | None:
+    """The label check's out-of-fold accuracy (its last run), None before any."""
+    return ((runs.last_run(ds, "oof") or {}).get("counts") or {}).get("oof_accuracy")
+
+
 def weak_teacher(ds: Any) -> str | None:
     """A warning when the out-of-fold models are too weak for their soft labels to help."""
-    acc = ((runs.last_run(ds, "oof") or {}).get("counts") or {}).get("oof_accuracy")
+    acc = _oof_accuracy(ds)
     if acc is None or acc >= SOFT_MIN_ACCURACY:
         return None
     return (f"soft labels come from out-of-fold models of {acc:.1%} accuracy (below "
@@ -243,7 +248,7 @@ def weak_teacher(ds: Any) -> str | None:
 
 def weak_relabeller(ds: Any) -> str | None:
     """Why --auto relabels nothing: the label check's model is below RELABEL_MIN_ACCURACY."""
-    acc = ((runs.last_run(ds, "oof") or {}).get("counts") or {}).get("oof_accuracy")
+    acc = _oof_accuracy(ds)
     if acc is None or acc >= RELABEL_MIN_ACCURACY:
         return None
     return (f"--auto relabels nothing: the label check's out-of-fold accuracy {acc:.1%} is "
@@ -289,12 +294,19 @@ def _read_rows(ds: Any, cfg: ApplyConfig) -> list[dict[str, Any]]:
                          "labels` first")
     columns = {"id": "id", "tags": schema.TAGS, "split": SPLIT, "label": LABEL_PATH,
                "source": schema.SOURCE, "orig": schema.ORIG_LABEL}
-    # `excluded` may come without a reason (set by hand in FiftyOne)
+    # `excluded` may come without a reason (set by hand in FiftyOne); the policies' columns
+    # only when a policy reads them (35k x 7 floats each)
     optional = {"excluded": EXCLUDED, "reason": EXCLUSION_REASON, EXACT_GROUP: EXACT_GROUP,
-                "label_reason": LABEL_REASON, "posterior": schema.LABEL_POSTERIOR,
-                "crowd": f"{schema.CROWD_LABEL}.label",
-                "crowd_agreement": schema.CROWD_AGREEMENT, "oof": OOF, "soft": SOFT_LABEL,
-                "votes": schema.FERPLUS_VOTES}
+                "label_reason": LABEL_REASON, "soft": SOFT_LABEL}
+    if cfg.auto or cfg.soften:
+        optional["posterior"] = schema.LABEL_POSTERIOR
+    if cfg.labels == "crowd":
+        optional |= {"crowd": f"{schema.CROWD_LABEL}.label",
+                     "crowd_agreement": schema.CROWD_AGREEMENT}
+    if cfg.soften:
+        optional["oof"] = OOF
+        if cfg.soft_from == "votes":
+            optional["votes"] = schema.FERPLUS_VOTES
     columns |= {k: f for k, f in optional.items() if f.split(".")[0] in have}
     return [dict(zip(columns, vals)) for vals in zip(*ds.values(list(columns.values())))]
 
