@@ -26,6 +26,7 @@ from curate.core.workspace import atomic_path, write_json_atomic
 from train.data import ImageSet, augment
 from train.metrics import evaluate
 from train.reference import MEAN, STD, ReferenceSpec
+from train.robust import LOSSES, REWEIGHTS, SCN_RELABEL_FROM, make_loss, relabel_rows, self_cure
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ class TrainConfig:
     schedule: str = "onecycle"
     warmup_frac: float = 0.1
     label_smoothing: float = 0.0
+    loss: str = "ce"  # train/robust.py: ce, gce (generalized cross-entropy)
+    loss_q: float = 0.7  # gce's q
+    reweight: str = "none"  # train/robust.py: none, scn (Self-Cure-Network-style weights)
     shift: int = 3
     flip: bool = True
     patience: int = 8
@@ -69,6 +73,14 @@ class TrainConfig:
             raise InputError(f"in_chans={self.in_chans}: use 1 (grayscale) or 3 (RGB)")
         if self.schedule not in SCHEDULES:  # the registry below the class
             raise InputError(f"schedule={self.schedule!r}: use one of {', '.join(SCHEDULES)}")
+        if self.loss not in LOSSES:
+            raise InputError(f"loss={self.loss!r}: use one of {', '.join(LOSSES)}")
+        if self.reweight not in REWEIGHTS:
+            raise InputError(f"reweight={self.reweight!r}: use one of {', '.join(REWEIGHTS)}")
+        if self.label_smoothing and self.loss != "ce":
+            raise InputError(f"label_smoothing applies to loss='ce', not {self.loss!r}")
+        if not (0 < self.loss_q <= 1):
+            raise InputError(f"loss_q={self.loss_q}: expected a value in (0, 1]")
         if self.monitor not in MONITORS:
             raise InputError(f"monitor={self.monitor!r}: use one of {', '.join(MONITORS)}")
         if not (0 < self.lr < 1):
@@ -228,18 +240,21 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.model = create_model(cfg, len(train.classes)).to(cfg.device)
+        # SCN's attention head (train/robust.py): trained with the model, never saved in it
+        self.aux = (self_cure(self.model.num_features).to(cfg.device)
+                    if cfg.reweight == "scn" else None)
         self.steps = self._steps_per_epoch()
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
-                                     weight_decay=cfg.weight_decay)
+        params = [*self.model.parameters(), *(self.aux.parameters() if self.aux else ())]
+        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sched = SCHEDULES[cfg.schedule](self.opt, cfg, self.steps * cfg.epochs)
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.device.startswith("cuda"))
-        self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.loss_fn = make_loss(cfg.loss, label_smoothing=cfg.label_smoothing, q=cfg.loss_q)
         self.images = torch.from_numpy(train.images).to(cfg.device)
         # soft labels (curate apply --soften) are the targets where the data has them
         targets = train.labels if train.soft is None else train.soft
-        self.labels = torch.from_numpy(targets).to(cfg.device)
+        self.labels = torch.from_numpy(targets).clone().to(cfg.device)  # SCN relabels rows
         self.state = {"epoch": 0, "best_score": -math.inf, "best_epoch": -1, "bad_epochs": 0,
-                      "history": [], "seconds": 0.0, "images": 0}
+                      "history": [], "seconds": 0.0, "images": 0, "relabelled": 0}
         self._best_state: dict | None = None  # the best weights in memory when there is no run_dir
 
     def _steps_per_epoch(self) -> int:
@@ -270,14 +285,37 @@ class Trainer:
         """One optimiser step on the rows `idx`; returns the batch loss."""
         cfg = self.cfg
         x = augment(to_input(self.images[idx]), self.gen, cfg.shift, cfg.flip)
+        y = self.labels[idx]
         with _autocast(cfg.device):
-            loss = self.loss_fn(self.model(x), self.labels[idx])
+            if self.aux is None:
+                loss = self.loss_fn(self.model(x), y)
+            else:
+                step = self.aux.step(self.model, x, y, self.loss_fn)
+                loss = step.loss
+        if self.aux is not None and self.state["epoch"] >= SCN_RELABEL_FROM * cfg.epochs:
+            self._relabel(idx, step, y)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt)
         self.scaler.update()
         self.sched.step()
         return float(loss.detach())
+
+    def _relabel(self, idx, step, y) -> None:  # noqa: ANN001 - tensors and a robust.Step
+        """SCN's relabelling: the batch's low-weight rows whose prediction beats their target
+        by the margin take the predicted class for the rest of the run."""
+        import torch
+
+        rows, cls = relabel_rows(step, y)
+        if not len(rows):
+            return
+        at = idx[rows]
+        if self.labels.ndim == 1:
+            self.labels[at] = cls
+        else:
+            self.labels[at] = torch.nn.functional.one_hot(cls, self.labels.shape[1]).to(
+                self.labels.dtype)
+        self.state["relabelled"] += int(len(rows))
 
     def fit(self) -> FitResult:
         """Train until the epoch budget or early stopping; keep the best weights on val."""
@@ -305,6 +343,8 @@ class Trainer:
         st["seconds"] += time.perf_counter() - t0
         row = {"epoch": st["epoch"] + 1, "train_loss": train_loss,
                "lr": self.opt.param_groups[0]["lr"]}
+        if self.aux is not None:
+            row["relabelled"] = st.get("relabelled", 0)  # SCN: train labels changed so far
         if self.val is not None and len(self.val):
             val = _val_metrics(self.model, self.val, self.cfg)
             row.update({f"val_{k}": v for k, v in val.items()})
@@ -352,6 +392,8 @@ class Trainer:
                 "rng": {"gen": self.gen.get_state(), "torch": torch.get_rng_state()},
                 "state": {**self.state, "history": json.dumps(self.state["history"])},
                 "config": json.dumps(self.cfg.to_dict(), sort_keys=True)}
+        if self.aux is not None:  # SCN: its head and the labels it changed
+            ckpt.update(aux=self.aux.state_dict(), labels=self.labels.cpu())
         with atomic_path(self.dir / LAST, suffix=".pt") as tmp:
             torch.save(ckpt, tmp)
 
@@ -368,6 +410,9 @@ class Trainer:
             self.opt.load_state_dict(ckpt["optimizer"])
             self.sched.load_state_dict(ckpt["scheduler"])
             self.scaler.load_state_dict(ckpt["scaler"])
+            if self.aux is not None:
+                self.aux.load_state_dict(ckpt["aux"])
+                self.labels = ckpt["labels"].to(self.cfg.device)
             saved_cfg = ckpt["config"]
             rng, state = ckpt["rng"], dict(ckpt["state"])
         except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways
