@@ -20,12 +20,13 @@ from train.data import ImageSet
 from train.loop import TrainConfig
 from train.metrics import Metrics, evaluate
 from train.report import REPORT_HTML, REPORT_MD, RESULTS, write_report
+from train.robust import RECIPES
 from train.run import (
     METRICS,
     TEST_PROBS,
     DataSource,
+    load_probs,
     load_source,
-    load_test_probs,
     named_view,
     read_json,
     run_training,
@@ -61,17 +62,33 @@ class CompareConfig:
             raise InputError(f"--seeds {self.seeds}: must be at least 1")
 
 
+def recipe(name: str) -> dict[str, Any]:
+    """The TrainConfig settings of a variant: `<base>+<recipe>` (e.g. `raw+gce`) trains on
+    <base> with train/robust.py's RECIPES[<recipe>]; a plain name trains as given."""
+    _, plus, tail = name.partition("+")
+    if not plus:
+        return {}
+    if tail not in RECIPES:
+        raise InputError(f"variant {name!r}: unknown robust-training recipe {tail!r}; use one "
+                         f"of {', '.join(RECIPES)} (e.g. raw+gce)")
+    return RECIPES[tail]
+
+
 def parse_variants(text: str, dataset: str | None = None, views: bool = False,
                    restored: bool = True) -> tuple[tuple[str, DataSource], ...]:
-    """`raw=DIR,curated=DIR` (or `raw,curated` for views of the dataset) -> named sources."""
+    """`raw=DIR,curated=DIR` (or `raw,curated` for views of the dataset) -> named sources; a
+    `+recipe` suffix (`raw+gce`) trains on the base view with a robust method."""
     out = []
     for item in filter(None, (t.strip() for t in text.split(","))):
         if views:
-            out.append((item, DataSource(view=item, dataset=dataset, restored=restored)))
+            recipe(item)
+            out.append((item, DataSource(view=item.partition("+")[0], dataset=dataset,
+                                         restored=restored)))
             continue
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise InputError(f"variant {item!r}: write NAME=DIR, e.g. raw=exports/fer-raw")
+        recipe(name.strip())
         out.append((name.strip(), DataSource(folder=Path(path.strip()))))
     return tuple(out)
 
@@ -172,8 +189,12 @@ def compare(cfg: CompareConfig, out: Path, *, progress: bool = False) -> Compare
     done = _already_done(out, fp)
     if done is not None:
         return done
-    loaded = {name: load_source(src, cfg.base.img_size, cfg.base.in_chans, progress)
-              for name, src in cfg.variants}
+    by_source: dict[str, ImageSet] = {}  # raw and raw+gce share one load
+    for _, src in cfg.variants:
+        if src.describe() not in by_source:
+            by_source[src.describe()] = load_source(src, cfg.base.img_size, cfg.base.in_chans,
+                                                    progress)
+    loaded = {name: by_source[src.describe()] for name, src in cfg.variants}
     _check_same_test(loaded)
     results = _train_all(cfg, loaded, out, progress)
     copies = test_with_train_copy(loaded)
@@ -206,7 +227,7 @@ def _train_all(cfg: CompareConfig, loaded: dict[str, ImageSet], out: Path,
     for backbone in cfg.backbones:
         for seed in range(cfg.seeds):
             for name, src in cfg.variants:
-                tc = replace(cfg.base, backbone=backbone, seed=seed)
+                tc = replace(cfg.base, backbone=backbone, seed=seed, **recipe(name))
                 run_dir = out / "runs" / f"{name}-{backbone}-s{seed}"
                 log.info("training %s on %s (seed %d)", backbone, name, seed)
                 r = run_training(src, tc, run_dir, progress=progress, data=loaded[name])
@@ -261,7 +282,7 @@ def test_with_train_copy(loaded: dict[str, ImageSet]) -> set[str]:
 
 def rescore(probs_path: Path, test: ImageSet, drop: set[str]) -> Metrics | None:
     """The run's test metrics without the `drop` keys (None: no saved probabilities)."""
-    saved = load_test_probs(probs_path)
+    saved = load_probs(probs_path)
     if saved is None:
         return None
     keys, probs = saved

@@ -35,7 +35,16 @@ from train.metrics import Metrics, evaluate
 log = logging.getLogger(__name__)
 METRICS = "metrics.json"
 DATA_KEY = "data_key.txt"  # the data_key a run in this folder trains on
-TEST_PROBS = "test_probs.npz"  # test sample keys + predicted probabilities, for re-scoring subsets
+SCORED_SPLITS = ("val", "test")  # the splits whose predictions a run keeps (`probs_file`)
+
+
+def probs_file(split: str) -> str:
+    """A run's saved predictions on `split` (sample keys + probabilities, for re-scoring any
+    subset against any label set): test_probs.npz, val_probs.npz."""
+    return f"{split}_probs.npz"
+
+
+TEST_PROBS = probs_file("test")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,7 +180,10 @@ def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool
         best_epoch=fit.best_epoch, stopped_early=fit.stopped_early,
         test=evaluate(probs, test.labels, test.classes),
         cost=_cost(fit, cfg, test, t0))
-    save_test_probs(out / TEST_PROBS, test.ids, probs)
+    save_probs(out / TEST_PROBS, test.ids, probs)
+    val = data.split("val")
+    save_probs(out / probs_file("val"), val.ids,
+               predict(fit.model, val.images, device=cfg.device, tta_flip=cfg.tta_flip))
     write_json_atomic(result.to_dict(), out / METRICS)  # last: its presence means the run is complete
     return result
 
@@ -185,8 +197,9 @@ def _finished(out: Path, cfg: TrainConfig, data: ImageSet, key: str) -> TrainRes
             or done.get("data_key") != key):
         return None
     log.info("%s already finished with these settings; reusing it", out)
-    if not (out / TEST_PROBS).is_file() and (out / BEST).is_file():
-        _save_best_test_probs(out, cfg, data.split("test"))  # a run from before them
+    for split in SCORED_SPLITS:
+        if not (out / probs_file(split)).is_file() and (out / BEST).is_file():
+            _save_best_probs(out, cfg, data.split(split), split)  # a run from before them
     return TrainResult.from_dict(done)
 
 
@@ -199,12 +212,12 @@ def _cost(fit: FitResult, cfg: TrainConfig, test: ImageSet, t0: float) -> dict[s
             "total_seconds": round(time.perf_counter() - t0, 2)}
 
 
-def _save_best_test_probs(out: Path, cfg: TrainConfig, test: ImageSet) -> None:
+def _save_best_probs(out: Path, cfg: TrainConfig, data: ImageSet, split: str) -> None:
     model = create_model(cfg)
     load_weights(model, out / BEST)
-    probs = predict(model.to(cfg.device).eval(), test.images, device=cfg.device,
+    probs = predict(model.to(cfg.device).eval(), data.images, device=cfg.device,
                     tta_flip=cfg.tta_flip)
-    save_test_probs(out / TEST_PROBS, test.ids, probs)
+    save_probs(out / probs_file(split), data.ids, probs)
 
 
 def _soft_rows(train: ImageSet) -> int:
@@ -214,14 +227,14 @@ def _soft_rows(train: ImageSet) -> int:
     return int((train.soft.max(1) < 1.0 - 1e-6).sum())
 
 
-def save_test_probs(path: Path, ids: list[str], probs: np.ndarray) -> None:
-    """The test predictions keyed by file name (or sample id), written atomically."""
+def save_probs(path: Path, ids: list[str], probs: np.ndarray) -> None:
+    """A split's predictions keyed by file name (or sample id), written atomically."""
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez_compressed(tmp, keys=np.array([Path(k).name for k in ids]),
                             probs=probs.astype(np.float32))
 
 
-def load_test_probs(path: Path) -> tuple[list[str], np.ndarray] | None:
+def load_probs(path: Path) -> tuple[list[str], np.ndarray] | None:
     """(keys, probs) saved by a finished run, or None (runs from before the file existed)."""
     try:
         with np.load(path) as z:
