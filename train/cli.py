@@ -19,6 +19,7 @@ from train.compare import PROFILES
 from train.evaluate import LABEL_FIELDS
 from train.loop import SCHEDULES
 from train.metrics import Metrics
+from train.run import SCORED_SPLITS
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 app.callback()(global_options)
@@ -29,6 +30,7 @@ Schedule = Enum("Schedule", {s: s for s in SCHEDULES}, type=str)
 LabelField = Enum("LabelField", {f: f for f in LABEL_FIELDS}, type=str)
 Profile = Enum("Profile", {p: p for p in PROFILES}, type=str)
 Split = Enum("Split", {s: s for s in SPLITS}, type=str)
+ScoreSplit = Enum("ScoreSplit", {s: s for s in SCORED_SPLITS}, type=str)
 
 Seed = Annotated[int, typer.Option(help="Seed of every RNG.")]
 
@@ -130,8 +132,15 @@ def compare_cmd(
     restored: Annotated[bool, typer.Option(
         help="With --views: train and test the curated variant on the restored files where "
              "restoration ran (--no-restored: the original files).")] = True,
+    score_split: Annotated[ScoreSplit, typer.Option(
+        help="The split every run is scored on: test (the claim) or val (a dev figure: the "
+             "FER+ dev votes are val's).")] = ScoreSplit["test"],
+    external_test: Annotated[list[str] | None, typer.Option(
+        help="NAME:PATH of another dataset (RAF-DB layout or imagefolder), ingested into "
+             "dataset NAME; its test split is scored by every run. Repeatable.")] = None,
 ) -> None:
-    """Same backbones, budget and seeds on each variant; Markdown + HTML report."""
+    """Same backbones, budget and seeds on each variant; Markdown + HTML report. Variants
+    `raw+smooth`, `raw+gce`, `raw+scn` are robust-training baselines on raw."""
     from train.compare import CompareSettings, run_compare
 
     st = state(ctx)
@@ -141,11 +150,15 @@ def compare_cmd(
             variants=variants, views=views, backbones=names, seeds=seeds, profile=profile.value,
             epochs=epochs, img_size=img_size, batch_size=batch_size, device=pick_device(device),
             out=out, dataset=st.dataset, workspace=st.workspace, restored=restored,
+            score_split=score_split.value, external_test=tuple(external_test or ()),
             progress=st.progress))
-    t = Table("backbone", "variant", "seeds", "accuracy %", "macro-F1 %", title="test, mean ± std")
-    for row in r.summary["table"]:
+    rows = r.summary["table"]
+    metrics = [m for m in (rows[0]["scores"] if rows else {}) if "without" not in m]
+    t = Table("backbone", "variant", "seeds", *(f"{m} %" for m in metrics),
+              title=f"{r.summary['truth']['split']}, mean ± std over seeds")
+    for row in rows:
         t.add_row(row["backbone"], row["variant"], str(row["seeds"]),
-                  f"{100 * row['accuracy'][0]:.1f} ± {100 * row['accuracy'][1]:.1f}",
-                  f"{100 * row['macro_f1'][0]:.1f} ± {100 * row['macro_f1'][1]:.1f}")
+                  *(f"{100 * row['scores'][m][0]:.1f} ± {100 * row['scores'][m][1]:.1f}"
+                    for m in metrics))
     console.print(t)
     console.print(f"report: {r.markdown} and {r.html}")

@@ -17,20 +17,29 @@ import numpy as np
 from curate.core import schema
 from curate.core.errors import InputError
 from train.data import ImageSet
+from train.external import ExternalTest, ensure_ingested, load_external, score_external
 from train.loop import TrainConfig
-from train.metrics import Metrics, evaluate
 from train.report import REPORT_HTML, REPORT_MD, RESULTS, write_report
 from train.robust import RECIPES
 from train.run import (
     METRICS,
+    SCORED_SPLITS,
     TEST_PROBS,
     DataSource,
-    load_probs,
     load_source,
     named_view,
     read_json,
     run_training,
     test_key,
+)
+from train.scoring import (
+    SCORES,
+    SUBSETS,
+    Truth,
+    build_truth,
+    crowd_votes,
+    mean_std,
+    score_run,
 )
 
 log = logging.getLogger(__name__)
@@ -45,12 +54,16 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True, kw_only=True)
 class CompareConfig:
-    """A resolved comparison: named data variants, backbones, seeds and the shared settings."""
+    """A resolved comparison: named data variants, backbones, seeds and the shared settings;
+    what every run is scored on (train/scoring.py) and the external tests."""
 
     variants: tuple[tuple[str, DataSource], ...]
     backbones: tuple[str, ...]
     seeds: int
     base: TrainConfig
+    score_split: str = "test"
+    external: tuple[ExternalTest, ...] = ()
+    dataset: str | None = None  # where the crowd votes of the scored samples are read
 
     def __post_init__(self) -> None:
         if len(self.variants) < 2:
@@ -60,6 +73,11 @@ class CompareConfig:
             raise InputError(f"variant names must differ: {', '.join(names)}")
         if self.seeds < 1:
             raise InputError(f"--seeds {self.seeds}: must be at least 1")
+        if self.score_split not in SCORED_SPLITS:
+            raise InputError(f"--score-split {self.score_split!r}: use "
+                             f"{' or '.join(SCORED_SPLITS)}")
+        if len({e.name for e in self.external}) != len(self.external):
+            raise InputError("--external-test names must differ")
 
 
 def recipe(name: str) -> dict[str, Any]:
@@ -110,6 +128,8 @@ class CompareSettings:
     dataset: str = "fer"
     workspace: Path | None = None
     restored: bool = True  # views: the curated images are the restored files where present
+    score_split: str = "test"  # val: a dev figure (the FER+ dev votes are val's), never the claim
+    external_test: tuple[str, ...] = ()  # NAME:PATH, another dataset's test split
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -129,7 +149,9 @@ class CompareSettings:
         variants = parse_variants(self.variants or self.views or "", self.dataset,
                                   self.views is not None, self.restored)
         return CompareConfig(variants=variants, backbones=names, seeds=self.seeds or p["seeds"],
-                             base=base)
+                             base=base, score_split=self.score_split,
+                             external=tuple(ExternalTest.parse(t) for t in self.external_test),
+                             dataset=self.dataset)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,7 +159,7 @@ class CompareResult:
     """A comparison: every run's result (results.json's records), the summary, the report."""
 
     results: list[dict[str, Any]]  # one per (variant, backbone, seed): TrainResult.to_dict() + keys
-    summary: dict[str, Any]  # `summarise` + test_with_train_copy (results.json's summary)
+    summary: dict[str, Any]  # `summarise` + the scored truth (results.json's summary)
     markdown: str
     html: str
     noop: bool = False  # the same comparison on the same data had already run
@@ -197,15 +219,43 @@ def compare(cfg: CompareConfig, out: Path, *, progress: bool = False) -> Compare
     loaded = {name: by_source[src.describe()] for name, src in cfg.variants}
     _check_same_test(loaded)
     results = _train_all(cfg, loaded, out, progress)
-    copies = test_with_train_copy(loaded)
+    truth = _truth(cfg, loaded)
     for r in results:
-        test = loaded[r["variant"]].split("test")
-        r["test_without_train_copies"] = rescore(Path(r["run"]) / TEST_PROBS, test, copies)
-    summary = summarise(results, [n for n, _ in cfg.variants], cfg.backbones)
-    summary["test_with_train_copy"] = len(copies)
+        r["scores"] = score_run(Path(r["run"]), truth)
+    _score_external(cfg, results, progress)
+    summary = summarise(results, [n for n, _ in cfg.variants], cfg.backbones,
+                        [e.name for e in cfg.external])
+    summary["truth"] = describe_truth(truth)
     paths = write_report(out, results, summary, time.perf_counter() - t0, fingerprint=fp)
     return CompareResult(results=results, summary=summary, markdown=paths.markdown,
                          html=paths.html)
+
+
+def _truth(cfg: CompareConfig, loaded: dict[str, ImageSet]) -> Truth:
+    """The score split's shared samples, labels and (where the dataset has them) crowd votes."""
+    base, src = cfg.variants[0]
+    votes = crowd_votes(src, loaded[base].split(cfg.score_split), cfg.dataset)
+    return build_truth(loaded, base, cfg.score_split, votes)
+
+
+def describe_truth(t: Truth) -> dict[str, Any]:
+    """What the scores were computed on (the report's first lines)."""
+    from curate.core.votes import emotion_majority
+
+    majority = 0 if t.votes is None else int((emotion_majority(t.votes) >= 0).sum())
+    return {"split": t.split, "n": len(t.keys), "voted": t.voted, "majority": majority,
+            "left_out": t.voted - majority, "with_train_copy": int(t.copied.sum())}
+
+
+def _score_external(cfg: CompareConfig, results: list[dict[str, Any]], progress: bool) -> None:
+    """Every run's best checkpoint on each external test (`r["external"][name]`)."""
+    for ext in cfg.external:
+        ensure_ingested(ext)
+        data = load_external(ext, cfg.base.img_size, cfg.base.in_chans, progress)
+        log.info("external test %s: %d images", ext.name, len(data))
+        for r in results:
+            r.setdefault("external", {})[ext.name] = score_external(
+                Path(r["run"]), data, ext, cfg.base.device)
 
 
 def _already_done(out: Path, fp: str) -> CompareResult | None:
@@ -257,80 +307,81 @@ def inputs_fingerprint(cfg: CompareConfig) -> str:
             names = ["id", f"{field}.label", schema.FILEPATH, schema.SPLIT]
             # soft labels (apply --soften) are training targets: a change re-runs the comparison
             # (an augmented copy's comes from its parent, whose row is here)
-            names += [schema.SOFT_LABEL] if schema.SOFT_LABEL in view.get_field_schema() else []
+            have = view.get_field_schema()
+            names += [schema.SOFT_LABEL] if schema.SOFT_LABEL in have else []
+            # crowd votes are what the clean-label scores use: new votes re-score the runs
+            names += [schema.FERPLUS_VOTES] if schema.FERPLUS_VOTES in have else []
             cols = view.values(names)
             rows += [(name, *r) for r in sorted(zip(*cols, strict=True))]
     settings = {"variants": [(n, s.describe()) for n, s in cfg.variants],
-                "backbones": list(cfg.backbones), "seeds": cfg.seeds, "train": cfg.base.to_dict()}
+                "backbones": list(cfg.backbones), "seeds": cfg.seeds, "train": cfg.base.to_dict(),
+                "score_split": cfg.score_split,
+                "external": [(e.name, str(e.path)) for e in cfg.external]}
     return runs.fingerprint(settings, rows)
 
 
-def test_with_train_copy(loaded: dict[str, ImageSet]) -> set[str]:
-    """Keys of the test images that are pixel-identical (as loaded) to a train or val image of
-    any variant: FER-2013's train/test leakage. A model can score them by memory, so a variant
-    that removed the leaked copies from train is also scored on the test without them."""
-    from curate.core.hashing import pixel_digest
-
-    out: set[str] = set()
-    for d in loaded.values():
-        seen = {pixel_digest(img) for img in d.images[d.splits != "test"]}
-        test = d.split("test")
-        out |= {Path(k).name for k, img in zip(test.ids, test.images, strict=True)
-                if pixel_digest(img) in seen}
-    return out
+def score_of(r: dict[str, Any], metric: str) -> float | None:
+    """One run's value of a report metric (`metric_names`), None where it has none."""
+    for label, label_set, key in SCORES:
+        for subset in SUBSETS:
+            if metric == _metric_name(label, subset):
+                got = ((r.get("scores") or {}).get(label_set) or {}).get(subset)
+                return None if got is None else got[key]
+    name, _, key = metric.rpartition(" ")
+    got = (r.get("external") or {}).get(name)
+    return None if got is None else got[{"accuracy": "accuracy", "macro-F1": "macro_f1"}[key]]
 
 
-def rescore(probs_path: Path, test: ImageSet, drop: set[str]) -> Metrics | None:
-    """The run's test metrics without the `drop` keys (None: no saved probabilities)."""
-    saved = load_probs(probs_path)
-    if saved is None:
-        return None
-    keys, probs = saved
-    if keys != [Path(k).name for k in test.ids]:
-        log.warning("%s: saved test predictions do not match the test split; not re-scored",
-                    probs_path)
-        return None
-    keep = np.array([k not in drop for k in keys])
-    return evaluate(probs[keep], test.labels[keep], test.classes) if keep.any() else None
+def _metric_name(label: str, subset: str) -> str:
+    return label if subset == "all" else f"{label} (without train copies)"
 
 
-# (label, result key, metric) of each variant-vs-baseline verdict, in report order.
-VERDICTS = (("macro_f1", "test", "macro_f1"), ("accuracy", "test", "accuracy"),
-            ("macro_f1 (test without train copies)", "test_without_train_copies", "macro_f1"))
+def metric_names(externals: list[str]) -> list[str]:
+    """Every metric of the report, leading with the crowd's (train/scoring.py SCORES), each
+    whole and without train copies, then each external test's accuracy and macro-F1."""
+    return ([_metric_name(label, sub) for sub in SUBSETS for label, _, _ in SCORES]
+            + [f"{e} {m}" for e in externals for m in ("accuracy", "macro-F1")])
 
 
-def summarise(results: list[dict], variants: list[str],
-              backbones: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
-    """Mean ± std per (backbone, variant) and the noise verdict of each variant vs the first."""
+def summarise(results: list[dict], variants: list[str], backbones: tuple[str, ...],
+              externals: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Mean ± std per (backbone, variant) of every metric all its runs have, and the noise
+    verdicts: each variant vs the first (raw), and each plain variant vs the best robust-
+    training baseline (`<base>+<recipe>`) on that metric."""
     table, verdicts = [], []
+    names = metric_names(externals or [])
+    robust = [v for v in variants if recipe(v)]
     for bb in backbones:
         per = {v: [r for r in results if r["backbone"] == bb and r["variant"] == v]
                for v in variants}
-        table += [_table_row(bb, v, rs) for v, rs in per.items()]
+        values = {v: {m: [score_of(r, m) for r in rs] for m in names} for v, rs in per.items()}
+        have = [m for m in names if all(None not in values[v][m] and values[v][m]
+                                        for v in variants)]
+        table += [_table_row(bb, v, rs, {m: values[v][m] for m in have}) for v, rs in per.items()]
         base = variants[0]
-        for v in variants[1:]:
-            for label, key, m in VERDICTS:
-                if not all(r.get(key) for r in per[base] + per[v]):
-                    continue  # runs from before test predictions were saved
-                verdict = noise_verdict([r[key][m] for r in per[base]],
-                                        [r[key][m] for r in per[v]])
-                verdicts.append({"backbone": bb, "metric": label, "baseline": base, "variant": v,
-                                 **asdict(verdict)})
+        for m in have:
+            for v in variants[1:]:
+                verdicts.append(_verdict(bb, m, base, v, values))
+            if not robust:
+                continue
+            best = max(robust, key=lambda v, m=m: float(np.mean(values[v][m])))
+            for v in variants[1:]:
+                if not recipe(v):
+                    verdicts.append({**_verdict(bb, m, best, v, values), "against": "best robust"})
     return {"table": table, "verdicts": verdicts}
 
 
-def _table_row(backbone: str, variant: str, rs: list[dict]) -> dict[str, Any]:
+def _verdict(bb: str, metric: str, base: str, variant: str,
+             values: dict[str, dict[str, list]]) -> dict[str, Any]:
+    v = noise_verdict(values[base][metric], values[variant][metric])
+    return {"backbone": bb, "metric": metric, "baseline": base, "variant": variant,
+            "against": "baseline", **asdict(v)}
+
+
+def _table_row(backbone: str, variant: str, rs: list[dict],
+               values: dict[str, list[float]]) -> dict[str, Any]:
     """The mean ± std row of one (backbone, variant) over its seeds."""
-    row: dict[str, Any] = {"backbone": backbone, "variant": variant, "seeds": len(rs)}
-    for m in ("accuracy", "macro_f1", "ece"):
-        row[m] = _mean_std([r["test"][m] for r in rs])
-    sub = [r.get("test_without_train_copies") for r in rs]
-    if all(sub):
-        for m in ("accuracy", "macro_f1"):
-            row[f"{m}_without_train_copies"] = _mean_std([s[m] for s in sub])
-    row["train_seconds"] = float(np.mean([r["cost"]["train_seconds"] for r in rs]))
-    return row
-
-
-def _mean_std(vals: list[float]) -> tuple[float, float]:
-    return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+    return {"backbone": backbone, "variant": variant, "seeds": len(rs),
+            "scores": {m: mean_std(v) for m, v in values.items()},
+            "ece": mean_std([r["test"]["ece"] for r in rs]),
+            "train_seconds": float(np.mean([r["cost"]["train_seconds"] for r in rs]))}

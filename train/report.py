@@ -1,5 +1,7 @@
 """The comparison report: Markdown + HTML with matplotlib plots (per-class F1 bars, confusion
-matrices side by side, learning curves), a mean ± std table and the seed-noise verdicts.
+matrices side by side, learning curves), what moved and against which labels, mean ± std of
+every score (train/scoring.py: the original labels, the crowd's majority and agreement, each
+whole and without train copies; external tests), the seed-noise verdicts and the cost.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from curate.core.taxonomy import CLASSES
 from curate.core.workspace import atomic_path, write_json_atomic, write_text_atomic
 
 RESULTS, REPORT_MD, REPORT_HTML = "results.json", "report.md", "report.html"
-SECTIONS = ("Summary", "Mean ± std over seeds", "Test without train copies",
+SECTIONS = ("Summary", "Mean ± std over seeds", "Without train copies",
             "Differences vs seed noise", "Per-class F1", "Confusion matrices", "Learning curves",
             "Cost")
+WITHOUT = " (without train copies)"  # the suffix of a metric scored without them (compare)
 
 
 def _plt():  # noqa: ANN202
@@ -110,56 +113,120 @@ def _soft_line(results: list[dict]) -> list[str]:
 def _markdown(results: list[dict], summary: dict, seconds: float, images: dict[str, str]) -> str:
     lines = ["# Comparison report", "", "## Summary", "",
              f"{len(results)} runs, {_train_minutes(results):.1f} min of training in all (this "
-             f"invocation: {seconds / 60:.1f} min; finished runs are reused); test set shared by "
-             f"all variants ({results[0]['test']['n']} images).", *_soft_line(results), ""]
-    lines += _mean_std_section(summary) + _unleaked_section(results, summary)
+             f"invocation: {seconds / 60:.1f} min; finished runs are reused).",
+             *_truth_lines(summary), *_soft_line(results), "", *moved_lines(summary)]
+    lines += _scores_section(summary, "Mean ± std over seeds", lambda m: WITHOUT not in m)
+    lines += _scores_section(summary, "Without train copies", lambda m: WITHOUT in m,
+                             _copies_line(summary))
     lines += _verdict_section(summary)
     for title, key in (("Per-class F1", "f1"), ("Confusion matrices", "confusion"),
                        ("Learning curves", "curves")):
-        lines += ["", f"## {title}", "", f"![{title}]({images[key]})"]
-    return "\n".join(lines + _cost_section(results)) + "\n"
+        lines += ["", f"## {title}", "", "Test split, the variants' own test labels.", "",
+                  f"![{title}]({images[key]})"]
+    return "\n".join(lines + _cost_section(results, summary)) + "\n"
 
 
-def _mean_std_section(summary: dict) -> list[str]:
-    lines = ["## Mean ± std over seeds", "",
-             "| backbone | variant | seeds | accuracy % | macro-F1 % | ECE % |",
-             "|---|---|---|---|---|---|"]
-    for row in summary["table"]:
-        lines.append(f"| {row['backbone']} | {row['variant']} | {row['seeds']} | "
-                     f"{_fmt(row['accuracy'])} | {_fmt(row['macro_f1'])} | {_fmt(row['ece'])} |")
+def _truth_lines(summary: dict) -> list[str]:
+    t = summary.get("truth")
+    if not t:
+        return []
+    split = t["split"]
+    lines = ["", f"Scored on the **{split}** split: {t['n']} samples shared by every variant, "
+             "with the baseline's (original) labels."]
+    if split != "test":
+        lines.append(f"**A dev figure, not the test claim**: {split} selects each run's best "
+                     "epoch, and its crowd votes are the ones the tool is developed against.")
+    if t["voted"]:
+        lines.append(f"{t['voted']} carry FER+ crowd votes: {t['majority']} have a strict "
+                     f"majority among the 7 emotions (the crowd-majority labels), {t['left_out']} "
+                     "have none and are left out of the majority scores (crowd agreement uses "
+                     "every voted sample).")
+    else:
+        lines.append("No sample carries crowd votes (`curate ingest ferplus`): scored against "
+                     "the original labels only.")
     return lines
 
 
-def _unleaked_section(results: list[dict], summary: dict) -> list[str]:
-    lines = ["", "## Test without train copies", ""]
-    copies = summary.get("test_with_train_copy")
-    rows = [r for r in summary["table"] if "macro_f1_without_train_copies" in r]
-    if copies is None or not rows:
-        return [*lines, "Not available: these runs did not save their test predictions."]
-    lines += [f"{copies} test images are pixel-identical to a train or val image (in any "
-              "variant) and can be scored by memory; the scores on the other "
-              f"{results[0]['test']['n'] - copies}:", "",
-              "| backbone | variant | accuracy % | macro-F1 % |", "|---|---|---|---|"]
-    return lines + [f"| {r['backbone']} | {r['variant']} | "
-                    f"{_fmt(r['accuracy_without_train_copies'])} | "
-                    f"{_fmt(r['macro_f1_without_train_copies'])} |" for r in rows]
+def moved_lines(summary: dict) -> list[str]:
+    """One line per comparison (also the pipeline report's): the difference on each metric
+    (whole split) and its verdict."""
+    lines = []
+    pairs: dict[tuple[str, str, str], list[dict]] = {}
+    for v in summary["verdicts"]:
+        if WITHOUT not in v["metric"]:
+            pairs.setdefault((v["backbone"], v["variant"], v["baseline"]), []).append(v)
+    for (bb, variant, base), vs in pairs.items():
+        parts = [f"{v['metric']} {100 * v['diff']:+.1f} ({_sig(v)})" for v in vs]
+        beyond = [v["metric"] for v in vs if v["significant"] and v["diff"] > 0]
+        worse = [v["metric"] for v in vs if v["significant"] and v["diff"] < 0]
+        verdict = (f"beats {base} beyond noise on {', '.join(beyond)}" if beyond
+                   else f"does not beat {base} beyond noise on any label set")
+        if worse:
+            verdict += f"; worse beyond noise on {', '.join(worse)}"
+        lines.append(f"- **{variant} vs {base}** ({bb}): {verdict}. " + "; ".join(parts) + ".")
+    return lines
+
+
+def _sig(v: dict) -> str:
+    if v["significant"] is None:
+        return "1 seed"
+    return f"2 SE {200 * v['se']:.1f}, " + ("beyond noise" if v["significant"] else "noise")
+
+
+def _copies_line(summary: dict) -> list[str]:
+    t = summary.get("truth") or {}
+    if "with_train_copy" not in t:
+        return []
+    return [f"{t['with_train_copy']} {t['split']} images are pixel-identical to an image of a "
+            "split the models learnt from (in any variant) and can be scored by memory; the "
+            f"scores on the other {t['n'] - t['with_train_copy']}:", ""]
+
+
+def _scores_section(summary: dict, title: str, keep, intro: list[str] | None = None) -> list[str]:  # noqa: ANN001
+    rows = summary["table"]
+    metrics = [m for m in (rows[0]["scores"] if rows else {}) if keep(m)]
+    lines = ["", f"## {title}", "", *(intro or [])]
+    if not metrics:
+        return [*lines, "Not available: these runs did not save their predictions."]
+    heads = [m.replace(WITHOUT, "") + " %" for m in metrics]
+    ece = not intro
+    lines += ["| backbone | variant | seeds | " + " | ".join(heads) + (" | ECE % |" if ece else " |"),
+              "|---|---|---|" + "---|" * (len(metrics) + ece)]
+    for row in rows:
+        cells = [_fmt(row["scores"][m]) for m in metrics] + ([_fmt(row["ece"])] if ece else [])
+        lines.append(f"| {row['backbone']} | {row['variant']} | {row['seeds']} | "
+                     + " | ".join(cells) + " |")
+    return lines
 
 
 def _verdict_section(summary: dict) -> list[str]:
     lines = ["", "## Differences vs seed noise", "",
+             "Difference of means over seeds, against the first variant and (for the plain "
+             "variants) against the best robust-training baseline on that metric.", "",
              "| backbone | metric | variant − baseline (pts) | 2 SE (pts) | beyond noise |",
              "|---|---|---|---|---|"]
     for v in summary["verdicts"]:
         se = "n/a (1 seed)" if v["se"] is None else f"{200 * v['se']:.1f}"
         sig = "n/a" if v["significant"] is None else ("yes" if v["significant"] else "no")
-        lines.append(f"| {v['backbone']} | {v['metric']} | {v['variant']} − {v['baseline']}: "
-                     f"{100 * v['diff']:+.1f} | {se} | {sig} |")
+        best = " (best robust)" if v.get("against") == "best robust" else ""
+        lines.append(f"| {v['backbone']} | {v['metric']} | {v['variant']} − {v['baseline']}"
+                     f"{best}: {100 * v['diff']:+.1f} | {se} | {sig} |")
     return lines
 
 
-def _cost_section(results: list[dict]) -> list[str]:
-    lines = ["", "## Cost", "", "| run | train s | images/s | params | inference ms/image |",
-             "|---|---|---|---|---|"]
+def _cost_section(results: list[dict], summary: dict) -> list[str]:
+    rows = summary["table"]
+    lines = ["", "## Cost", "", "Mean training seconds per run; speed vs the first variant's "
+             "plain loop (same backbone, this invocation's machine).", "",
+             "| backbone | variant | train s | speed vs " + (rows[0]["variant"] if rows else "")
+             + " |", "|---|---|---|---|"]
+    for row in rows:
+        ref = next(r for r in rows if r["backbone"] == row["backbone"])
+        ratio = ref["train_seconds"] / row["train_seconds"] if row["train_seconds"] else 0.0
+        lines.append(f"| {row['backbone']} | {row['variant']} | {row['train_seconds']:.0f} | "
+                     f"{ratio:.2f}x |")
+    lines += ["", "| run | train s | images/s | params | inference ms/image |",
+              "|---|---|---|---|---|"]
     for r in results:
         c = r["cost"]
         lines.append(f"| {r['variant']} {r['backbone']} s{r['seed']} | {c['train_seconds']} | "

@@ -8,10 +8,8 @@ measured truth of the label flags.
   consensus), `crowd_agreement` (its share of the emotion votes) and `crowd_label_quality`
   (CROWDLAB's confidence that the consensus is right), and the three-way disagreements
   (`DISAGREEMENTS`).
-- `plurality_wrong`: FER+'s own reading of a flag: a label is wrong when the plurality of the
-  10 votes (first of equal counts, the 10 columns) is another column than the label's.
-- `vote_shares`: each row's distribution over the 7 emotions (the soft target of
-  `apply --soft-from votes`).
+- The vote arithmetic (`plurality_wrong`: FER+'s own reading of a flag; `vote_shares`, the soft
+  target of `apply --soft-from votes`; majorities) is `curate.core.votes`, shared with `train`.
 """
 
 from __future__ import annotations
@@ -22,48 +20,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from curate.core.issues import Stat
-from curate.core.taxonomy import CLASS_INDEX, CLASS_VOTE_COLUMNS, FERPLUS_COLUMNS, FERPLUS_TO_CLASS
+from curate.core.votes import (  # noqa: F401 - the crowd's vote arithmetic, used as crowd.*
+    CLASS_COLUMN,
+    crowd_class,
+    emotion_votes,
+    majority,
+    plurality_wrong,
+    vote_shares,
+)
 
-CLASS_COLUMN = np.array(CLASS_VOTE_COLUMNS)  # the FER+ vote column of each class
 # the three-way disagreements: issue kind -> what it means
 DISAGREEMENTS = {
     "crowd_given": "the given label is not the crowd's consensus",
     "crowd_model": "the model's suggestion is not the crowd's consensus",
     "crowd_split": "given and model disagree and no class has a strict majority of the votes",
 }
-
-
-def emotion_votes(votes: np.ndarray) -> np.ndarray:
-    """(N, 7) vote counts in CLASSES order from FER+'s (N, 10) columns."""
-    return np.asarray(votes, dtype=np.int64)[:, CLASS_COLUMN]
-
-
-def vote_shares(votes: np.ndarray) -> np.ndarray:
-    """(N, 7) share of each class among a row's emotion votes (rows without any: all zero)."""
-    e = emotion_votes(votes).astype(np.float64)
-    total = e.sum(1, keepdims=True)
-    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
-
-
-def crowd_class(votes: np.ndarray) -> np.ndarray:
-    """Each row's crowd class: the plurality of its emotion votes (-1: no emotion votes)."""
-    e = emotion_votes(votes)
-    return np.where(e.sum(1) > 0, e.argmax(1), -1)
-
-
-def plurality_wrong(given: np.ndarray, votes: np.ndarray) -> np.ndarray:
-    """True where the plurality of the 10 votes is not the given label's column."""
-    return np.asarray(votes).argmax(1) != CLASS_COLUMN[np.asarray(given)]
-
-
-def majority(votes: np.ndarray) -> np.ndarray:
-    """The strict majority class of the emotion votes among all 10 votes (-1: none, or a
-    contempt / unknown / not-a-face majority)."""
-    v = np.asarray(votes)
-    best = v.argmax(1)
-    strict = 2 * v.max(1) > v.sum(1)
-    cls = np.array([CLASS_INDEX.get(FERPLUS_TO_CLASS[FERPLUS_COLUMNS[b]], -1) for b in best])
-    return np.where(strict, cls, -1)
 
 
 @dataclass(frozen=True)

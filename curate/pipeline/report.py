@@ -151,27 +151,23 @@ def _compare_section(result: PipelineResult) -> list[str]:
     found = [o.summary for o in result.outcomes if o.stage == "compare" and o.status != "skipped"]
     if not found or "summary" not in found[-1]:
         return ["## Raw vs curated", "", "- not run", ""]
+    from train.report import WITHOUT, moved_lines
+
     summary = found[-1]["summary"]
-    out = ["## Raw vs curated", "", "Test split shared by both variants; mean ± std over seeds.", "",
-           "| backbone | variant | seeds | accuracy % | macro-F1 % | ECE % | macro-F1 % without "
-           "test images copied in train |",
-           "|---|---|---:|---:|---:|---:|---:|"]
-    for r in summary.get("table", []):
-        unleaked = r.get("macro_f1_without_train_copies")
-        out.append(f"| {r['backbone']} | {r['variant']} | {r['seeds']} | {_pct(r['accuracy'])} | "
-                   f"{_pct(r['macro_f1'])} | {_pct(r['ece'])} | "
-                   f"{_pct(unleaked) if unleaked else 'n/a'} |")
-    out.append("")
-    if summary.get("test_with_train_copy") is not None:
-        out += [f"- {summary['test_with_train_copy']} test images have a pixel-identical copy in "
-                "train or val (FER-2013's leakage); the last column scores the others.", ""]
-    for v in summary.get("verdicts", []):
-        sig = {True: "larger than seed noise (> 2 SE)", False: "within seed noise",
-               None: "too few seeds to tell"}[v.get("significant")]
-        out.append(f"- {v['backbone']} {v['metric']}: {v['variant']} - {v['baseline']} = "
-                   f"{100 * v['diff']:+.2f} pts, {sig}")
+    rows = summary.get("table", [])
+    metrics = [m for m in (rows[0]["scores"] if rows else {}) if WITHOUT not in m]
+    split = (summary.get("truth") or {}).get("split", "test")
+    out = ["## Raw vs curated", "", f"Scored on the {split} split"
+           + (" (a dev figure)" if split != "test" else "") + "; mean ± std over seeds.", "",
+           "| backbone | variant | seeds | " + " | ".join(f"{m} %" for m in metrics) + " |",
+           "|---|---|---:|" + "---:|" * len(metrics)]
+    for r in rows:
+        out.append(f"| {r['backbone']} | {r['variant']} | {r['seeds']} | "
+                   + " | ".join(_pct(r["scores"][m]) for m in metrics) + " |")
+    out += ["", *moved_lines(summary)]
     if found[-1].get("markdown"):
-        out.append(f"- full comparison report: `{found[-1]['markdown']}`")
+        out.append(f"- full comparison report (without train copies, every verdict, cost): "
+                   f"`{found[-1]['markdown']}`")
     return [*out, ""]
 
 

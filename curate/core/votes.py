@@ -1,0 +1,59 @@
+"""Arithmetic on FER+ crowd votes, (N, 10) counts in `taxonomy.FERPLUS_COLUMNS` order (the
+`ferplus_votes` field): one definition for the label audit (`curate.clean.crowd`) and the
+clean-label scores of `train compare`.
+
+- `emotion_votes` / `vote_shares`: the 7 emotions' counts and shares (contempt, unknown and
+  not-a-face votes are none of the 7 classes);
+- `crowd_class`: the plurality of the emotion votes; `emotion_majority`: a strict majority of
+  the emotion votes (the clean-label test's labels); `majority`: a strict majority of all 10;
+- `plurality_wrong`: FER+'s own reading of a label flag: the plurality of the 10 votes (first
+  of equal counts) is another column than the label's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from curate.core.taxonomy import CLASS_INDEX, CLASS_VOTE_COLUMNS, FERPLUS_COLUMNS, FERPLUS_TO_CLASS
+
+CLASS_COLUMN = np.array(CLASS_VOTE_COLUMNS)  # the FER+ vote column of each class
+
+
+def emotion_votes(votes: np.ndarray) -> np.ndarray:
+    """(N, 7) vote counts in CLASSES order from FER+'s (N, 10) columns."""
+    return np.asarray(votes, dtype=np.int64)[:, CLASS_COLUMN]
+
+
+def vote_shares(votes: np.ndarray) -> np.ndarray:
+    """(N, 7) share of each class among a row's emotion votes (rows without any: all zero)."""
+    e = emotion_votes(votes).astype(np.float64)
+    total = e.sum(1, keepdims=True)
+    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+
+
+def crowd_class(votes: np.ndarray) -> np.ndarray:
+    """Each row's crowd class: the plurality of its emotion votes (-1: no emotion votes)."""
+    e = emotion_votes(votes)
+    return np.where(e.sum(1) > 0, e.argmax(1), -1)
+
+
+def plurality_wrong(given: np.ndarray, votes: np.ndarray) -> np.ndarray:
+    """True where the plurality of the 10 votes is not the given label's column."""
+    return np.asarray(votes).argmax(1) != CLASS_COLUMN[np.asarray(given)]
+
+
+def emotion_majority(votes: np.ndarray) -> np.ndarray:
+    """The class holding a strict majority (more than half) of a row's emotion votes; -1 where
+    none does or the row has no emotion votes."""
+    e = emotion_votes(votes)
+    return np.where(2 * e.max(1) > np.maximum(e.sum(1), 1), e.argmax(1), -1)
+
+
+def majority(votes: np.ndarray) -> np.ndarray:
+    """The strict majority class of the emotion votes among all 10 votes (-1: none, or a
+    contempt / unknown / not-a-face majority)."""
+    v = np.asarray(votes)
+    best = v.argmax(1)
+    strict = 2 * v.max(1) > v.sum(1)
+    cls = np.array([CLASS_INDEX.get(FERPLUS_TO_CLASS[FERPLUS_COLUMNS[b]], -1) for b in best])
+    return np.where(strict, cls, -1)

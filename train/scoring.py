@@ -1,0 +1,193 @@
+"""What `train compare` scores every run against, on one split (`--score-split`: test, the
+claim; val, a dev figure): the same samples for every variant, each run's saved predictions on
+that split (`run.probs_file`), and every label set the samples carry.
+
+- `original`: the split's labels as the baseline variant (the first, raw) has them: FER-2013's
+  own, the noisy labels the tool exists to fix;
+- `crowd_majority`: where the samples carry FER+ votes (`ferplus_votes`), the class with a strict
+  majority of the 7 emotions' votes (`curate.core.votes.emotion_majority`); voted samples
+  without one are left out and counted. Accuracy and macro-F1 (on FER-2013's test only 16
+  samples have a disgust majority: macro-F1 swings between seeds, accuracy leads);
+- `crowd_agreement`: the share of a sample's emotion votes that agree with the prediction (the
+  chance a random annotator agrees), over every sample with emotion votes.
+
+Each is also scored without the samples that have a pixel-identical copy in a split the model
+learnt or was selected on (FER-2013's train/test leakage): `SUBSETS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curate.core import schema
+from curate.core.votes import emotion_majority, emotion_votes, vote_shares
+from train.data import MANIFEST, ImageSet
+from train.metrics import evaluate
+from train.run import DataSource, load_probs, probs_file
+
+log = logging.getLogger(__name__)
+
+LABEL_SETS = ("original", "crowd_majority", "crowd_agreement")
+SUBSETS = ("all", "without_train_copies")
+# (report label, label set, metric) of every score, leading with what moves least by chance
+SCORES = (("crowd agreement", "crowd_agreement", "agreement"),
+          ("crowd majority accuracy", "crowd_majority", "accuracy"),
+          ("crowd majority macro-F1", "crowd_majority", "macro_f1"),
+          ("original accuracy", "original", "accuracy"),
+          ("original macro-F1", "original", "macro_f1"))
+
+
+def key_of(sample_key: str) -> str:
+    """The key a split's samples are matched by across variants: the file name of an export's
+    image (`<source>_<source_id>.png`) or a view's sample id."""
+    return Path(sample_key).name
+
+
+@dataclass(frozen=True, kw_only=True)
+class Truth:
+    """One split's samples shared by every variant and what they are scored against."""
+
+    split: str
+    keys: list[str]
+    labels: np.ndarray  # the baseline variant's labels (the original ones)
+    votes: np.ndarray | None  # (N, 10) FER+ votes, zero rows where a sample has none; None: no votes
+    copied: np.ndarray  # True: a pixel-identical copy sits in a split the model learnt from
+    classes: tuple[str, ...]
+
+    @property
+    def voted(self) -> int:
+        return 0 if self.votes is None else int((emotion_votes(self.votes).sum(1) > 0).sum())
+
+
+def learnt_splits(split: str) -> tuple[str, ...]:
+    """The splits a model trains or is selected on, seen from the scored split."""
+    return ("train",) if split == "val" else ("train", "val")
+
+
+def copied_keys(loaded: Mapping[str, ImageSet], split: str) -> set[str]:
+    """Keys of `split` images pixel-identical (as loaded) to an image of a split the models learnt
+    from, in any variant: a model can score them by memory."""
+    from curate.core.hashing import pixel_digest
+
+    out: set[str] = set()
+    learnt = learnt_splits(split)
+    for d in loaded.values():
+        seen = {pixel_digest(img) for img in d.images[np.isin(d.splits, learnt)]}
+        part = d.split(split)
+        out |= {key_of(k) for k, img in zip(part.ids, part.images, strict=True)
+                if pixel_digest(img) in seen}
+    return out
+
+
+def build_truth(loaded: Mapping[str, ImageSet], baseline: str, split: str,
+                votes: np.ndarray | None) -> Truth:
+    """The `split` samples every variant has, with the baseline's labels; `votes` rows follow
+    the baseline's `split` rows (None: no votes)."""
+    base = loaded[baseline].split(split)
+    if not len(base):
+        from curate.core.errors import InputError
+
+        raise InputError(f"the {baseline} variant has no {split} split to score on")
+    common = set.intersection(*({key_of(k) for k in d.split(split).ids} for d in loaded.values()))
+    keep = np.array([key_of(k) in common for k in base.ids])
+    dropped = len(base) - int(keep.sum())
+    if dropped:
+        log.info("%d %s samples of %s are missing from another variant: scored without them",
+                 dropped, split, baseline)
+    copies = copied_keys(loaded, split)
+    keys = [key_of(k) for k, m in zip(base.ids, keep, strict=True) if m]
+    return Truth(split=split, keys=keys, labels=base.labels[keep],
+                 votes=None if votes is None else np.asarray(votes)[keep],
+                 copied=np.array([k in copies for k in keys], dtype=bool), classes=base.classes)
+
+
+def score_probs(probs: np.ndarray, truth: Truth) -> dict[str, dict[str, Any]]:
+    """label set -> subset -> metrics of predictions aligned with `truth.keys`."""
+    out: dict[str, dict[str, Any]] = {s: {} for s in LABEL_SETS}
+    for subset, mask in (("all", np.ones(len(truth.keys), bool)),
+                         ("without_train_copies", ~truth.copied)):
+        if not mask.any():
+            continue
+        p, y = probs[mask], truth.labels[mask]
+        m = evaluate(p, y, truth.classes)
+        out["original"][subset] = {"n": m["n"], "accuracy": m["accuracy"],
+                                   "macro_f1": m["macro_f1"]}
+        if truth.votes is None:
+            continue
+        votes = truth.votes[mask]
+        maj = emotion_majority(votes)
+        has = emotion_votes(votes).sum(1) > 0
+        if (maj >= 0).any():
+            mm = evaluate(p[maj >= 0], maj[maj >= 0], truth.classes)
+            out["crowd_majority"][subset] = {
+                "n": mm["n"], "accuracy": mm["accuracy"], "macro_f1": mm["macro_f1"],
+                "left_out": int((has & (maj < 0)).sum())}
+        if has.any():
+            share = vote_shares(votes[has])
+            pred = p[has].argmax(1)
+            out["crowd_agreement"][subset] = {
+                "n": int(has.sum()), "agreement": float(share[np.arange(len(pred)), pred].mean())}
+    return {k: v for k, v in out.items() if v}
+
+
+def score_run(run_dir: Path, truth: Truth) -> dict[str, dict[str, Any]] | None:
+    """A run's saved predictions on the truth's split, scored; None when it has none (or they
+    miss some of the truth's samples)."""
+    saved = load_probs(Path(run_dir) / probs_file(truth.split))
+    if saved is None:
+        return None
+    keys, probs = saved
+    at = {key_of(k): i for i, k in enumerate(keys)}
+    missing = [k for k in truth.keys if k not in at]
+    if missing:
+        log.warning("%s: no saved %s prediction for %d samples (e.g. %s); not scored", run_dir,
+                    truth.split, len(missing), missing[0])
+        return None
+    return score_probs(probs[[at[k] for k in truth.keys]], truth)
+
+
+def crowd_votes(src: DataSource, data: ImageSet, dataset: str | None) -> np.ndarray | None:
+    """(len(data), 10) FER+ votes of `data`'s samples from the dataset (zero rows where a sample
+    has none; None when the dataset has no votes). A view's samples are matched by id, an
+    export's by its manifest's (source, source_id)."""
+    from curate.core import store
+    from curate.core.errors import StoreError
+
+    try:
+        ds = store.load_dataset(src.dataset or dataset or store.DEFAULT_DATASET)
+    except StoreError:
+        return None  # an export made elsewhere: no dataset to read votes from
+    if schema.FERPLUS_VOTES not in ds.get_field_schema():
+        return None
+    if src.folder is None:
+        by_key = dict(zip(*ds.select(data.ids).values(["id", schema.FERPLUS_VOTES]), strict=True))
+        rows = [by_key.get(i) for i in data.ids]
+    else:
+        sid = _manifest_source_ids(Path(src.folder))
+        got = ds.values([schema.SOURCE, schema.SOURCE_ID, schema.FERPLUS_VOTES])
+        by_src = {(s, str(i)): v for s, i, v in zip(*got, strict=True) if v is not None}
+        rows = [by_src.get(sid.get(k, ("", ""))) for k in data.ids]
+    if not any(r is not None for r in rows):
+        return None
+    return np.array([r if r is not None else [0] * 10 for r in rows], dtype=np.int64)
+
+
+def _manifest_source_ids(root: Path) -> dict[str, tuple[str, str]]:
+    """An export's image path (relative) -> (source, source_id), from its manifest.csv."""
+    import csv
+
+    path = root / MANIFEST
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {r["path"]: (r[schema.SOURCE], r[schema.SOURCE_ID]) for r in csv.DictReader(fh)}
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
