@@ -19,7 +19,7 @@ from curate.clean.labels import run as check_labels
 from curate.core import schema, store
 from curate.core.imageio import write_png_atomic
 from curate.core.store import SampleRecord
-from curate.core.taxonomy import CLASSES
+from curate.core.taxonomy import CLASS_VOTE_COLUMNS, CLASSES
 from curate.core.workspace import Workspace
 from train.cli import app
 from train.report import SECTIONS
@@ -85,9 +85,11 @@ def test_compare_two_exports_renders_every_section_and_refuses_other_tests(tmp_p
     for section in SECTIONS:
         assert f"## {section}" in md
     assert md.count("| test_efficientnet_gn | ") >= 6
-    assert "1 test images are pixel-identical to a train or val image" in md
+    assert "1 test images are pixel-identical to an image of a split the models learnt" in md
+    assert "No sample carries crowd votes" in md  # exports made without a dataset of votes
     results = json.loads((out / "results.json").read_text())["results"]
-    assert all(r["test_without_train_copies"]["n"] == r["test"]["n"] - 1 for r in results)
+    assert all(r["scores"]["original"]["without_train_copies"]["n"] == r["test"]["n"] - 1
+               for r in results)
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3
     assert len(list((out / "runs").iterdir())) == 4
@@ -232,3 +234,78 @@ def test_soft_labels_reach_the_curated_variant_and_its_fingerprint(tmp_path, dat
     assert raw.soft is None and cur.soft is not None
     train = cur.split("train")
     np.testing.assert_allclose(train.soft.max(1), 0.7 + 0.3 / 7, rtol=1e-5)
+
+
+def test_compare_scores_the_crowd_on_val_and_an_external_test_without_retraining(
+        tmp_path, dataset_name):
+    from fixtures import rafdb_official
+
+    ds, _ = _make_dataset(dataset_name, tmp_path / "media", {"train": 6, "val": 3, "test": 2}, 0)
+    ids, labels = ds.match({schema.SPLIT: {"$in": ["val", "test"]}}).values(
+        ["id", schema.LABEL_PATH])
+    votes, kinds = {}, {"agree": 0, "split": 0, "none": 0}
+    for k, (i, label) in enumerate(zip(ids, labels, strict=True)):
+        row = [0] * 10
+        col = CLASS_VOTE_COLUMNS[CLASSES.index(label)]
+        if k % 5 == 3:                       # 5 / 5 between two emotions: no strict majority
+            row[col], row[(col + 1) % 7] = 5, 5
+            kinds["split"] += 1
+        elif k % 5 == 4:                     # no votes at all
+            kinds["none"] += 1
+            continue
+        else:
+            row[col], row[(col + 2) % 7] = 7, 3
+            kinds["agree"] += 1
+        votes[i] = row
+    ds.set_values(schema.FERPLUS_VOTES, votes, key_field="id")
+    ws, out = tmp_path / "ws", tmp_path / "cmp"
+    args = ["compare", "--views", "raw,curated,raw+scn", "--backbones", "test_efficientnet_gn",
+            "--seeds", "1", "--epochs", "1", "--img-size", "32", "--batch-size", "16",
+            "--device", "cpu", "--out", str(out)]
+    r = cli(ws, *args, "--score-split", "test", dataset=dataset_name)
+    assert r.exit_code == 0, r.output
+    results = json.loads((out / "results.json").read_text())
+    truth = results["summary"]["truth"]
+    test_kinds = {"agree": 0, "split": 0, "none": 0}  # the test rows are the last 14 of `ids`
+    for k in range(len(ids) - 14, len(ids)):
+        test_kinds[["agree", "agree", "agree", "split", "none"][k % 5]] += 1
+    assert truth == {"split": "test", "n": 14, "voted": 14 - test_kinds["none"],
+                     "majority": test_kinds["agree"], "left_out": test_kinds["split"],
+                     "with_train_copy": 0}
+    for run in results["results"]:
+        maj = run["scores"]["crowd_majority"]["all"]
+        assert maj["n"] == test_kinds["agree"] and maj["left_out"] == test_kinds["split"]
+        assert 0 <= run["scores"]["crowd_agreement"]["all"]["agreement"] <= 1
+    md = (out / "report.md").read_text()
+    assert "crowd majority accuracy %" in md and "(best robust)" in md
+    assert "**curated vs raw**" in md and "**curated vs raw+scn**" in md
+
+    # on val: a dev figure, from the runs' saved val predictions (nothing retrained)
+    metrics = sorted((out / "runs").glob("*/metrics.json"))
+    stamps = [m.stat().st_mtime_ns for m in metrics]
+    r = cli(ws, *args, "--score-split", "val", dataset=dataset_name)
+    assert r.exit_code == 0, r.output
+    md = (out / "report.md").read_text()
+    assert "Scored on the **val** split" in md and "A dev figure, not the test claim" in md
+    assert [m.stat().st_mtime_ns for m in metrics] == stamps
+    val = json.loads((out / "results.json").read_text())["summary"]["truth"]
+    assert val["split"] == "val" and val["n"] == 21 and val["left_out"] == kinds["split"] - \
+        test_kinds["split"]
+
+    # a second dataset's test split, scored by the finished runs
+    ext = f"{dataset_name}_rafdb"
+    root = rafdb_official(tmp_path / "rafdb", n_train=2, n_test=7)
+    try:
+        r = cli(ws, *args, "--external-test", f"{ext}:{root}", dataset=dataset_name)
+        assert r.exit_code == 0, r.output
+        assert [m.stat().st_mtime_ns for m in metrics] == stamps  # no run retrained
+        assert store.load_dataset(ext).count() == 9  # ingested into its own dataset
+        done = json.loads((out / "results.json").read_text())["results"]
+        assert all(run["external"][ext]["n"] == 7 for run in done)
+        assert f"{ext} accuracy %" in (out / "report.md").read_text()
+        assert len(list((out / "runs").glob(f"*/external-{ext}.npz"))) == 3
+        r = cli(ws, *args, "--external-test", f"bad:{tmp_path / 'nothing'}", dataset=dataset_name)
+        assert r.exit_code == 2 and "is not a folder" in r.output
+    finally:
+        if store.fo().dataset_exists(ext):
+            store.fo().delete_dataset(ext)

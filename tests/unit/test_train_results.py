@@ -32,14 +32,30 @@ def test_noise_verdict_and_summary_rows():
                                                   significant=None)
     v = noise_verdict([0.50, 0.52], [0.70, 0.72])
     assert v.significant is True and v.se == pytest.approx(0.01414, rel=1e-3)
-    runs = [{"backbone": "b", "variant": n, "seed": s, "test": {"accuracy": a, "macro_f1": a,
-                                                                  "ece": 0.1},
-             "cost": {"train_seconds": 1.0}}
-            for n, a0 in (("raw", 0.5), ("curated", 0.7)) for s, a in enumerate((a0, a0 + 0.02))]
-    out = summarise(runs, ["raw", "curated"], ("b",))
-    assert [r["variant"] for r in out["table"]] == ["raw", "curated"]
-    assert set(out["verdicts"][0]) == {"backbone", "metric", "baseline", "variant", "diff", "se",
-                                       "significant"}
+    def run(variant, seed, acc, agree):
+        scores = {"original": {"all": {"n": 10, "accuracy": acc, "macro_f1": acc}},
+                  "crowd_agreement": {"all": {"n": 8, "agreement": agree}}}
+        return {"backbone": "b", "variant": variant, "seed": seed, "scores": scores,
+                "test": {"ece": 0.1}, "cost": {"train_seconds": 1.0}}
+
+    runs = [run(n, s, a0 + 0.02 * s, g0 + 0.01 * s)
+            for n, a0, g0 in (("raw", 0.5, 0.4), ("curated", 0.7, 0.41), ("raw+gce", 0.6, 0.45),
+                              ("raw+scn", 0.55, 0.5)) for s in range(2)]
+    out = summarise(runs, ["raw", "curated", "raw+gce", "raw+scn"], ("b",))
+    assert [r["variant"] for r in out["table"]] == ["raw", "curated", "raw+gce", "raw+scn"]
+    # only the metrics every run has; the crowd's first
+    assert list(out["table"][0]["scores"]) == ["crowd agreement", "original accuracy",
+                                               "original macro-F1"]
+    assert out["table"][1]["scores"]["original accuracy"] == pytest.approx((0.71, 0.01414),
+                                                                            rel=1e-3)
+    assert set(out["verdicts"][0]) == {"backbone", "metric", "baseline", "variant", "against",
+                                       "diff", "se", "significant"}
+    best = {v["metric"]: v for v in out["verdicts"] if v["against"] == "best robust"}
+    assert set(best) == {"crowd agreement", "original accuracy", "original macro-F1"}
+    assert best["crowd agreement"]["baseline"] == "raw+scn"  # the best robust one per metric
+    assert best["original accuracy"]["baseline"] == "raw+gce"
+    assert best["crowd agreement"]["variant"] == "curated"  # robust variants are not re-judged
+    assert best["crowd agreement"]["diff"] == pytest.approx(0.41 - 0.5)
 
 
 def test_cli_choices_come_from_the_registries():

@@ -1,0 +1,71 @@
+"""train/scoring.py on arrays: the crowd-majority labels (samples without one left out and
+counted), the crowd agreement, the subset without train copies, and the shared samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from curate.core.taxonomy import CLASS_INDEX, CLASS_VOTE_COLUMNS, CLASSES
+from curate.core.votes import emotion_majority
+from train.data import ImageSet
+from train.scoring import Truth, build_truth, score_probs
+
+
+def votes_for(**by_class: int) -> list[int]:
+    row = [0] * 10
+    for c, n in by_class.items():
+        row[CLASS_VOTE_COLUMNS[CLASS_INDEX[c]]] = n
+    return row
+
+
+def onehot(classes: list[str]) -> np.ndarray:
+    p = np.full((len(classes), len(CLASSES)), 0.01)
+    for i, c in enumerate(classes):
+        p[i, CLASS_INDEX[c]] = 0.94
+    return p
+
+
+def test_emotion_majority_is_strict_among_the_seven_emotions():
+    rows = np.array([votes_for(happy=6, sad=4), votes_for(happy=5, sad=5),
+                     votes_for(fear=3, surprise=2) [:9] + [5], [0] * 10])
+    # 3 of 5 emotion votes is a strict majority although 5 not-a-face votes outnumber them
+    assert emotion_majority(rows).tolist() == [CLASS_INDEX["happy"], -1, CLASS_INDEX["fear"], -1]
+
+
+def test_scores_against_the_crowd_leave_out_and_count_samples_without_a_majority():
+    labels = np.array([CLASS_INDEX[c] for c in ("sad", "happy", "angry", "fear")])
+    votes = np.array([votes_for(happy=8, sad=2),     # the label is wrong to the crowd
+                      votes_for(happy=10),
+                      votes_for(angry=5, disgust=5),  # no strict majority: left out
+                      [0] * 10])                      # no votes
+    truth = Truth(split="test", keys=list("abcd"), labels=labels, votes=votes,
+                  copied=np.array([False, True, False, False]), classes=CLASSES)
+    got = score_probs(onehot(["happy", "happy", "angry", "fear"]), truth)
+    assert got["original"]["all"]["accuracy"] == pytest.approx(0.75)
+    maj = got["crowd_majority"]["all"]
+    assert (maj["n"], maj["left_out"], maj["accuracy"]) == (2, 1, 1.0)
+    agree = got["crowd_agreement"]["all"]
+    assert agree["n"] == 3 and agree["agreement"] == pytest.approx((0.8 + 1.0 + 0.5) / 3)
+    # without the sample that has a copy in train
+    assert got["crowd_majority"]["without_train_copies"]["n"] == 1
+    assert got["original"]["without_train_copies"]["n"] == 3
+    no_votes = score_probs(onehot(["happy"] * 4), Truth(**{**truth.__dict__, "votes": None}))
+    assert set(no_votes) == {"original"}
+
+
+def test_truth_is_the_samples_every_variant_has_with_the_baselines_labels():
+    img = np.arange(5 * 4, dtype=np.uint8).reshape(5, 1, 2, 2)
+    raw = ImageSet(images=img, labels=np.array([0, 1, 2, 3, 3]),
+                   splits=np.array(["train", "val", "val", "test", "val"]),
+                   ids=["t0", "v1", "v2", "x3", "v4"])
+    cur_img = img.copy()
+    cur_img[0] = img[2]  # a train image identical to val sample v2: copied
+    cur = ImageSet(images=cur_img[:4], labels=np.array([0, 5, 5, 3]),
+                   splits=np.array(["train", "val", "val", "test"]), ids=["t0", "v1", "v2", "x3"])
+    votes = np.array([votes_for(sad=3), votes_for(happy=3), votes_for(neutral=3)])
+    t = build_truth({"raw": raw, "curated": cur}, "raw", "val", votes)
+    assert t.keys == ["v1", "v2"]  # v4 is missing from curated (an excluded sample)
+    assert t.labels.tolist() == [1, 2]  # raw's labels, not curated's relabelled ones
+    assert t.copied.tolist() == [False, True]
+    assert t.votes.tolist() == votes[:2].tolist() and t.voted == 2
