@@ -132,9 +132,9 @@ def compare_cmd(
     restored: Annotated[bool, typer.Option(
         help="With --views: train and test the curated variant on the restored files where "
              "restoration ran (--no-restored: the original files).")] = True,
-    score_split: Annotated[ScoreSplit, typer.Option(
-        help="The split every run is scored on: test (the claim) or val (a dev figure: the "
-             "FER+ dev votes are val's).")] = ScoreSplit["test"],
+    score_split: Annotated[list[ScoreSplit] | None, typer.Option(
+        help="A split every run is scored on, repeatable, the first leads: test (the claim; "
+             "the default) or val (a dev figure: the FER+ dev votes are val's).")] = None,
     external_test: Annotated[list[str] | None, typer.Option(
         help="NAME:PATH of another dataset (RAF-DB layout or imagefolder), ingested into "
              "dataset NAME; its test split is scored by every run. Repeatable.")] = None,
@@ -150,15 +150,18 @@ def compare_cmd(
             variants=variants, views=views, backbones=names, seeds=seeds, profile=profile.value,
             epochs=epochs, img_size=img_size, batch_size=batch_size, device=pick_device(device),
             out=out, dataset=st.dataset, workspace=st.workspace, restored=restored,
-            score_split=score_split.value, external_test=tuple(external_test or ()),
+            score_split=tuple(x.value for x in score_split or [ScoreSplit["test"]]),
+            external_test=tuple(external_test or ()),
             progress=st.progress))
-    rows = r.summary["table"]
-    metrics = [m for m in (rows[0]["scores"] if rows else {}) if "without" not in m]
-    t = Table("backbone", "variant", "seeds", *(f"{m} %" for m in metrics),
-              title=f"{r.summary['truth']['split']}, mean ± std over seeds")
-    for row in rows:
-        t.add_row(row["backbone"], row["variant"], str(row["seeds"]),
-                  *(f"{100 * row['scores'][m][0]:.1f} ± {100 * row['scores'][m][1]:.1f}"
-                    for m in metrics))
-    console.print(t)
+    for block in r.summary["splits"]:
+        rows = block["table"]
+        metrics = [m for m in (rows[0]["scores"] if rows else {}) if "without" not in m]
+        split = block["truth"]["split"]
+        t = Table("backbone", "variant", "seeds", *(f"{m} %" for m in metrics),
+                  title=f"{split}{' (dev figure)' if split != 'test' else ''}, mean ± std")
+        for row in rows:
+            t.add_row(row["backbone"], row["variant"], str(row["seeds"]),
+                      *(f"{100 * row['scores'][m][0]:.1f} ± {100 * row['scores'][m][1]:.1f}"
+                        for m in metrics))
+        console.print(t)
     console.print(f"report: {r.markdown} and {r.html}")

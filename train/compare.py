@@ -61,7 +61,7 @@ class CompareConfig:
     backbones: tuple[str, ...]
     seeds: int
     base: TrainConfig
-    score_split: str = "test"
+    score_splits: tuple[str, ...] = ("test",)
     external: tuple[ExternalTest, ...] = ()
     dataset: str | None = None  # where the crowd votes of the scored samples are read
 
@@ -73,9 +73,10 @@ class CompareConfig:
             raise InputError(f"variant names must differ: {', '.join(names)}")
         if self.seeds < 1:
             raise InputError(f"--seeds {self.seeds}: must be at least 1")
-        if self.score_split not in SCORED_SPLITS:
-            raise InputError(f"--score-split {self.score_split!r}: use "
-                             f"{' or '.join(SCORED_SPLITS)}")
+        bad = [x for x in self.score_splits if x not in SCORED_SPLITS]
+        if bad or not self.score_splits or len(set(self.score_splits)) < len(self.score_splits):
+            raise InputError(f"--score-split {','.join(self.score_splits)}: use each of "
+                             f"{' and '.join(SCORED_SPLITS)} at most once")
         if len({e.name for e in self.external}) != len(self.external):
             raise InputError("--external-test names must differ")
 
@@ -128,7 +129,9 @@ class CompareSettings:
     dataset: str = "fer"
     workspace: Path | None = None
     restored: bool = True  # views: the curated images are the restored files where present
-    score_split: str = "test"  # val: a dev figure (the FER+ dev votes are val's), never the claim
+    # the splits every run is scored on, the first leads; val is a dev figure (the FER+ dev
+    # votes are val's, and val picks each run's best epoch), never the test claim
+    score_split: tuple[str, ...] = ("test",)
     external_test: tuple[str, ...] = ()  # NAME:PATH, another dataset's test split
     progress: bool = True
 
@@ -149,7 +152,7 @@ class CompareSettings:
         variants = parse_variants(self.variants or self.views or "", self.dataset,
                                   self.views is not None, self.restored)
         return CompareConfig(variants=variants, backbones=names, seeds=self.seeds or p["seeds"],
-                             base=base, score_split=self.score_split,
+                             base=base, score_splits=tuple(self.score_split),
                              external=tuple(ExternalTest.parse(t) for t in self.external_test),
                              dataset=self.dataset)
 
@@ -159,7 +162,7 @@ class CompareResult:
     """A comparison: every run's result (results.json's records), the summary, the report."""
 
     results: list[dict[str, Any]]  # one per (variant, backbone, seed): TrainResult.to_dict() + keys
-    summary: dict[str, Any]  # `summarise` + the scored truth (results.json's summary)
+    summary: dict[str, Any]  # {"splits": [truth + `summarise` per scored split]} (results.json's)
     markdown: str
     html: str
     noop: bool = False  # the same comparison on the same data had already run
@@ -219,23 +222,26 @@ def compare(cfg: CompareConfig, out: Path, *, progress: bool = False) -> Compare
     loaded = {name: by_source[src.describe()] for name, src in cfg.variants}
     _check_same_test(loaded)
     results = _train_all(cfg, loaded, out, progress)
-    truth = _truth(cfg, loaded)
+    truths = {split: _truth(cfg, loaded, split) for split in cfg.score_splits}
     for r in results:
-        r["scores"] = score_run(Path(r["run"]), truth)
+        r["scores"] = {split: score_run(Path(r["run"]), t) for split, t in truths.items()}
     _score_external(cfg, results, progress)
-    summary = summarise(results, [n for n, _ in cfg.variants], cfg.backbones,
-                        [e.name for e in cfg.external])
-    summary["truth"] = describe_truth(truth)
+    names = [n for n, _ in cfg.variants]
+    externals = [e.name for e in cfg.external]
+    summary = {"splits": [  # the external tests go with the lead split's block
+        {"truth": describe_truth(t),
+         **summarise(results, names, cfg.backbones, externals if k == 0 else [], split)}
+        for k, (split, t) in enumerate(truths.items())]}
     paths = write_report(out, results, summary, time.perf_counter() - t0, fingerprint=fp)
     return CompareResult(results=results, summary=summary, markdown=paths.markdown,
                          html=paths.html)
 
 
-def _truth(cfg: CompareConfig, loaded: dict[str, ImageSet]) -> Truth:
-    """The score split's shared samples, labels and (where the dataset has them) crowd votes."""
+def _truth(cfg: CompareConfig, loaded: dict[str, ImageSet], split: str) -> Truth:
+    """A scored split's shared samples, labels and (where the dataset has them) crowd votes."""
     base, src = cfg.variants[0]
-    votes = crowd_votes(src, loaded[base].split(cfg.score_split), cfg.dataset)
-    return build_truth(loaded, base, cfg.score_split, votes)
+    votes = crowd_votes(src, loaded[base].split(split), cfg.dataset)
+    return build_truth(loaded, base, split, votes)
 
 
 def describe_truth(t: Truth) -> dict[str, Any]:
@@ -315,17 +321,19 @@ def inputs_fingerprint(cfg: CompareConfig) -> str:
             rows += [(name, *r) for r in sorted(zip(*cols, strict=True))]
     settings = {"variants": [(n, s.describe()) for n, s in cfg.variants],
                 "backbones": list(cfg.backbones), "seeds": cfg.seeds, "train": cfg.base.to_dict(),
-                "score_split": cfg.score_split,
+                "score_splits": list(cfg.score_splits),
                 "external": [(e.name, str(e.path)) for e in cfg.external]}
     return runs.fingerprint(settings, rows)
 
 
-def score_of(r: dict[str, Any], metric: str) -> float | None:
-    """One run's value of a report metric (`metric_names`), None where it has none."""
+def score_of(r: dict[str, Any], metric: str, split: str = "test") -> float | None:
+    """One run's value of a report metric (`metric_names`) on a scored split, None where it
+    has none."""
     for label, label_set, key in SCORES:
         for subset in SUBSETS:
             if metric == _metric_name(label, subset):
-                got = ((r.get("scores") or {}).get(label_set) or {}).get(subset)
+                scores = ((r.get("scores") or {}).get(split) or {})
+                got = (scores.get(label_set) or {}).get(subset)
                 return None if got is None else got[key]
     name, _, key = metric.rpartition(" ")
     got = (r.get("external") or {}).get(name)
@@ -344,17 +352,19 @@ def metric_names(externals: list[str]) -> list[str]:
 
 
 def summarise(results: list[dict], variants: list[str], backbones: tuple[str, ...],
-              externals: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Mean ± std per (backbone, variant) of every metric all its runs have, and the noise
-    verdicts: each variant vs the first (raw), and each plain variant vs the best robust-
-    training baseline (`<base>+<recipe>`) on that metric."""
+              externals: list[str] | None = None,
+              split: str = "test") -> dict[str, list[dict[str, Any]]]:
+    """On one scored split: mean ± std per (backbone, variant) of every metric all its runs
+    have, and the noise verdicts: each variant vs the first (raw), and each plain variant vs
+    the best robust-training baseline (`<base>+<recipe>`) on that metric."""
     table, verdicts = [], []
     names = metric_names(externals or [])
     robust = [v for v in variants if recipe(v)]
     for bb in backbones:
         per = {v: [r for r in results if r["backbone"] == bb and r["variant"] == v]
                for v in variants}
-        values = {v: {m: [score_of(r, m) for r in rs] for m in names} for v, rs in per.items()}
+        values = {v: {m: [score_of(r, m, split) for r in rs] for m in names}
+                  for v, rs in per.items()}
         have = [m for m in names if all(None not in values[v][m] and values[v][m]
                                         for v in variants)]
         table += [_table_row(bb, v, rs, {m: values[v][m] for m in have}) for v, rs in per.items()]

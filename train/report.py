@@ -111,14 +111,19 @@ def _soft_line(results: list[dict]) -> list[str]:
 
 
 def _markdown(results: list[dict], summary: dict, seconds: float, images: dict[str, str]) -> str:
+    blocks = summary["splits"]
     lines = ["# Comparison report", "", "## Summary", "",
              f"{len(results)} runs, {_train_minutes(results):.1f} min of training in all (this "
-             f"invocation: {seconds / 60:.1f} min; finished runs are reused).",
-             *_truth_lines(summary), *_soft_line(results), "", *moved_lines(summary)]
-    lines += _scores_section(summary, "Mean ± std over seeds", lambda m: WITHOUT not in m)
-    lines += _scores_section(summary, "Without train copies", lambda m: WITHOUT in m,
-                             _copies_line(summary))
-    lines += _verdict_section(summary)
+             f"invocation: {seconds / 60:.1f} min; finished runs are reused).", *_soft_line(results)]
+    for b in blocks:
+        lines += [*_heading(b, blocks), *_truth_lines(b), "", *moved_lines(b)]
+    lines += ["", "## Mean ± std over seeds"]
+    for b in blocks:
+        lines += _heading(b, blocks) + _scores_table(b, lambda m: WITHOUT not in m, ece=True)
+    lines += ["", "## Without train copies"]
+    for b in blocks:
+        lines += _heading(b, blocks) + _copies_line(b) + _scores_table(b, lambda m: WITHOUT in m)
+    lines += _verdict_section(blocks)
     for title, key in (("Per-class F1", "f1"), ("Confusion matrices", "confusion"),
                        ("Learning curves", "curves")):
         lines += ["", f"## {title}", "", "Test split, the variants' own test labels.", "",
@@ -126,10 +131,15 @@ def _markdown(results: list[dict], summary: dict, seconds: float, images: dict[s
     return "\n".join(lines + _cost_section(results, summary)) + "\n"
 
 
-def _truth_lines(summary: dict) -> list[str]:
-    t = summary.get("truth")
-    if not t:
-        return []
+def _heading(block: dict, blocks: list[dict]) -> list[str]:
+    """A sub-heading per scored split when there are several."""
+    split = block["truth"]["split"]
+    return ["", f"### {split}" + (" (dev figure)" if split != "test" else "")] \
+        if len(blocks) > 1 else []
+
+
+def _truth_lines(block: dict) -> list[str]:
+    t = block["truth"]
     split = t["split"]
     lines = ["", f"Scored on the **{split}** split: {t['n']} samples shared by every variant, "
              "with the baseline's (original) labels."]
@@ -155,15 +165,21 @@ def moved_lines(summary: dict) -> list[str]:
     for v in summary["verdicts"]:
         if WITHOUT not in v["metric"]:
             pairs.setdefault((v["backbone"], v["variant"], v["baseline"]), []).append(v)
+    split = summary["truth"]["split"]
     for (bb, variant, base), vs in pairs.items():
         parts = [f"{v['metric']} {100 * v['diff']:+.1f} ({_sig(v)})" for v in vs]
         beyond = [v["metric"] for v in vs if v["significant"] and v["diff"] > 0]
         worse = [v["metric"] for v in vs if v["significant"] and v["diff"] < 0]
-        verdict = (f"beats {base} beyond noise on {', '.join(beyond)}" if beyond
-                   else f"does not beat {base} beyond noise on any label set")
+        if all(v["significant"] is None for v in vs):
+            verdict = "one seed a side: no noise verdict"
+        elif beyond:
+            verdict = f"beats {base} beyond noise on {', '.join(beyond)}"
+        else:
+            verdict = f"does not beat {base} beyond noise on any label set"
         if worse:
             verdict += f"; worse beyond noise on {', '.join(worse)}"
-        lines.append(f"- **{variant} vs {base}** ({bb}): {verdict}. " + "; ".join(parts) + ".")
+        lines.append(f"- **{variant} vs {base}** ({bb}, {split}): {verdict}. "
+                     + "; ".join(parts) + ".")
     return lines
 
 
@@ -173,25 +189,21 @@ def _sig(v: dict) -> str:
     return f"2 SE {200 * v['se']:.1f}, " + ("beyond noise" if v["significant"] else "noise")
 
 
-def _copies_line(summary: dict) -> list[str]:
-    t = summary.get("truth") or {}
-    if "with_train_copy" not in t:
-        return []
-    return [f"{t['with_train_copy']} {t['split']} images are pixel-identical to an image of a "
+def _copies_line(block: dict) -> list[str]:
+    t = block["truth"]
+    return ["", f"{t['with_train_copy']} {t['split']} images are pixel-identical to an image of a "
             "split the models learnt from (in any variant) and can be scored by memory; the "
-            f"scores on the other {t['n'] - t['with_train_copy']}:", ""]
+            f"scores on the other {t['n'] - t['with_train_copy']}:"]
 
 
-def _scores_section(summary: dict, title: str, keep, intro: list[str] | None = None) -> list[str]:  # noqa: ANN001
-    rows = summary["table"]
+def _scores_table(block: dict, keep, ece: bool = False) -> list[str]:  # noqa: ANN001
+    rows = block["table"]
     metrics = [m for m in (rows[0]["scores"] if rows else {}) if keep(m)]
-    lines = ["", f"## {title}", "", *(intro or [])]
     if not metrics:
-        return [*lines, "Not available: these runs did not save their predictions."]
-    heads = [m.replace(WITHOUT, "") + " %" for m in metrics]
-    ece = not intro
-    lines += ["| backbone | variant | seeds | " + " | ".join(heads) + (" | ECE % |" if ece else " |"),
-              "|---|---|---|" + "---|" * (len(metrics) + ece)]
+        return ["", "Not available: these runs did not save their predictions."]
+    heads = [m.replace(WITHOUT, "") + " %" for m in metrics] + (["ECE (test) %"] if ece else [])
+    lines = ["", "| backbone | variant | seeds | " + " | ".join(heads) + " |",
+             "|---|---|---|" + "---|" * len(heads)]
     for row in rows:
         cells = [_fmt(row["scores"][m]) for m in metrics] + ([_fmt(row["ece"])] if ece else [])
         lines.append(f"| {row['backbone']} | {row['variant']} | {row['seeds']} | "
@@ -199,23 +211,24 @@ def _scores_section(summary: dict, title: str, keep, intro: list[str] | None = N
     return lines
 
 
-def _verdict_section(summary: dict) -> list[str]:
+def _verdict_section(blocks: list[dict]) -> list[str]:
     lines = ["", "## Differences vs seed noise", "",
              "Difference of means over seeds, against the first variant and (for the plain "
              "variants) against the best robust-training baseline on that metric.", "",
-             "| backbone | metric | variant − baseline (pts) | 2 SE (pts) | beyond noise |",
-             "|---|---|---|---|---|"]
-    for v in summary["verdicts"]:
+             "| split | backbone | metric | variant − baseline (pts) | 2 SE (pts) | beyond noise |",
+             "|---|---|---|---|---|---|"]
+    for v in (dict(v, split=b["truth"]["split"]) for b in blocks for v in b["verdicts"]):
         se = "n/a (1 seed)" if v["se"] is None else f"{200 * v['se']:.1f}"
         sig = "n/a" if v["significant"] is None else ("yes" if v["significant"] else "no")
         best = " (best robust)" if v.get("against") == "best robust" else ""
-        lines.append(f"| {v['backbone']} | {v['metric']} | {v['variant']} − {v['baseline']}"
+        lines.append(f"| {v['split']} | {v['backbone']} | {v['metric']} | "
+                     f"{v['variant']} − {v['baseline']}"
                      f"{best}: {100 * v['diff']:+.1f} | {se} | {sig} |")
     return lines
 
 
 def _cost_section(results: list[dict], summary: dict) -> list[str]:
-    rows = summary["table"]
+    rows = summary["splits"][0]["table"]
     lines = ["", "## Cost", "", "Mean training seconds per run; speed vs the first variant's "
              "plain loop (same backbone, this invocation's machine).", "",
              "| backbone | variant | train s | speed vs " + (rows[0]["variant"] if rows else "")

@@ -153,18 +153,19 @@ def _compare_section(result: PipelineResult) -> list[str]:
         return ["## Raw vs curated", "", "- not run", ""]
     from train.report import WITHOUT, moved_lines
 
-    summary = found[-1]["summary"]
-    rows = summary.get("table", [])
-    metrics = [m for m in (rows[0]["scores"] if rows else {}) if WITHOUT not in m]
-    split = (summary.get("truth") or {}).get("split", "test")
-    out = ["## Raw vs curated", "", f"Scored on the {split} split"
-           + (" (a dev figure)" if split != "test" else "") + "; mean ± std over seeds.", "",
-           "| backbone | variant | seeds | " + " | ".join(f"{m} %" for m in metrics) + " |",
-           "|---|---|---:|" + "---:|" * len(metrics)]
-    for r in rows:
-        out.append(f"| {r['backbone']} | {r['variant']} | {r['seeds']} | "
-                   + " | ".join(_pct(r["scores"][m]) for m in metrics) + " |")
-    out += ["", *moved_lines(summary)]
+    out = ["## Raw vs curated", ""]
+    for block in found[-1]["summary"].get("splits", []):
+        rows = block["table"]
+        metrics = [m for m in (rows[0]["scores"] if rows else {}) if WITHOUT not in m]
+        split = block["truth"]["split"]
+        out += [f"Scored on the {split} split" + (" (a dev figure)" if split != "test" else "")
+                + "; mean ± std over seeds.", "",
+                "| backbone | variant | seeds | " + " | ".join(f"{m} %" for m in metrics) + " |",
+                "|---|---|---:|" + "---:|" * len(metrics)]
+        for r in rows:
+            out.append(f"| {r['backbone']} | {r['variant']} | {r['seeds']} | "
+                       + " | ".join(_pct(r["scores"][m]) for m in metrics) + " |")
+        out += ["", *moved_lines(block), ""]
     if found[-1].get("markdown"):
         out.append(f"- full comparison report (without train copies, every verdict, cost): "
                    f"`{found[-1]['markdown']}`")

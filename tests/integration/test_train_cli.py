@@ -88,7 +88,7 @@ def test_compare_two_exports_renders_every_section_and_refuses_other_tests(tmp_p
     assert "1 test images are pixel-identical to an image of a split the models learnt" in md
     assert "No sample carries crowd votes" in md  # exports made without a dataset of votes
     results = json.loads((out / "results.json").read_text())["results"]
-    assert all(r["scores"]["original"]["without_train_copies"]["n"] == r["test"]["n"] - 1
+    assert all(r["scores"]["test"]["original"]["without_train_copies"]["n"] == r["test"]["n"] - 1
                for r in results)
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3
@@ -265,7 +265,7 @@ def test_compare_scores_the_crowd_on_val_and_an_external_test_without_retraining
     r = cli(ws, *args, "--score-split", "test", dataset=dataset_name)
     assert r.exit_code == 0, r.output
     results = json.loads((out / "results.json").read_text())
-    truth = results["summary"]["truth"]
+    truth = results["summary"]["splits"][0]["truth"]
     test_kinds = {"agree": 0, "split": 0, "none": 0}  # the test rows are the last 14 of `ids`
     for k in range(len(ids) - 14, len(ids)):
         test_kinds[["agree", "agree", "agree", "split", "none"][k % 5]] += 1
@@ -273,22 +273,26 @@ def test_compare_scores_the_crowd_on_val_and_an_external_test_without_retraining
                      "majority": test_kinds["agree"], "left_out": test_kinds["split"],
                      "with_train_copy": 0}
     for run in results["results"]:
-        maj = run["scores"]["crowd_majority"]["all"]
+        maj = run["scores"]["test"]["crowd_majority"]["all"]
         assert maj["n"] == test_kinds["agree"] and maj["left_out"] == test_kinds["split"]
-        assert 0 <= run["scores"]["crowd_agreement"]["all"]["agreement"] <= 1
+        assert 0 <= run["scores"]["test"]["crowd_agreement"]["all"]["agreement"] <= 1
     md = (out / "report.md").read_text()
     assert "crowd majority accuracy %" in md and "(best robust)" in md
     assert "**curated vs raw**" in md and "**curated vs raw+scn**" in md
 
-    # on val: a dev figure, from the runs' saved val predictions (nothing retrained)
+    # test and val: val is a dev figure, from the runs' saved val predictions (no retraining)
     metrics = sorted((out / "runs").glob("*/metrics.json"))
     stamps = [m.stat().st_mtime_ns for m in metrics]
-    r = cli(ws, *args, "--score-split", "val", dataset=dataset_name)
+    args += ["--score-split", "test", "--score-split", "val"]
+    r = cli(ws, *args, dataset=dataset_name)
     assert r.exit_code == 0, r.output
     md = (out / "report.md").read_text()
     assert "Scored on the **val** split" in md and "A dev figure, not the test claim" in md
+    assert "### val (dev figure)" in md and "Scored on the **test** split" in md
     assert [m.stat().st_mtime_ns for m in metrics] == stamps
-    val = json.loads((out / "results.json").read_text())["summary"]["truth"]
+    blocks = json.loads((out / "results.json").read_text())["summary"]["splits"]
+    assert [b["truth"]["split"] for b in blocks] == ["test", "val"]
+    val = blocks[1]["truth"]
     assert val["split"] == "val" and val["n"] == 21 and val["left_out"] == kinds["split"] - \
         test_kinds["split"]
 

@@ -33,8 +33,8 @@ def test_noise_verdict_and_summary_rows():
     v = noise_verdict([0.50, 0.52], [0.70, 0.72])
     assert v.significant is True and v.se == pytest.approx(0.01414, rel=1e-3)
     def run(variant, seed, acc, agree):
-        scores = {"original": {"all": {"n": 10, "accuracy": acc, "macro_f1": acc}},
-                  "crowd_agreement": {"all": {"n": 8, "agreement": agree}}}
+        scores = {"test": {"original": {"all": {"n": 10, "accuracy": acc, "macro_f1": acc}},
+                           "crowd_agreement": {"all": {"n": 8, "agreement": agree}}}}
         return {"backbone": "b", "variant": variant, "seed": seed, "scores": scores,
                 "test": {"ece": 0.1}, "cost": {"train_seconds": 1.0}}
 
