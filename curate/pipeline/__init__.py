@@ -57,8 +57,12 @@ def _build(entry: StageEntry, cfg: PipelineConfig, progress: bool) -> Any:
     return cls(**kwargs)
 
 
-def _missing_model(entry: StageEntry) -> str | None:
-    """A model stage whose required `model` key is not set: the reason to skip it, else None."""
+def _missing_input(entry: StageEntry) -> str | None:
+    """Why a stage cannot run: a model stage whose `model` key is not set, or an ingest whose
+    input is not there (both skipped when the table says `required = false`); else None."""
+    if entry.spec.name == "ingest":  # a required one fails in ingest, with its own message
+        path = Path(entry.settings.get("path", ""))
+        return None if entry.required or path.exists() else f"input not found: {path}"
     if not entry.spec.needs_model or entry.settings.get("model"):
         return None
     cls, _ = entry.spec.load()
@@ -104,7 +108,7 @@ def command_line(entry: StageEntry) -> str:
 def _run_one(entry: StageEntry, cfg: PipelineConfig, progress: bool) -> StageOutcome:
     name, cmd = entry.spec.name, command_line(entry)
     t0 = time.perf_counter()
-    missing = _missing_model(entry)
+    missing = _missing_input(entry)
     if missing:
         if entry.required:
             raise ModelError(f"stage {name}: {missing}")

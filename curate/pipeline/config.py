@@ -16,7 +16,8 @@ dark_threshold = 0.8                  # every threshold of the checks is a key (
 
 [restore]
 method = "lanczos"
-required = false                      # pipeline-only: a missing model skips the stage (reported)
+required = false                      # pipeline-only: a missing model (or, on an ingest, a missing
+                                      # input) skips the stage (reported)
 ```
 Each table's keys are exactly the stage's CLI option names with `-` written as `_` (the fields
 of its config dataclass; tests/unit/test_pipeline_keys.py checks both agree); unknown keys and

@@ -26,6 +26,11 @@ workspace = "ws"
 source = "fer2013"
 path = "fer.csv"
 
+[[ingest]]
+source = "ferplus"
+path = "votes-not-here.csv"
+required = false
+
 [clean]
 fast = true
 
@@ -57,7 +62,8 @@ format = "imagefolder"
 overwrite = true
 
 [compare]
-views = "raw,curated"
+views = "raw,curated,raw+gce"
+score_split = ["test", "val"]
 seeds = 1
 epochs = 1
 """
@@ -107,11 +113,13 @@ def test_pipeline_interrupted_and_resumed_matches_uninterrupted(tmp_path, monkey
         r = run(config)
         assert r.exit_code == 0, r.output
         assert "synth" in r.output and "skipped" in r.output and "no model configured" in r.output
+        assert "input not found" in r.output  # the optional vote file is not there
         expected = outputs(tmp_path / "a", name)
         assert any(k.startswith("exports/") and "/curated" in k or "curated" in k for k in expected)
         assert "| train | 25 | 25 | 25 | 25 | 25 | 25 | 25 | 175 |" in expected["report"]
         assert "## Raw vs curated" in expected["report"] and "| resnet10t | raw |" \
-            in expected["report"]
+            in expected["report"] and "| resnet10t | raw+gce |" in expected["report"]
+        assert "Scored on the val split (a dev figure)" in expected["report"]
         assert "out-of-fold accuracy" in expected["report"] and "exact groups" in expected["report"]
         assert "- relabelled (ground_truth differs from the source's label): 0" in expected["report"]
         assert "- soft labels (apply --soften 0.5" in expected["report"]
