@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up (scripts/install.sh) and run the main job: the whole recipe on FER-2013 with the CPU
 # profile (pipelines/fer2013-cpu.toml): ingest, clean, apply, restore, synth (skipped without a
-# model), balance, export raw + curated, compare backbones; then one report.
+# model), balance, export raw + curated, compare backbones (raw, curated, robust baselines); then one report (~2 h on 2 cores).
 #   scripts/main.sh [path/to/fer2013.csv[.gz]]   (default: ../shared/datasets/fer2013/fer2013.csv.gz)
 # Re-running skips what is already done. Uses FiftyOne's embedded database unless
 # FIFTYONE_DATABASE_URI is set.
