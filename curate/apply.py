@@ -111,6 +111,12 @@ class ApplyResult:
     noop: bool = False
     warning: str | None = None
 
+    def summary(self) -> str:
+        """One line: what changed (the CLI and the App's commit operator print it)."""
+        if self.noop:
+            return "apply: nothing to change (decisions already applied)"
+        return "apply: " + (", ".join(f"{k} {v}" for k, v in self.changed.items()) or "no change")
+
 
 @dataclass(frozen=True)
 class Target:

@@ -114,21 +114,33 @@ def status(ctx: typer.Context) -> None:
         console.print(f"stage {stage}: last run {run.get('finished_at', '?')}")
 
 
+class ReviewMode(str, Enum):
+    label = "label"
+
+
 @app.command("app")
 def app_cmd(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port of the App server.")] = 5151,
     address: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 for remote).")] = "127.0.0.1",
+    review: Annotated[ReviewMode | None, typer.Option(
+        help="Open on the review queue: 'label' = the label flags, most likely errors first.")
+    ] = None,
+    reviewer: Annotated[str, typer.Option(
+        help="Your name on each review decision (default: your login).")] = "",
 ) -> None:
-    """Open the FiftyOne App on the dataset (with saved views); Ctrl-C stops it."""
+    """Open the FiftyOne App on the dataset, with saved views and the review plugin (label-audit
+    panel, review operators); Ctrl-C stops it."""
     from curate.app import launch
 
     st = state(ctx)
     with cli_errors(st.verbose):
         console.print(f"FiftyOne App on dataset {st.dataset!r}: http://{address}:{port}/ "
-                      "(Ctrl-C to stop)")
+                      "(Ctrl-C to stop); review panel: + > Label audit")
         try:
-            launch(st.dataset, port=port, address=address)
+            launch(st.dataset, port=port, address=address,
+                   review=review.value if review else None, reviewer=reviewer or None,
+                   workspace=st.workspace)
         except KeyboardInterrupt:
             console.print("App stopped")
 

@@ -5,6 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh || exit 1
 export FIFTYONE_DO_NOT_TRACK=true
+bash scripts/browser.sh
 echo "[test] static checks: ruff, mypy (scripts/lint.sh)"
 bash scripts/lint.sh || { echo "test.sh: static checks failed" >&2; exit 1; }
 .venv/bin/python -m pytest -p no:warnings -q "$@"

@@ -179,10 +179,7 @@ def apply_cmd(
             dataset=st.dataset, auto=auto, include_test=include_test, user=user, soften=soften,
             labels=labels.value if labels else None,
             soft_from=soft_from.value if soft_from else None))
-    if res.noop:
-        console.print("apply: nothing to change (decisions already applied)")
-    else:
-        console.print("apply: " + ", ".join(f"{k} {v}" for k, v in res.changed.items()))
+    console.print(res.summary())
     if res.warning:
         console.print(f"  warning: {res.warning}")
     if res.skipped_test:

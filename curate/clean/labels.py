@@ -405,7 +405,9 @@ class LabelsResult:
         return out
 
     def record(self) -> dict[str, Any]:
-        return {"stats": self.stats, "tagged": self.tagged, "warning": self.warning}
+        # the features file: the App's review queue finds its neighbours there
+        return {"stats": self.stats, "tagged": self.tagged, "warning": self.warning,
+                "features": str(self.oof.features)}
 
 
 def _read(view: Any, emb: Embeddings) -> LabelArrays:

@@ -60,6 +60,10 @@ EXCLUDED = "excluded"
 EXCLUSION_REASON = "exclusion_reason"
 LABEL_REASON = "label_reason"  # why ground_truth differs from the source's label (apply)
 SOFT_LABEL = "soft_label"  # apply --soften's targets: 7 floats in CLASSES order (curated only)
+# every review decision made in the App (curate.review): a list of dicts with REVIEW_LOG_KEYS
+REVIEW_LOG = "review_log"
+REVIEW_LOG_KEYS = ("action", "label", "given", "reviewer", "at", "batch", "before", "applied",
+                   "undoes")
 
 # --- restore, balance, synthesis ------------------------------------------------------------------
 RESTORED_FILEPATH = "restored_filepath"

@@ -235,6 +235,24 @@ def set_fields(ds: fo_t.Dataset, ids: list[str], columns: dict[str, list],
     ds.reload()
 
 
+def update_atomically(ds: fo_t.Dataset, updates: dict[str, list[dict[str, Any]]]) -> int:
+    """Apply one MongoDB aggregation-pipeline update per sample (id -> pipeline), in one bulk
+    write. Each is atomic on its sample: it reads and writes the stored document in one step,
+    so two processes updating the same sample (two reviewers, a review while `clean` tags) lose
+    neither write. Stamps `last_modified_at`; returns how many samples matched."""
+    from bson import ObjectId
+    from pymongo import UpdateOne
+
+    if not updates:
+        return 0
+    now = datetime.now(UTC).replace(tzinfo=None)
+    ops = [UpdateOne({"_id": ObjectId(i)}, [*pipeline, {"$set": {"last_modified_at": now}}])
+           for i, pipeline in updates.items()]
+    res = ds._sample_collection.bulk_write(ops, ordered=False)
+    ds.reload()
+    return int(res.matched_count)
+
+
 def record_run(ds: fo_t.Dataset, stage: str, entry: dict[str, Any]) -> None:
     """Append a stage's provenance (config, counts, timings) to `dataset.info['runs']`."""
     ds.reload()

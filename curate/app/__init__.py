@@ -1,0 +1,77 @@
+"""`curate app`: the FiftyOne App on the dataset, with saved views for splits and issues and
+this project's review plugin (`curate/app/plugins/review`: the label-audit panel, the review
+operators) registered, so nothing is installed by hand.
+
+The plugin is found through FiftyOne's plugins directory: `curate app` points
+FIFTYONE_PLUGINS_DIR at `PLUGINS_DIR` unless the user has one, in which case the plugin must be
+linked into it (`plugin_hint`, docs/review.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from curate.core import store
+from curate.core.errors import InputError
+from curate.core.issues import ensure_saved_views
+
+log = logging.getLogger(__name__)
+
+PLUGINS_DIR = Path(__file__).resolve().parent / "plugins"
+PLUGIN_NAME = "@curate/review"
+REVIEW_MODES = ("label",)  # --review: open on the queue of these flags
+
+
+def plugin_hint(plugins_dir: str) -> str:
+    return (f"FIFTYONE_PLUGINS_DIR is {plugins_dir}: link the review plugin into it "
+            f"(ln -s {PLUGINS_DIR / 'review'} {plugins_dir}/curate-review) to get the "
+            "label-audit panel and review operators")
+
+
+def register_plugin() -> str:
+    """Make the App server (a child process, which inherits the environment) find the plugin.
+    Returns the plugins directory in use."""
+    current = os.environ.get("FIFTYONE_PLUGINS_DIR")
+    if current and Path(current).resolve() != PLUGINS_DIR:
+        if not any(p.name == "fiftyone.yml" and "review" in str(p.parent)
+                   for p in Path(current).rglob("fiftyone.yml")):
+            log.warning(plugin_hint(current))
+        return current
+    os.environ["FIFTYONE_PLUGINS_DIR"] = str(PLUGINS_DIR)
+    store.fo().config.plugins_dir = str(PLUGINS_DIR)
+    return str(PLUGINS_DIR)
+
+
+def launch(name: str, port: int = 5151, address: str = "127.0.0.1", wait: bool = True,
+           review: str | None = None, reviewer: str | None = None,
+           workspace: Path | None = None) -> Any:
+    """Start the App server on the dataset (no browser is opened); returns the session.
+    With `review="label"` it opens on the first batch of the label review queue."""
+    from curate.review import review_queue
+    from curate.review.decisions import REVIEWER_ENV, WORKSPACE_ENV
+
+    if review is not None and review not in REVIEW_MODES:
+        raise InputError(f"--review {review!r}: use one of {', '.join(REVIEW_MODES)}")
+    if reviewer:
+        os.environ[REVIEWER_ENV] = reviewer
+    if workspace is not None:
+        os.environ[WORKSPACE_ENV] = str(Path(workspace).resolve())
+    plugins = register_plugin()
+    log.info("plugins: %s", plugins)
+    ds = store.load_dataset(name)
+    views = ensure_saved_views(ds)
+    log.info("saved views: %s", ", ".join(views))
+    view = None
+    if review == "label":
+        batch = review_queue(ds)
+        log.info("review queue: %d of %d flags left, %d reviewed", len(batch.ids),
+                 batch.remaining, batch.reviewed)
+        view = ds.select(batch.ids, ordered=True)
+    session = store.fo().launch_app(ds, view=view, port=port, address=address, remote=True,
+                                    auto=False)
+    if wait:
+        session.wait(-1)
+    return session
