@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curate.clean import crowd, features, signals
+from curate.clean import brain, crowd, features, signals
 from curate.clean.oof import CHECKED_SPLITS, PROFILES, Embeddings, OofConfig, OofResult
 from curate.core import runs, schema
 from curate.core.errors import InputError, StoreError
@@ -464,10 +464,15 @@ def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
     last = (runs.last_run(ds, STAGE) or {}).get("counts") or {}
     if runs.is_done(ds, STAGE, fp) and path.is_file() and "stats" in last:
         log.info("label issues are up to date; nothing to do")
+        if brain.SIMILARITY_KEY not in ds.list_brain_runs():  # a run from before they existed
+            data = _read(view, read_features(oof.features))
+            brain.register(ds, data.ids, data.features, seed=cfg.seed)
         return LabelsResult(last["stats"], last.get("tagged") or {}, oof, path,
                             warning=last.get("warning"), reused=True)
-    scores = score_rows(_read(view, read_features(oof.features)), cfg)
+    data = _read(view, read_features(oof.features))
+    scores = score_rows(data, cfg)
     tagged = write_issues(ds, to_table(scores))
+    brain.register(ds, data.ids, data.features, seed=cfg.seed)
     _write_csv(path, csv_rows(scores))
     warning = _weak_model_warning(oof.oof_accuracy)
     if warning:
