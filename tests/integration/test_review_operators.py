@@ -59,3 +59,19 @@ def test_next_batch_loads_the_queue(tmp_path, dataset_name, run_op):
     res = run_op("next_review_batch", ds, size=4, order="static")
     p = dict(zip(*ds.values(["id", schema.LABEL_ERROR_PROB]), strict=True))
     assert res.result["ids"] == sorted(flagged, key=lambda i: -p[i])[:4]
+
+
+def test_run_stage_runs_the_cli_and_reports_its_exit(tmp_path, dataset_name, run_op,
+                                                      monkeypatch):
+    from curate.review.decisions import WORKSPACE_ENV
+
+    ds, _ = audited_dataset(tmp_path, dataset_name)
+    monkeypatch.setenv(WORKSPACE_ENV, str(tmp_path / "ws"))
+    out = tmp_path / "export-raw"
+    res = run_op("run_stage", ds, stage="export", args=f"--view raw --out {out}")
+    assert res.result["exit_code"] == 0, res.result["output"]
+    assert (out / "manifest.csv").is_file()
+    ds.reload()
+    assert "export" in (ds.info.get("runs") or {})  # the same run record as the CLI's
+    res = run_op("run_stage", ds, stage="export", args="--view nosuchview")
+    assert res.result["exit_code"] != 0

@@ -212,7 +212,7 @@ class RunStage(foo.Operator):
     def config(self) -> foo.OperatorConfig:
         return foo.OperatorConfig(name="run_stage", label="Curate: run a stage",
                                   allow_delegated_execution=True, allow_immediate_execution=True,
-                                  default_choice_to_delegated=True, execute_as_generator=True)
+                                  default_choice_to_delegated=True)
 
     def resolve_input(self, ctx: Any) -> types.Property:
         inputs = types.Object()
@@ -221,11 +221,10 @@ class RunStage(foo.Operator):
                    description="as on the command line, e.g. --checks labels")
         return types.Property(inputs, view=types.View(label="Run a curate stage"))
 
-    def execute(self, ctx: Any) -> Any:
+    def execute(self, ctx: Any) -> dict[str, Any]:
         stage = ctx.params.get("stage")
         if stage not in STAGES:
-            yield ctx.ops.notify(f"unknown stage {stage!r}", variant="error")
-            return
+            return _fail(ctx, ValueError(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}"))
         cmd = [sys.executable, "-m", "curate.cli", "--dataset", ctx.dataset.name,
                "--no-progress"]
         if os.environ.get(WORKSPACE_ENV):
@@ -235,13 +234,12 @@ class RunStage(foo.Operator):
         lines: list[str] = []
         for line in proc.stdout or []:
             lines.append(line.rstrip())
-            yield ctx.ops.set_progress(label=line.strip()[:120])
+            if ctx.delegated:  # the delegated run's progress, shown in the App's runs list
+                ctx.set_progress(label=line.strip()[:120])
         code = proc.wait()
-        yield ctx.ops.reload_dataset()
-        tail = "\n".join(lines[-20:])
-        variant = "success" if code == 0 else "error"
-        yield ctx.ops.notify(f"curate {stage}: exit {code}", variant=variant)
-        yield {"exit_code": code, "output": tail}
+        ctx.ops.reload_dataset()
+        ctx.ops.notify(f"curate {stage}: exit {code}", variant="success" if code == 0 else "error")
+        return {"exit_code": code, "output": "\n".join(lines[-20:])}
 
 
 class LabelAuditPanel(foo.Panel):
