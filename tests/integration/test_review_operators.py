@@ -75,3 +75,11 @@ def test_run_stage_runs_the_cli_and_reports_its_exit(tmp_path, dataset_name, run
     assert "export" in (ds.info.get("runs") or {})  # the same run record as the CLI's
     res = run_op("run_stage", ds, stage="export", args="--view nosuchview")
     assert res.result["exit_code"] != 0
+
+
+def test_app_review_mode_is_checked_before_anything_starts(dataset_name):
+    from curate.app import launch
+    from curate.core.errors import InputError
+
+    with pytest.raises(InputError, match="--review 'duplicates': use one of label"):
+        launch(dataset_name, review="duplicates", wait=False)
