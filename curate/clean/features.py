@@ -1,4 +1,5 @@
-"""Datalab's outlier and near-duplicate rules on feature vectors (one kNN graph for both).
+"""Datalab's outlier and near-duplicate rules on feature vectors (one kNN graph for both,
+from `curate.clean.knn`: Datalab's exact graph, a faiss index above `knn.EXACT_MAX` rows).
 
 cleanlab's `Datalab` needs Hugging Face `datasets`, which nothing else here uses, so its two
 feature-based rules are applied directly on the kNN graph that Datalab itself builds
@@ -15,11 +16,11 @@ high-dimensional features), following `cleanlab/datalab/internal/issue_manager/o
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from curate.clean import knn
 from curate.clean.duplicates import connected_groups
 from curate.core.errors import InputError
 
@@ -56,19 +57,6 @@ def check_thresholds(outlier_threshold: float, near_duplicate_threshold: float) 
                          ">= 0")
 
 
-def _knn(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """(distances (n, k) ascending, neighbour indices (n, k), metric name) of Datalab's graph."""
-    from cleanlab.internal.neighbor.knn_graph import create_knn_graph_and_index
-
-    n = len(x)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        graph, knn = create_knn_graph_and_index(x, n_neighbors=k)
-    metric = knn.metric if isinstance(knn.metric, str) else knn.metric.__name__
-    return (graph.data.reshape(n, -1).astype(np.float64), graph.indices.reshape(n, -1),
-            metric)
-
-
 def _outliers(dist: np.ndarray, metric: str, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     from cleanlab.internal.outlier import correct_precision_errors, transform_distances_to_scores
 
@@ -92,7 +80,7 @@ def score_features(features: np.ndarray, *, k: int = K,
     if n < 2:
         ones, no = np.ones(n), np.zeros(n, bool)
         return FeatureScores(ones, no, ones, no, np.full(n, -1, np.int64))
-    dist, neighbours, metric = _knn(x, min(k, n - 1))
+    dist, neighbours, metric = knn.neighbours(x, min(k, n - 1))
     outlier_score, is_outlier = _outliers(dist, metric, outlier_threshold)
     nearest = dist[:, 0]
     median_nn = max(float(np.median(nearest)), EPSILON)

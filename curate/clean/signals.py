@@ -58,7 +58,7 @@ def knn_label_probs(features: np.ndarray, labels: np.ndarray, groups: np.ndarray
                     prior_weight: float = PRIOR_WEIGHT) -> np.ndarray:
     """(N, classes): the labels of each row's k nearest neighbours (cosine) within its group,
     itself left out, smoothed by `prior_weight` pseudo-votes of the group's class prior."""
-    from sklearn.neighbors import NearestNeighbors
+    from curate.clean import knn
 
     x = np.asarray(features, dtype=np.float32)
     out = np.zeros((len(x), n_classes))
@@ -69,22 +69,12 @@ def knn_label_probs(features: np.ndarray, labels: np.ndarray, groups: np.ndarray
         if kk < 1:
             out[rows] = prior
             continue
-        nn = NearestNeighbors(n_neighbors=kk + 1, metric="cosine", algorithm="brute")
-        nn.fit(x[rows])
-        _, idx = nn.kneighbors(x[rows])
-        neighbours = _drop_self(idx, np.arange(len(rows)))[:, :kk]
+        _, neighbours, _ = knn.neighbours(x[rows], kk, metric="cosine")  # itself left out
         votes = np.zeros((len(rows), n_classes))
         np.add.at(votes, (np.repeat(np.arange(len(rows)), kk), labels[rows][neighbours].ravel()),
                   1.0)
         out[rows] = (votes + prior_weight * prior) / (kk + prior_weight)
     return out
-
-
-def _drop_self(idx: np.ndarray, me: np.ndarray) -> np.ndarray:
-    """Each row's neighbours without itself (an exact copy may come first instead of it)."""
-    keep = idx != me[:, None]
-    keep[keep.sum(1) > idx.shape[1] - 1, -1] = False  # self not found: drop the farthest
-    return idx[keep].reshape(len(idx), idx.shape[1] - 1)
 
 
 def mix_weight(model: np.ndarray, knn: np.ndarray, labels: np.ndarray) -> float:
