@@ -42,9 +42,9 @@ REPEATS = 5
 
 
 def _features_path(ds, ws: Path) -> Path | None:
-    from curate.core import runs
+    from curate.core import schema
 
-    path = ((runs.last_run(ds, "labels") or {}).get("counts") or {}).get("features")
+    path = ds.info.get(schema.LABEL_FEATURES)
     if path and Path(path).is_file():
         return Path(path)
     found = sorted((ws / "runs").rglob("features.npz"), key=lambda p: p.stat().st_mtime)

@@ -405,9 +405,7 @@ class LabelsResult:
         return out
 
     def record(self) -> dict[str, Any]:
-        # the features file: the App's review queue finds its neighbours there
-        return {"stats": self.stats, "tagged": self.tagged, "warning": self.warning,
-                "features": str(self.oof.features)}
+        return {"stats": self.stats, "tagged": self.tagged, "warning": self.warning}
 
 
 def _read(view: Any, emb: Embeddings) -> LabelArrays:
@@ -446,6 +444,14 @@ def _weak_model_warning(accuracy: float) -> str | None:
             "label_quality, or run without --fast / with more epochs)")
 
 
+def _record_features(ds: Any, path: Path) -> None:
+    """Where the features file is (dataset.info, not the run record: a path is no part of
+    what a run did): the App's review queue finds its neighbours there."""
+    if ds.info.get(schema.LABEL_FEATURES) != str(path):
+        ds.info[schema.LABEL_FEATURES] = str(path)
+        ds.save()
+
+
 def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
         progress: bool = False) -> LabelsResult:
     """Find label issues in train+val of `view`, audit its test split."""
@@ -467,12 +473,14 @@ def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
         if brain.SIMILARITY_KEY not in ds.list_brain_runs():  # a run from before they existed
             data = _read(view, read_features(oof.features))
             brain.register(ds, data.ids, data.features, seed=cfg.seed)
+        _record_features(ds, oof.features)
         return LabelsResult(last["stats"], last.get("tagged") or {}, oof, path,
                             warning=last.get("warning"), reused=True)
     data = _read(view, read_features(oof.features))
     scores = score_rows(data, cfg)
     tagged = write_issues(ds, to_table(scores))
     brain.register(ds, data.ids, data.features, seed=cfg.seed)
+    _record_features(ds, oof.features)
     _write_csv(path, csv_rows(scores))
     warning = _weak_model_warning(oof.oof_accuracy)
     if warning:

@@ -71,6 +71,7 @@ RESTORE_METHOD = "restore_method"
 RESTORE_WEIGHTS_SHA256 = "restore_weights_sha256"
 BALANCE_DROP = "balance_drop"
 ORIG_SPLIT = "orig_split"  # the split before balance's first --resplit
+LABEL_FEATURES = "label_features"  # dataset.info key: clean's features file (the review queue's)
 BALANCE_PLAN = "balance_plan"  # dataset.info key: balance's plan, read by `augment synth --plan`
 PARENT = "parent"  # an augmented sample's real parent (sample id)
 TRANSFORMS = "transforms"

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.core import runs, schema
+from curate.core import schema
 from curate.core.errors import InputError
 from curate.core.schema import (
     CROWD_LABEL,
@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 
 ORDERS = ("learning", "static")  # the queue re-ranked by the decisions, or label_error_prob's
 LABEL_ISSUE = schema.issue_tag("label")
-LABELS_STAGE = "labels"  # curate.clean.labels.STAGE: its run record names the features file
 
 
 def _decision_of(tags: list[str] | None) -> tuple[str | None, str | None]:
@@ -85,7 +84,7 @@ class Candidates:
 
 def _features(ds: Any, ids: list[str]) -> np.ndarray | None:
     """The clean run's fold-model features of these samples (None when clean kept none)."""
-    path = ((runs.last_run(ds, LABELS_STAGE) or {}).get("counts") or {}).get("features")
+    path = ds.info.get(schema.LABEL_FEATURES)
     if not path or not Path(path).is_file():
         return None
     with np.load(path) as z:
