@@ -144,7 +144,7 @@ class Target:
         return self.excluded, self.reason, self.label, self.label_reason
 
 
-def _decision(tags: list[str]) -> tuple[str | None, str | None]:
+def review_decision(tags: list[str]) -> tuple[str | None, str | None]:
     """(action, class) of a sample's review tags: drop / keep / relabel, or (None, None)."""
     review = [t for t in tags or [] if t.startswith(REVIEW_PREFIX)]
     relabel = [t[len(REVIEW_RELABEL):] for t in review if t.startswith(REVIEW_RELABEL)]
@@ -344,7 +344,7 @@ def _target(r: dict[str, Any], cfg: ApplyConfig, auto: dict[str, str],
             relabel: bool = True) -> tuple[Target, bool]:
     """The wanted state of one sample, and whether a review tag on test was left alone."""
     excluded, reason = bool(r.get("excluded")), r.get("reason")
-    action, cls = _decision(r["tags"])
+    action, cls = review_decision(r["tags"])
     if action == "conflict":
         raise InputError(f"sample {r['id']} has both {REVIEW_DROP} and {REVIEW_KEEP}; "
                          "remove one in the App")

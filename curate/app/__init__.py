@@ -21,7 +21,6 @@ from curate.core.issues import ensure_saved_views
 log = logging.getLogger(__name__)
 
 PLUGINS_DIR = Path(__file__).resolve().parent / "plugins"
-PLUGIN_NAME = "@curate/review"
 REVIEW_MODES = ("label",)  # --review: open on the queue of these flags
 
 

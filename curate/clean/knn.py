@@ -43,12 +43,10 @@ def exact(x: np.ndarray, k: int, metric: str | None = None) -> tuple[np.ndarray,
     return (graph.data.reshape(n, -1).astype(np.float64), graph.indices.reshape(n, -1), metric)
 
 
-def hnsw(x: np.ndarray, k: int, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def hnsw(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """faiss HNSW on inner products of unit vectors (= cosine); self matches removed."""
     import faiss
 
-    if threads:
-        faiss.omp_set_num_threads(threads)
     v = _normalised(x)
     index = faiss.IndexHNSWFlat(v.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from curate.apply import review_decision
 from curate.core import schema
 from curate.core.errors import InputError
 from curate.core.schema import (
@@ -29,10 +30,6 @@ from curate.core.schema import (
     LABEL_PATH,
     OOF,
     ORIG_LABEL,
-    REVIEW_DROP,
-    REVIEW_KEEP,
-    REVIEW_PREFIX,
-    REVIEW_RELABEL,
     SUGGESTED_LABEL,
 )
 from curate.core.taxonomy import CLASS_INDEX, CLASSES
@@ -55,17 +52,6 @@ log = logging.getLogger(__name__)
 
 ORDERS = ("learning", "static")  # the queue re-ranked by the decisions, or label_error_prob's
 LABEL_ISSUE = schema.issue_tag("label")
-
-
-def _decision_of(tags: list[str] | None) -> tuple[str | None, str | None]:
-    """(action, class) of a sample's review tags, in the decisions' terms."""
-    review = [t for t in tags or [] if t.startswith(REVIEW_PREFIX)]
-    if REVIEW_DROP in review:
-        return "drop", None
-    if REVIEW_KEEP in review:
-        return "keep", None
-    relabel = [t[len(REVIEW_RELABEL):] for t in review if t.startswith(REVIEW_RELABEL)]
-    return ("relabel", relabel[0]) if relabel else (None, None)
 
 
 @dataclass
@@ -107,7 +93,7 @@ def candidates(ds: Any, with_features: bool = True) -> Candidates:
     keep = [k for k, lab in enumerate(orig) if lab in CLASS_INDEX and oof[k] is not None]
     ids = [ids[k] for k in keep]
     labels = np.array([CLASS_INDEX[orig[k]] for k in keep], dtype=np.int64)
-    decisions = [_decision_of(tags[k]) for k in keep]
+    decisions = [review_decision(tags[k]) for k in keep]
     reviewed = np.array([k for k, d in enumerate(decisions) if d[0]], dtype=np.int64)
     wrong = np.array([says_wrong(decisions[k][0] or "", decisions[k][1], CLASSES[labels[k]])
                       for k in reviewed], dtype=bool)
@@ -141,8 +127,7 @@ def review_queue(ds: Any, size: int = 50, order: str = "learning",
         scores = np.where(c.flagged, scores, -np.inf)
     pick = queue.next_batch(scores, c.reviewed, size)
     pick = pick[np.isfinite(scores[pick])]
-    remaining = int(c.flagged.sum() - c.flagged[c.reviewed].sum()) if len(c.reviewed) else int(
-        c.flagged.sum())
+    remaining = int(c.flagged.sum() - c.flagged[c.reviewed].sum())
     return QueueBatch([c.ids[k] for k in pick], order, len(c.reviewed), remaining)
 
 

@@ -72,8 +72,9 @@ def review_tags(action: str, label: str | None = None) -> list[str]:
 
 
 def says_wrong(action: str, label: str | None, given: str | None) -> bool:
-    """Whether a decision says the sample's label was wrong (what the review queue learns)."""
-    return action == "drop" or (action in ("accept", "relabel") and label != given)
+    """Whether a decision says the sample's label was wrong (what the review queue learns).
+    `conflict` (drop and keep tagged by hand, which apply refuses) counts as the drop."""
+    return action in ("drop", "conflict") or (action in ("accept", "relabel") and label != given)
 
 
 @dataclass

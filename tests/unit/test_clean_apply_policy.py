@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curate.apply import _decision, auto_drops
+from curate.apply import review_decision, auto_drops
 
 
 def _row(i, split, label, group):
@@ -26,11 +26,11 @@ def test_auto_policy_keeps_test_copy_drops_conflicts_keeps_repeats_within_a_spli
 
 
 def test_review_decisions():
-    assert _decision(["review:drop"]) == ("drop", None)
-    assert _decision(["review:keep", "issue:leak"]) == ("keep", None)
-    assert _decision(["review:relabel:sad"]) == ("relabel", "sad")
-    assert _decision(["review:drop", "review:keep"])[0] == "conflict"
-    assert _decision(["issue:duplicate"]) == (None, None)
+    assert review_decision(["review:drop"]) == ("drop", None)
+    assert review_decision(["review:keep", "issue:leak"]) == ("keep", None)
+    assert review_decision(["review:relabel:sad"]) == ("relabel", "sad")
+    assert review_decision(["review:drop", "review:keep"])[0] == "conflict"
+    assert review_decision(["issue:duplicate"]) == (None, None)
 
 
 def test_auto_relabels_only_where_the_suggestion_is_more_probable_than_the_label():

@@ -54,6 +54,17 @@ def _decide(ctx: Any, action: str, label: str | None = None) -> dict[str, Any]:
     return {"message": msg, "decided": res.decided, "batch": res.batch}
 
 
+def _undo(ctx: Any) -> dict[str, Any]:
+    """Take back the reviewer's last decision, then refresh the grid."""
+    try:
+        res = review.undo_last(ctx.dataset, _reviewer(ctx))
+    except CurateError as err:
+        return _fail(ctx, err)
+    ctx.ops.reload_dataset()
+    ctx.ops.notify(res.summary("undo"), variant="success")
+    return {"message": res.summary("undo")}
+
+
 def _reviewer_input(inputs: Any) -> None:
     inputs.str("reviewer", label="Reviewer", default=review.default_reviewer(),
                description="recorded with each decision")
@@ -70,6 +81,7 @@ def _selection_notice(ctx: Any, inputs: Any) -> bool:
 
 
 class _Decision(foo.Operator):
+    name_ = ""
     action = ""
     title = ""
     help = ""
@@ -78,8 +90,6 @@ class _Decision(foo.Operator):
     def config(self) -> foo.OperatorConfig:
         return foo.OperatorConfig(name=self.name_, label=self.title, description=self.help,
                                   dynamic=True)
-
-    name_ = ""
 
     def resolve_input(self, ctx: Any) -> types.Property:
         inputs = types.Object()
@@ -135,13 +145,7 @@ class UndoDecision(foo.Operator):
         return types.Property(inputs, view=types.View(label="Undo the last decision"))
 
     def execute(self, ctx: Any) -> dict[str, Any]:
-        try:
-            res = review.undo_last(ctx.dataset, _reviewer(ctx))
-        except CurateError as err:
-            return _fail(ctx, err)
-        ctx.ops.reload_dataset()
-        ctx.ops.notify(res.summary("undo"), variant="success")
-        return {"message": res.summary("undo")}
+        return _undo(ctx)
 
 
 class CommitReview(foo.Operator):
@@ -279,12 +283,7 @@ class LabelAuditPanel(foo.Panel):
         self._act(ctx, "relabel", ctx.panel.get_state("relabel_row.relabel_class"))
 
     def undo(self, ctx: Any) -> None:
-        try:
-            res = review.undo_last(ctx.dataset, review.default_reviewer())
-            ctx.ops.notify(res.summary("undo"), variant="success")
-        except CurateError as err:
-            _fail(ctx, err)
-        ctx.ops.reload_dataset()
+        _undo(ctx)
         self.refresh(ctx)
 
     def render(self, ctx: Any) -> types.Property:
