@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curate.apply import review_decision, auto_drops
+from curate.apply import auto_drops, review_decision
 
 
 def _row(i, split, label, group):
