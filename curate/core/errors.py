@@ -41,6 +41,12 @@ class ModelError(CurateError):
     exit_code = 4
 
 
+class EngineError(CurateError):
+    """The Ray engine could not start, or lost its cluster mid-stage (curate.core.engine)."""
+
+    exit_code = 5
+
+
 # OSErrors about the machine's storage rather than the tool: a one-line cause and fix, exit 2
 # (input/output). Others stay "unknown" (exit 1).
 _STORAGE = {

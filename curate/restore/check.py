@@ -4,13 +4,15 @@ The check contract (curate.core.issues): `score` turns the predictions on the or
 the restored file of each sample into an IssueTable (flag `restore_changed`), which
 `write_issues` stores as the tag `issue:restore_changed` on exactly the changed samples among
 those checked; `summarize` gives the per-class rates the report shows. Both are pure. The
-reading loop (`predict_pairs`) feeds the classifier in chunks.
+reading loop (`predict_pairs`, or `predict_pairs_ray` on the Ray engine) feeds the classifier
+in chunks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,19 +35,57 @@ def read_any(path: str) -> np.ndarray:
         return np.asarray(im if im.mode in ("L", "RGB") else im.convert("RGB"))
 
 
+def _predict_chunk(ref: Any, originals: Sequence[str],
+                   restored: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    a = [read_gray(p) for p in originals]
+    b = [read_any(p) for p in restored]
+    return ref.predict_proba(a).argmax(1), ref.predict_proba(b).argmax(1)
+
+
 def predict_pairs(ref: Any, originals: Sequence[str], restored: Sequence[str],
                   tick: Callable[[int], None] = lambda n: None) -> tuple[np.ndarray, np.ndarray]:
     """Predicted class indices on the original and on the restored file of each pair."""
     p_orig, p_rest = [], []
     for i in range(0, len(originals), CHUNK):
-        a = [read_gray(p) for p in originals[i:i + CHUNK]]
-        b = [read_any(p) for p in restored[i:i + CHUNK]]
-        p_orig.append(ref.predict_proba(a).argmax(1))
-        p_rest.append(ref.predict_proba(b).argmax(1))
+        a, b = _predict_chunk(ref, originals[i:i + CHUNK], restored[i:i + CHUNK])
+        p_orig.append(a)
+        p_rest.append(b)
         tick(len(a))
     if not p_orig:
         return np.zeros(0, int), np.zeros(0, int)
     return np.concatenate(p_orig), np.concatenate(p_rest)
+
+
+class RayPredict:
+    """The Ray engine's actor for the check: the reference classifier loaded once per actor."""
+
+    def __init__(self, ref_dir: str, device: str) -> None:
+        from train.reference import load_reference
+
+        self.ref = load_reference(Path(ref_dir), device)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        a, b = _predict_chunk(self.ref, [str(p) for p in batch["src"]],
+                              [str(p) for p in batch["dst"]])
+        return {"i": batch["i"], "orig": a, "rest": b}
+
+
+def predict_pairs_ray(ref_dir: Path, device: str, originals: Sequence[str],
+                      restored: Sequence[str], *, workers: int, num_gpus: float = 0.0,
+                      tick: Callable[[int], None] = lambda n: None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """`predict_pairs` on Ray actors (same chunks, so the same predictions)."""
+    from curate.core.engine import ray_map
+
+    n = len(originals)
+    p_orig, p_rest = np.zeros(n, int), np.zeros(n, int)
+    rows = {"i": np.arange(n), "src": np.asarray(originals, dtype=object),
+            "dst": np.asarray(restored, dtype=object)}
+    for b in ray_map(rows, RayPredict, {"ref_dir": str(ref_dir), "device": device},
+                     batch_size=CHUNK, workers=workers, num_gpus=num_gpus):
+        p_orig[b["i"]], p_rest[b["i"]] = b["orig"], b["rest"]
+        tick(len(b["i"]))
+    return p_orig, p_rest
 
 
 @dataclass(frozen=True)

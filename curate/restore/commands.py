@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from curate.core.clikit import Device, pick_device, state
+from curate.core.engine import ENGINES
 from curate.core.errors import cli_errors
 from curate.restore.check import TAG as CHANGED_TAG
 from curate.restore.stage import COLORS, METHODS, PRECISIONS, RestoreConfig, RestoreResult
@@ -22,9 +23,11 @@ console = Console()
 Method = Enum("Method", {m: m for m in METHODS}, type=str)  # type: ignore[misc]
 Color = Enum("Color", {c: c for c in COLORS}, type=str)  # type: ignore[misc]
 Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)  # type: ignore[misc]
+Engine = Enum("Engine", {e: e for e in ENGINES}, type=str)  # type: ignore[misc]
 _DEFAULT = {f.name: f.default for f in dataclasses.fields(RestoreConfig)}  # one set of defaults
 _METHOD, _COLOR = Method(_DEFAULT["method"]), Color(_DEFAULT["color"])
 _PRECISION = Precision(_DEFAULT["precision"])
+_ENGINE = Engine(_DEFAULT["engine"])
 
 
 def restore_cmd(
@@ -59,7 +62,12 @@ def restore_cmd(
     check: Annotated[bool, typer.Option(
         help="Compare the reference classifier's predictions on original vs restored images "
              "(--no-check skips it, recorded as skipped by request).")] = True,
-    workers: Annotated[int, typer.Option(help="Threads for the classical path.")] = 2,
+    workers: Annotated[int, typer.Option(
+        help="Threads for the classical path (local engine); actors with --engine ray.")] = 2,
+    engine: Annotated[Engine, typer.Option(
+        help="local: this process; ray: Ray Data actor pools (a local cluster, or the one at "
+             "RAY_ADDRESS; one GPU per actor on CUDA). Same outputs (docs/scale.md).")]
+    = _ENGINE,
 ) -> None:
     """Restore and upsample faces (GFPGAN or classical); resumable; flags changed expressions."""
     from curate.restore import restore
@@ -71,7 +79,7 @@ def restore_cmd(
             color=color.value, unsharp=unsharp, weights=weights, model=model, cache_dir=cache_dir,
             download=download, view=view, split=split, label=label, batch_size=batch_size,
             device=pick_device(device), precision=precision.value, check=check,
-            workers=workers, progress=st.progress)
+            workers=workers, engine=engine.value, progress=st.progress)
         res = restore(cfg)
     _summary(cfg.tag, res)
 

@@ -93,60 +93,111 @@ def _chunks(items: Sequence[Item], n: int) -> Iterator[Sequence[Item]]:
         yield items[i:i + n]
 
 
-def run_classical(items: Sequence[Item], rec: Recorder, *, size: int, method: str, color: str,
-                  unsharp: bool, workers: int = 2, tick: Callable[[int], None] = lambda n: None,
-                  chunk: int = 256) -> Outcome:
-    """Lanczos/bicubic upsampling over threads (PIL releases the GIL in decode/resize/encode)."""
-    out = Outcome()
+class BatchRestore:
+    """Restores one batch of items: reads each, restores, writes the output atomically; yields
+    each item's skip reason (None: restored). Both engines call it: `run` in this process,
+    `RayRestore` on Ray actors.
 
-    def one(item: Item) -> str | None:
+    Classical methods run over `threads` (PIL releases the GIL in decode/resize/encode); a
+    network (`make_restorer`) is built on the first readable batch (a run with only unreadable
+    images left loads no weights) and halves its batch on out-of-memory.
+    """
+
+    def __init__(self, *, size: int, method: str, color: str, unsharp: bool = False,
+                 make_restorer: Callable[[], Any] | None = None, threads: int = 1) -> None:
+        self.size, self.method, self.color, self.unsharp = size, method, color, unsharp
+        self.make_restorer, self.restorer = make_restorer, None
+        self.pool = ThreadPoolExecutor(threads) if make_restorer is None and threads > 1 else None
+
+    def __call__(self, items: Sequence[Item]) -> Iterator[str | None]:
+        """Each item's skip reason in order, as it finishes (a classical image at a time, a
+        network's batch at once): an interrupted batch keeps the items already yielded."""
+        if self.make_restorer is None:
+            yield from (self.pool.map(self._classical, items) if self.pool
+                        else map(self._classical, items))
+            return
+        imgs = [_read(item) for item in items]
+        good = [i for i, img in enumerate(imgs) if not isinstance(img, str)]
+        if good:
+            if self.restorer is None:
+                self.restorer = self.make_restorer()
+            restored = self.restorer.restore([imgs[i] for i in good], self.size, self.color)
+            for i, res in zip(good, restored, strict=True):
+                write_png_atomic(res, items[i].dst)
+        yield from (img if isinstance(img, str) else None for img in imgs)
+
+    def _classical(self, item: Item) -> str | None:
         img = _read(item)
         if isinstance(img, str):
             return img
-        write_png_atomic(classical.upsample(img, size, method, color, unsharp), item.dst)
+        write_png_atomic(classical.upsample(img, self.size, self.method, self.color,
+                                            self.unsharp), item.dst)
         return None
 
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        try:
-            for part in _chunks(items, chunk):
-                for item, reason in zip(part, pool.map(one, part), strict=True):
-                    if reason is None:
-                        rec.add(item.id, item.dst)
-                        out.restored += 1
-                    else:
-                        out.skipped.append(_skip(item, reason))
-                tick(len(part))
-        finally:
-            rec.flush()
-    return out
+    @property
+    def batch_size(self) -> int | None:
+        """The network's batch after any out-of-memory halving (None: classical, or not built)."""
+        return getattr(self.restorer, "batch_size", None)
+
+    def close(self) -> None:
+        if self.pool:
+            self.pool.shutdown()
 
 
-def run_model(items: Sequence[Item], rec: Recorder, make_restorer: Callable[[], Any], *,
-              size: int, color: str, batch_size: int,
-              tick: Callable[[int], None] = lambda n: None) -> Outcome:
-    """A network over batches, built on the first readable batch (a run with only unreadable
-    images left loads no weights); the restorer halves its batch on out-of-memory."""
+def _record(out: Outcome, rec: Recorder, item: Item, reason: str | None) -> None:
+    if reason:
+        out.skipped.append(_skip(item, reason))
+    else:
+        rec.add(item.id, item.dst)
+        out.restored += 1
+
+
+def run(items: Sequence[Item], rec: Recorder, work: BatchRestore, *, chunk: int,
+        tick: Callable[[int], None] = lambda n: None) -> Outcome:
+    """The local engine: `work` over chunks of `items` in this process."""
     out = Outcome()
-    restorer = None
     try:
-        for part in _chunks(items, batch_size):
-            good, imgs = [], []
-            for item in part:
-                img = _read(item)
-                if isinstance(img, str):
-                    out.skipped.append(_skip(item, img))
-                else:
-                    good.append(item)
-                    imgs.append(img)
-            if good and restorer is None:
-                restorer = make_restorer()
-            for item, res in zip(good, restorer.restore(imgs, size, color) if good else [],
-                                 strict=True):
-                write_png_atomic(res, item.dst)
-                rec.add(item.id, item.dst)
-                out.restored += 1
+        for part in _chunks(items, chunk):
+            for item, reason in zip(part, work(part), strict=True):
+                _record(out, rec, item, reason)
             tick(len(part))
     finally:
         rec.flush()
-    out.batch_size = getattr(restorer, "batch_size", batch_size)
+        work.close()
+    out.batch_size = work.batch_size
+    return out
+
+
+class RayRestore:
+    """The Ray engine's actor: a `BatchRestore` built once per actor, over numpy batches of
+    (id, src, dst); returns (id, reason) with reason "" when restored."""
+
+    def __init__(self, **settings: Any) -> None:
+        self.work = BatchRestore(**settings)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        items = [Item(str(i), str(s), Path(str(d)))
+                 for i, s, d in zip(batch["id"], batch["src"], batch["dst"], strict=True)]
+        reasons = [r or "" for r in self.work(items)]
+        return {"id": batch["id"], "reason": np.asarray(reasons, dtype=object)}
+
+
+def run_ray(items: Sequence[Item], rec: Recorder, settings: dict[str, Any], *, chunk: int,
+            workers: int, num_gpus: float = 0.0,
+            tick: Callable[[int], None] = lambda n: None) -> Outcome:
+    """The Ray engine: `RayRestore(**settings)` on `workers` actors; this process records."""
+    from curate.core.engine import ray_map
+
+    out, by_id = Outcome(), {item.id: item for item in items}
+    rows = {"id": np.asarray([i.id for i in items], dtype=object),
+            "src": np.asarray([i.src for i in items], dtype=object),
+            "dst": np.asarray([str(i.dst) for i in items], dtype=object)}
+    try:
+        for batch in ray_map(rows, RayRestore, settings, batch_size=chunk, workers=workers,
+                             num_gpus=num_gpus):
+            for sid, reason in zip(batch["id"], batch["reason"], strict=True):
+                _record(out, rec, by_id[str(sid)], str(reason) or None)
+            tick(len(batch["id"]))
+    finally:
+        rec.flush()
     return out

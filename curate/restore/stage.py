@@ -7,6 +7,8 @@ each sample as `restored_filepath`, `restore_method`, `restore_weights_sha256`.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import logging
 import re
@@ -15,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from curate.core import runs, schema, store
+from curate.core import engine, runs, schema, store
 from curate.core.errors import InputError, ModelError
 from curate.core.issues import write_issues
 from curate.core.progress import task
@@ -56,6 +58,7 @@ class RestoreConfig:
     precision: str = "auto"
     check: bool = True
     workers: int = 2
+    engine: str = engine.LOCAL
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -74,6 +77,7 @@ class RestoreConfig:
             raise InputError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.workers < 1:
             raise InputError(f"--workers must be >= 1, got {self.workers}")
+        engine.check_engine(self.engine)
         if self.method not in MODEL_METHODS and (self.weights or self.download):
             raise InputError(f"--weights/--download apply to --method gfpgan, not {self.method}")
         if self.unsharp and self.method in MODEL_METHODS:
@@ -92,6 +96,11 @@ class RestoreConfig:
     @property
     def batch(self) -> int:
         return self.batch_size or (4 if self.method in MODEL_METHODS else 256)
+
+    @property
+    def num_gpus(self) -> float:
+        """GPUs per Ray actor: one on a CUDA device, none on the CPU."""
+        return 1.0 if self.device.startswith("cuda") else 0.0
 
 
 @dataclass
@@ -240,11 +249,12 @@ def restore(cfg: RestoreConfig) -> RestoreResult:
         res.check = CheckSummary.from_dict((runs.last_run(ds, "restore") or {}).get("check", {}))
         res.seconds = round(time.perf_counter() - t0, 3)
         return res
-    if todo:
-        _restore_images(ds, todo, cfg, wf, res)
-    _enable_app_toggle(ds)
-    res.check = (_check(ds, view, ref, cfg, Path(res.out_dir)) if ref is not None
-                 else CheckSummary(status=NO_CHECK))
+    with _engine_session(cfg):
+        if todo:
+            _restore_images(ds, todo, cfg, wf, res)
+        _enable_app_toggle(ds)
+        res.check = (_check(ds, view, ref, cfg, Path(res.out_dir), ws) if ref is not None
+                     else CheckSummary(status=NO_CHECK))
     res.seconds = round(time.perf_counter() - t0, 3)
     res.report = str(_write_report(ws, cfg, res))
     runs.record(ds, "restore", config=settings, fp=fp, seconds=res.seconds,
@@ -267,24 +277,33 @@ def _settings(cfg: RestoreConfig) -> dict:
     return {**d, "weights": str(cfg.weights) if cfg.weights else None}
 
 
+def _engine_session(cfg: RestoreConfig) -> contextlib.AbstractContextManager:
+    """One Ray session for the images and the check (`--engine ray`); nothing for local."""
+    return engine.ray_session(cfg.workers) if cfg.engine == engine.RAY else contextlib.nullcontext()
+
+
 def _restore_images(ds: Any, todo: list[runner.Item], cfg: RestoreConfig,
                     wf: wts.WeightsFile | None, res: RestoreResult) -> None:
-    log.info("%d to restore, %d already done", len(todo), res.already_done)
+    log.info("%d to restore, %d already done (engine %s)", len(todo), res.already_done,
+             cfg.engine)
     rec = runner.Recorder(ds, cfg.method_name, wf.sha256 if wf else None)
+    settings = {"size": cfg.size, "method": cfg.method, "color": cfg.color,
+                "unsharp": cfg.unsharp,
+                "make_restorer": functools.partial(_build_restorer, cfg, wf) if wf else None}
     with task(f"restore {cfg.tag}", len(todo), cfg.progress) as tick:
-        if wf is None:
-            out = runner.run_classical(todo, rec, size=cfg.size, method=cfg.method,
-                                       color=cfg.color, unsharp=cfg.unsharp,
-                                       workers=cfg.workers, tick=tick, chunk=cfg.batch)
+        if cfg.engine == engine.RAY:
+            out = runner.run_ray(todo, rec, settings, chunk=cfg.batch, workers=cfg.workers,
+                                 num_gpus=cfg.num_gpus if wf else 0.0, tick=tick)
         else:
-            out = runner.run_model(todo, rec, lambda: _build_restorer(cfg, wf), size=cfg.size,
-                                   color=cfg.color, batch_size=cfg.batch, tick=tick)
+            work = runner.BatchRestore(**settings, threads=cfg.workers)
+            out = runner.run(todo, rec, work, chunk=cfg.batch, tick=tick)
     res.restored, res.skipped = out.restored, out.skipped
     if out.batch_size is not None:
         res.batch_size = out.batch_size
 
 
-def _check(ds: Any, view: Any, ref: Any, cfg: RestoreConfig, out_dir: Path) -> CheckSummary:
+def _check(ds: Any, view: Any, ref: Any, cfg: RestoreConfig, out_dir: Path,
+           ws: Workspace) -> CheckSummary:
     """Reference predictions on original vs restored; tag changed samples, summarise."""
     view.reload()
     cols = view.values(["id", schema.FILEPATH, RESTORED_FILEPATH, schema.LABEL_PATH])
@@ -294,7 +313,14 @@ def _check(ds: Any, view: Any, ref: Any, cfg: RestoreConfig, out_dir: Path) -> C
         return CheckSummary(status=check.DONE)
     ids, src, dst, labels = map(list, zip(*pairs, strict=True))
     with task("expression check", len(ids), cfg.progress) as tick:
-        p_orig, p_rest = check.predict_pairs(ref, src, dst, tick)
+        if cfg.engine == engine.RAY:
+            from train.reference import reference_dir
+
+            p_orig, p_rest = check.predict_pairs_ray(reference_dir(ws), cfg.device, src, dst,
+                                                     workers=cfg.workers,
+                                                     num_gpus=cfg.num_gpus, tick=tick)
+        else:
+            p_orig, p_rest = check.predict_pairs(ref, src, dst, tick)
     write_issues(ds, check.score(ids, p_orig, p_rest))
     summary = check.summarize(labels, p_orig, p_rest, list(ref.spec.classes))
     log.info("expression check: %d of %d predictions changed", summary.changed,

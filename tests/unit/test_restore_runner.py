@@ -1,4 +1,5 @@
-"""The batch runner without a database: interruption keeps finished work, lazy model build."""
+"""The batch runner without a database: interruption keeps finished work, lazy model build,
+the classical path over threads."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ def _items(tmp_path, n):
                         tmp_path / "out" / f"{i}.png") for i in range(n)]
 
 
+def _model(make):
+    return runner.BatchRestore(size=64, method="gfpgan", color="gray", make_restorer=make)
+
+
 def test_interrupted_model_run_records_finished_batches_then_resumes(tmp_path):
     items = _items(tmp_path, 7)
     rec, builds = FakeRecorder(), []
@@ -48,10 +53,10 @@ def test_interrupted_model_run_records_finished_batches_then_resumes(tmp_path):
         return dying
 
     with pytest.raises(KeyboardInterrupt):
-        runner.run_model(items, rec, make, size=64, color="gray", batch_size=2)
+        runner.run(items, rec, _model(make), chunk=2)
     assert sorted(rec.flushed) == ["0", "1", "2", "3"] and len(builds) == 1
     rest = [it for it in items if it.id not in rec.flushed]
-    out = runner.run_model(rest, rec, DyingRestorer, size=64, color="gray", batch_size=2)
+    out = runner.run(rest, rec, _model(DyingRestorer), chunk=2)
     assert out.restored == 3 and sorted(rec.flushed) == [str(i) for i in range(7)]
     with Image.open(items[6].dst) as im:
         assert im.size == (64, 64) and im.mode == "L"
@@ -66,7 +71,7 @@ def test_only_unreadable_images_load_no_model(tmp_path):
     def make():
         raise AssertionError("the model must not be built")
 
-    out = runner.run_model(items, FakeRecorder(), make, size=64, color="gray", batch_size=4)
+    out = runner.run(items, FakeRecorder(), _model(make), chunk=4)
     assert out.restored == 0 and [s.reason for s in out.skipped][1] == "file not found"
     assert out.skipped[0].reason.startswith("unreadable or truncated")
     assert (out.skipped[1].id, out.skipped[1].file) == ("b", str(tmp_path / "missing.png"))
@@ -79,3 +84,18 @@ def test_rgb_outputs_are_written_as_rgb(tmp_path):
     runner.write_png_atomic(img, target)
     with Image.open(target) as im:
         assert im.mode == "RGB" and im.getpixel((0, 0)) == (200, 0, 0)
+
+
+def test_classical_batches_over_threads_match_one_thread(tmp_path):
+    items = _items(tmp_path, 5)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    items.append(runner.Item("bad", str(bad), tmp_path / "out" / "bad.png"))
+    one = runner.BatchRestore(size=48, method="lanczos", color="gray")
+    reasons = list(one(items))
+    first = [items[i].dst.read_bytes() for i in range(5)]
+    two = runner.BatchRestore(size=48, method="lanczos", color="gray", threads=2)
+    out = runner.run(items, FakeRecorder(), two, chunk=4)
+    assert reasons[:5] == [None] * 5 and reasons[5].startswith("unreadable")
+    assert out.restored == 5 and [s.id for s in out.skipped] == ["bad"]
+    assert [items[i].dst.read_bytes() for i in range(5)] == first and out.batch_size is None
