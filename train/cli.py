@@ -17,7 +17,7 @@ from curate.core.views import ViewName
 from curate.core.workspace import Workspace
 from train.compare import PROFILES
 from train.evaluate import LABEL_FIELDS
-from train.loop import SCHEDULES
+from train.loop import MONITORS, SCHEDULES
 from train.metrics import Metrics
 from train.run import SCORED_SPLITS
 
@@ -28,11 +28,31 @@ console = Console()
 # Closed choices, generated from the registries they name (one list each, in the library).
 Schedule = Enum("Schedule", {s: s for s in SCHEDULES}, type=str)
 LabelField = Enum("LabelField", {f: f for f in LABEL_FIELDS}, type=str)
+Monitor = Enum("Monitor", {m: m for m in MONITORS}, type=str)
 Profile = Enum("Profile", {p: p for p in PROFILES}, type=str)
 Split = Enum("Split", {s: s for s in SPLITS}, type=str)
 ScoreSplit = Enum("ScoreSplit", {s: s for s in SCORED_SPLITS}, type=str)
 
 Seed = Annotated[int, typer.Option(help="Seed of every RNG.")]
+NProc = Annotated[int, typer.Option(
+    help="Processes to train on through torchrun (DDP: gloo on CPU, NCCL on CUDA, one GPU "
+         "each); the same global batch and seed as one process.")]
+
+
+def _torchrun(nproc: int, batch_size: int) -> None:
+    """With --nproc N > 1, outside torchrun: run this very command on N ranks and exit with
+    its code (train/distributed.py); inside a rank, or with N = 1, return and go on."""
+    import sys
+
+    from curate.core.errors import InputError
+    from train import distributed
+
+    if nproc < 1 or batch_size % nproc:
+        raise InputError(f"--nproc {nproc}: give at least 1, dividing the batch size "
+                         f"{batch_size} evenly (each process takes an equal share of a batch)")
+    if nproc > 1 and not distributed.launched():
+        raise typer.Exit(distributed.launch(nproc, "train", sys.argv[1:]))
+
 
 
 def _ws(ctx: typer.Context) -> Workspace:
@@ -62,28 +82,35 @@ def run(
     lr: float = 2e-3,
     schedule: Schedule = Schedule["onecycle"],
     patience: Annotated[int, typer.Option(help="Early stop after N flat epochs (0 off).")] = 8,
+    monitor: Annotated[Monitor, typer.Option(
+        help="The val score that picks the best epoch.")] = Monitor["macro_f1"],
     pretrained: Annotated[Path | None, typer.Option(help="Local timm weights file.")] = None,
     freeze_epochs: Annotated[int, typer.Option(help="Epochs with a frozen backbone first.")] = 0,
     seed: Seed = 0,
     device: Device = "auto",
     out: Annotated[Path | None, typer.Option(help="Run folder [default: runs/<name>].")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the run folder's last.pt.")] = True,
+    nproc: NProc = 1,
 ) -> None:
     """Train one backbone and score it on the test split."""
+    from train import distributed
     from train.loop import TrainConfig
     from train.run import DataSource, run_training
 
     st = state(ctx)
-    with cli_errors(st.verbose):
+    with cli_errors(st.verbose), distributed.session(pick_device(device)) as (rank, dev):
+        _torchrun(nproc, batch_size)
         src = DataSource(folder=data, view=view.value if view else None, dataset=st.dataset)
         cfg = TrainConfig(backbone=backbone, img_size=img_size, in_chans=in_chans, epochs=epochs,
                           batch_size=batch_size, lr=lr, schedule=schedule.value,
-                          patience=patience, seed=seed, device=pick_device(device),
+                          patience=patience, monitor=monitor.value, seed=seed, device=dev,
                           pretrained=str(pretrained) if pretrained else None,
                           freeze_epochs=freeze_epochs)
         name = (data.name if data else view.value) if (data or view) else "run"
         out = out or _ws(ctx).runs / f"{name}-{backbone}-s{seed}"
         r = run_training(src, cfg, out, progress=st.progress, resume=resume)
+    if r is None:  # a torchrun rank other than 0: rank 0 reports
+        return
     t, c = r.test, r.cost
     console.print(_metrics_table(f"{backbone} on {r.source}: test", t))
     console.print(f"accuracy {100 * t['accuracy']:.2f}%  macro-F1 {100 * t['macro_f1']:.2f}%  "
@@ -138,21 +165,26 @@ def compare_cmd(
     external_test: Annotated[list[str] | None, typer.Option(
         help="NAME:PATH of another dataset (RAF-DB layout or imagefolder), ingested into "
              "dataset NAME; its test split is scored by every run. Repeatable.")] = None,
+    nproc: NProc = 1,
 ) -> None:
     """Same backbones, budget and seeds on each variant; Markdown + HTML report. Variants
     `raw+smooth`, `raw+gce`, `raw+scn` are robust-training baselines on raw."""
+    from train import distributed
     from train.compare import CompareSettings, run_compare
 
     st = state(ctx)
-    with cli_errors(st.verbose):
+    with cli_errors(st.verbose), distributed.session(pick_device(device)) as (rank, dev):
+        _torchrun(nproc, batch_size)
         names = tuple(b.strip() for b in backbones.split(",")) if backbones else ()
         r = run_compare(CompareSettings(
             variants=variants, views=views, backbones=names, seeds=seeds, profile=profile.value,
-            epochs=epochs, img_size=img_size, batch_size=batch_size, device=pick_device(device),
+            epochs=epochs, img_size=img_size, batch_size=batch_size, device=dev,
             out=out, dataset=st.dataset, workspace=st.workspace, restored=restored,
             score_split=tuple(x.value for x in score_split or [ScoreSplit["test"]]),
             external_test=tuple(external_test or ()),
             progress=st.progress))
+    if not rank.main:  # a torchrun rank other than 0: rank 0 reports
+        return
     for block in r.summary["splits"]:
         rows = block["table"]
         metrics = [m for m in (rows[0]["scores"] if rows else {}) if "without" not in m]

@@ -16,6 +16,7 @@ import numpy as np
 
 from curate.core import schema
 from curate.core.errors import InputError
+from train import distributed
 from train.data import ImageSet
 from train.external import ExternalTest, ensure_ingested, load_external, score_external
 from train.loop import TrainConfig
@@ -222,6 +223,8 @@ def compare(cfg: CompareConfig, out: Path, *, progress: bool = False) -> Compare
     loaded = {name: by_source[src.describe()] for name, src in cfg.variants}
     _check_same_test(loaded)
     results = _train_all(cfg, loaded, out, progress)
+    if not distributed.current().main:  # torchrun: rank 0 scores and writes the report
+        return CompareResult(results=[], summary={"splits": []}, markdown="", html="")
     truths = {split: _truth(cfg, loaded, split) for split in cfg.score_splits}
     for r in results:
         r["scores"] = {split: score_run(Path(r["run"]), t) for split, t in truths.items()}
@@ -287,6 +290,8 @@ def _train_all(cfg: CompareConfig, loaded: dict[str, ImageSet], out: Path,
                 run_dir = out / "runs" / f"{name}-{backbone}-s{seed}"
                 log.info("training %s on %s (seed %d)", backbone, name, seed)
                 r = run_training(src, tc, run_dir, progress=progress, data=loaded[name])
+                if r is None:  # a torchrun rank other than 0
+                    continue
                 results.append({"variant": name, "backbone": backbone, "seed": seed,
                                 "run": str(run_dir), **r.to_dict()})
     return results

@@ -23,6 +23,7 @@ from curate.core.errors import InputError, ModelError
 from curate.core.progress import task
 from curate.core.taxonomy import CLASSES
 from curate.core.workspace import atomic_path, write_json_atomic
+from train import distributed
 from train.data import ImageSet, augment
 from train.metrics import evaluate
 from train.reference import MEAN, STD, ReferenceSpec
@@ -237,9 +238,11 @@ class Trainer:
         import torch
 
         self.cfg, self.train, self.val, self.dir, self.progress = cfg, train, val, run_dir, progress
+        self.rank = distributed.current()
         torch.manual_seed(cfg.seed)
-        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed)  # the same on every rank
         self.model = create_model(cfg, len(train.classes)).to(cfg.device)
+        self.net = self._ddp() if self.rank.active else self.model  # what the step calls
         # SCN's attention head (train/robust.py): trained with the model, never saved in it
         self.aux = (self_cure(self.model.num_features).to(cfg.device)
                     if cfg.reweight == "scn" else None)
@@ -256,6 +259,22 @@ class Trainer:
         self.state = {"epoch": 0, "best_score": -math.inf, "best_epoch": -1, "bad_epochs": 0,
                       "history": [], "seconds": 0.0, "images": 0, "relabelled": 0}
         self._best_state: dict | None = None  # the best weights in memory when there is no run_dir
+
+    def _ddp(self):  # noqa: ANN202 - a DistributedDataParallel around self.model
+        """DDP over the process group (train/distributed.py): one global batch per step, each
+        rank holding `batch_size / world` of its rows."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        cfg, world = self.cfg, self.rank.world
+        if cfg.reweight != "none":
+            raise InputError(f"--nproc {world}: reweight={cfg.reweight!r} trains on one process "
+                             "only (its head relabels rows of the whole batch)")
+        if cfg.batch_size % world:
+            raise InputError(f"--nproc {world}: the batch size {cfg.batch_size} must divide "
+                             "evenly among the processes")
+        cuda = cfg.device.startswith("cuda")
+        return DistributedDataParallel(self.model, device_ids=[self.rank.local_rank] if cuda
+                                       else None)
 
     def _steps_per_epoch(self) -> int:
         n = len(self.train) // self.cfg.batch_size or 1
@@ -274,10 +293,19 @@ class Trainer:
         with task(f"epoch {self.state['epoch'] + 1}/{cfg.epochs}", self.steps,
                   self.progress) as tick:
             for s in range(self.steps):
-                idx = perm[s * bs:(s + 1) * bs].to(cfg.device)
+                idx = perm[s * bs:(s + 1) * bs]
+                if self.rank.active:  # this rank's rows of the global batch
+                    idx = idx[self.rank.rank::self.rank.world]
+                idx = idx.to(cfg.device)
                 total += self._step(idx) * len(idx)
                 n += len(idx)
                 tick()
+        if self.rank.active:  # the global batch's mean loss and image count
+            import torch.distributed as dist
+
+            t = torch.tensor([total, float(n)], dtype=torch.float64, device=cfg.device)
+            dist.all_reduce(t)
+            total, n = float(t[0]), int(t[1])
         self.state["images"] += n
         return total / max(n, 1)
 
@@ -288,7 +316,7 @@ class Trainer:
         y = self.labels[idx]
         with _autocast(cfg.device):
             if self.aux is None:
-                loss = self.loss_fn(self.model(x), y)
+                loss = self.loss_fn(self.net(x), y)
             else:
                 step = self.aux.step(self.model, x, y, self.loss_fn)
                 loss = step.loss
@@ -333,6 +361,7 @@ class Trainer:
                 stopped = True
                 log.info("early stop after epoch %d (best %d)", st["epoch"], st["best_epoch"])
                 break
+        distributed.barrier()  # rank 0's files are written before any rank reads them
         return self._result(stopped)
 
     def _epoch(self) -> float:
@@ -346,7 +375,10 @@ class Trainer:
         if self.aux is not None:
             row["relabelled"] = st.get("relabelled", 0)  # SCN: train labels changed so far
         if self.val is not None and len(self.val):
-            val = _val_metrics(self.model, self.val, self.cfg)
+            val = None  # rank 0 scores val (the models are in sync); every rank gets its result
+            if self.rank.main:
+                val = _val_metrics(self.model, self.val, self.cfg)
+            val = distributed.broadcast(val)
             row.update({f"val_{k}": v for k, v in val.items()})
             score = _score(val, self.cfg.monitor)
         else:  # no val (e.g. out-of-fold training): the last epoch is the one kept
@@ -369,6 +401,8 @@ class Trainer:
                          stopped_early=stopped, model=self.model)
 
     def _save_best(self) -> None:
+        if self.dir is not None and not self.rank.main:
+            return
         if self.dir is None:
             self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             return
@@ -385,7 +419,7 @@ class Trainer:
     def _save_last(self) -> None:
         import torch
 
-        if self.dir is None:
+        if self.dir is None or not self.rank.main:
             return
         ckpt = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                 "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(),

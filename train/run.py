@@ -17,6 +17,7 @@ from curate.core.errors import InputError
 from curate.core.taxonomy import SPLITS
 from curate.core.views import VIEWS
 from curate.core.workspace import atomic_path, write_json_atomic, write_text_atomic
+from train import distributed
 from train.data import ImageSet, check_classes, from_folder, from_view
 from train.loop import (
     BEST,
@@ -151,8 +152,11 @@ def validation_split(data: ImageSet, seed: int, frac: float = 0.1) -> ImageSet:
 
 
 def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool = False,
-                 resume: bool = True, data: ImageSet | None = None) -> TrainResult:
-    """Train, keep the best checkpoint, evaluate on test; writes `metrics.json` in `out`."""
+                 resume: bool = True, data: ImageSet | None = None) -> TrainResult | None:
+    """Train, keep the best checkpoint, evaluate on test; writes `metrics.json` in `out`.
+
+    Under torchrun (train/distributed.py) every rank trains its shard and only rank 0 writes,
+    scores and returns the result; the other ranks return None."""
     t0 = time.perf_counter()
     data = validation_split(data or load_source(src, cfg.img_size, cfg.in_chans, progress),
                             cfg.seed)
@@ -161,16 +165,21 @@ def run_training(src: DataSource, cfg: TrainConfig, out: Path, *, progress: bool
     done = _finished(out, cfg, data, key) if resume else None
     if done is not None:
         return done
-    stamp = out / DATA_KEY
-    if (out / LAST).is_file() and (not stamp.is_file() or stamp.read_text().strip() != key):
-        log.info("%s: the data changed since this run started; starting over", out)
-        (out / LAST).unlink()
-    (out / METRICS).unlink(missing_ok=True)
-    write_text_atomic(key + "\n", stamp)
-    trainer = Trainer(cfg, data.split("train"), data.split("val"), out, progress)
+    rank = distributed.current()
+    if rank.main:
+        stamp = out / DATA_KEY
+        if (out / LAST).is_file() and (not stamp.is_file() or stamp.read_text().strip() != key):
+            log.info("%s: the data changed since this run started; starting over", out)
+            (out / LAST).unlink()
+        (out / METRICS).unlink(missing_ok=True)
+        write_text_atomic(key + "\n", stamp)
+    distributed.barrier()
+    trainer = Trainer(cfg, data.split("train"), data.split("val"), out, progress and rank.main)
     if resume:
         trainer.resume()
     fit = trainer.fit()
+    if not rank.main:
+        return None
     test = data.split("test")
     probs = predict(fit.model, test.images, device=cfg.device, tta_flip=cfg.tta_flip)
     result = TrainResult(
