@@ -6,9 +6,13 @@
     loop, same random-weight checkpoint of the real architecture (same FLOPs as the release; its
     outputs are never shown to anyone). GFPGANer's constructor loads RetinaFace and ParseNet
     weights from ./gfpgan/weights: random-init files of both are placed there, in a temp cwd.
+(c) engines: the same classical restore + the reference-classifier check (a resnet10t at 48 px,
+    random init: only its cost matters here) through `--engine local` and `--engine ray` (a
+    local Ray cluster of 2 CPUs, started by the stage, its start-up included), alternated over
+    `--reps` rounds in the same run; the ratio is local seconds / ray seconds (target >= 0.8).
 
     FIFTYONE_DATABASE_NAME=bench_restore .venv/bin/python bench/bench_restore.py \
-        --csv /work/shared/datasets/fer2013/fer2013.csv.gz --faces 4
+        --csv /work/shared/datasets/fer2013/fer2013.csv.gz --faces 4 [--only engines]
 """
 
 from __future__ import annotations
@@ -44,13 +48,11 @@ def bench_classical(csv_path: Path, dataset: str, ws: Path, size: int, baseline_
     from PIL import Image
 
     from curate.core import store
-    from curate.core.schema import RESTORED_FILEPATH
     from curate.restore import RestoreConfig, restore
 
     _ingest(csv_path, dataset, ws)
     ds = store.load_dataset(dataset)
-    if RESTORED_FILEPATH in ds.get_field_schema():  # a cold run every time
-        ds.set_values(RESTORED_FILEPATH, [None] * len(ds))
+    _cold(ds)
     cfg = RestoreConfig(dataset=dataset, workspace=ws, method="lanczos", size=size, check=False,
                         workers=2, progress=False)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -66,6 +68,48 @@ def bench_classical(csv_path: Path, dataset: str, ws: Path, size: int, baseline_
     shutil.rmtree(out, ignore_errors=True)
     return {"images": res.restored, "seconds": ours, "per_s": res.restored / ours, "cpu": cpu,
             "naive_n": len(paths), "naive_per_s": len(paths) / naive}
+
+
+def _cold(ds) -> None:  # noqa: ANN001 - a fiftyone Dataset
+    from curate.core.schema import RESTORED_FILEPATH
+
+    if RESTORED_FILEPATH in ds.get_field_schema():  # a cold run every time
+        ds.set_values(RESTORED_FILEPATH, [None] * len(ds))
+
+
+def bench_engines(csv_path: Path, dataset: str, ws: Path, size: int, reps: int) -> dict:
+    import torch
+
+    from curate.core import engine, store
+    from curate.core.workspace import Workspace
+    from curate.restore import RestoreConfig, restore
+    from train.reference import ReferenceSpec, build_model, reference_dir, save_reference
+
+    _ingest(csv_path, dataset, ws)
+    ds = store.load_dataset(dataset)
+    torch.manual_seed(0)
+    spec = ReferenceSpec(backbone="resnet10t", img_size=48)
+    save_reference(reference_dir(Workspace.for_dataset(dataset, ws)), [build_model(spec)], spec,
+                   note="bench_restore: random init, timing only")
+    t0 = time.perf_counter()
+    with engine.ray_session(2):
+        pass
+    startup = time.perf_counter() - t0
+    times: dict[str, list[float]] = {engine.LOCAL: [], engine.RAY: []}
+    changed: dict[str, int] = {}
+    for r in range(reps):
+        order = [engine.LOCAL, engine.RAY] if r % 2 == 0 else [engine.RAY, engine.LOCAL]
+        for name in order:
+            _cold(ds)
+            cfg = RestoreConfig(dataset=dataset, workspace=ws, method="lanczos", size=size,
+                                check=True, workers=2, progress=False, engine=name)
+            t0 = time.perf_counter()
+            res = restore(cfg)
+            times[name].append(time.perf_counter() - t0)
+            changed[name] = res.check.changed
+            print(f"  round {r + 1} {name:<5} {times[name][-1]:6.1f} s  restored {res.restored}, "
+                  f"checked {res.check.checked}, changed {res.check.changed}")
+    return {"images": len(ds), "times": times, "startup": startup, "changed": changed}
 
 
 def _faces(csv_path: Path, n: int) -> list[np.ndarray]:
@@ -160,12 +204,13 @@ def main() -> None:
                     help="images for the naive classical loop (a subset: it is the slow one)")
     ap.add_argument("--faces", type=int, default=4)
     ap.add_argument("--batches", default="1,4")
-    ap.add_argument("--skip", choices=["classical", "gfpgan"], default=None)
+    ap.add_argument("--reps", type=int, default=2, help="rounds of the engine comparison")
+    ap.add_argument("--only", choices=["classical", "engines", "gfpgan"], default=None)
     a = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     os.environ.setdefault("FIFTYONE_DATABASE_NAME", "bench_restore")
     print(f"torch threads {__import__('torch').get_num_threads()}, cpus {os.cpu_count()}")
-    if a.skip != "classical":
+    if a.only in (None, "classical"):
         c = bench_classical(a.csv, a.dataset, a.workspace, a.size, a.baseline_n)
         print(f"\nclassical lanczos -> {a.size}px            images     s   img/s")
         print(f"curate restore (stage, 2 threads)   {c['images']:>7} {c['seconds']:>6.1f} "
@@ -176,7 +221,18 @@ def main() -> None:
               f"{c['seconds']:.0f} s wall (target < 120 s), {c['cpu']:.0f} CPU-s "
               f"(= {c['cpu'] / 2:.0f} s on 2 idle cores); load average "
               f"{os.getloadavg()[0]:.1f}")
-    if a.skip != "gfpgan":
+    if a.only in (None, "engines"):
+        print(f"\nengines: lanczos -> {a.size}px + reference check, {a.reps} rounds, alternated")
+        e = bench_engines(a.csv, a.dataset, a.workspace, a.size, a.reps)
+        loc, ray = (float(np.median(e["times"][k])) for k in ("local", "ray"))
+        print("\nengine (2 CPUs)          images   median s   img/s   vs local")
+        print(f"local (2 threads)       {e['images']:>7} {loc:>10.1f} {e['images'] / loc:>7.0f}   1.00x")
+        print(f"ray (2 actors)          {e['images']:>7} {ray:>10.1f} {e['images'] / ray:>7.0f}   "
+              f"{loc / ray:.2f}x (target >= 0.8)")
+        print(f"ray start-up alone {e['startup']:.1f} s (in the ray figure); check flags equal: "
+              f"{e['changed']['local'] == e['changed']['ray']}; load average "
+              f"{os.getloadavg()[0]:.1f}")
+    if a.only in (None, "gfpgan"):
         g = bench_gfpgan(a.csv, a.faces, [int(b) for b in a.batches.split(",")], a.size)
         print(f"\nGFPGAN 512px, {g['faces']} faces, CPU              faces/s   vs stock")
         for b, fps in g["ours"].items():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,3 +105,13 @@ def ray_map(rows: dict[str, np.ndarray], fn: type, kwargs: dict[str, Any], *, ba
             yield from out.iter_batches(batch_size=None, batch_format="numpy")
         except ray.exceptions.RayError as e:
             raise EngineError(f"the Ray engine failed: {str(e).splitlines()[0]}") from None
+        _wait_for_cpus(ray, workers)
+
+
+def _wait_for_cpus(ray: Any, cpus: int, timeout: float = 10.0) -> None:
+    """Until the finished pool's actors have given their CPUs back (Ray tears them down
+    asynchronously): the next map in the same session (restore, then its check) would otherwise
+    start with fewer actors than it asked for and keep them."""
+    end = time.monotonic() + timeout
+    while ray.available_resources().get("CPU", 0) < cpus and time.monotonic() < end:
+        time.sleep(0.05)
