@@ -44,15 +44,11 @@ def _torchrun(nproc: int, batch_size: int) -> None:
     its code (train/distributed.py); inside a rank, or with N = 1, return and go on."""
     import sys
 
-    from curate.core.errors import InputError
     from train import distributed
 
-    if nproc < 1 or batch_size % nproc:
-        raise InputError(f"--nproc {nproc}: give at least 1, dividing the batch size "
-                         f"{batch_size} evenly (each process takes an equal share of a batch)")
+    distributed.check_share(nproc, batch_size)
     if nproc > 1 and not distributed.launched():
         raise typer.Exit(distributed.launch(nproc, "train", sys.argv[1:]))
-
 
 
 def _ws(ctx: typer.Context) -> Workspace:

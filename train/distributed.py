@@ -52,10 +52,16 @@ def current() -> Rank:
     return Rank(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
 
 
+def check_share(nproc: int, batch_size: int) -> None:
+    """Each of `nproc` processes takes an equal share of every batch: InputError otherwise."""
+    if nproc < 1 or batch_size % nproc:
+        raise InputError(f"--nproc {nproc}: give at least 1, dividing the batch size "
+                         f"{batch_size} evenly (each process takes an equal share of a batch)")
+
+
 def launch(nproc: int, module: str, argv: list[str]) -> int:
-    """Run `python -m module argv` on `nproc` local ranks through torchrun; its exit code."""
-    if nproc < 1:
-        raise InputError(f"--nproc {nproc}: must be at least 1")
+    """Run `python -m module argv` on `nproc` local ranks through torchrun; its exit code
+    (`check_share` first)."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            f"--nproc-per-node={nproc}", "-m", module, "--", *argv]  # "--": argv is not torchrun's
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get(

@@ -269,9 +269,7 @@ class Trainer:
         if cfg.reweight != "none":
             raise InputError(f"--nproc {world}: reweight={cfg.reweight!r} trains on one process "
                              "only (its head relabels rows of the whole batch)")
-        if cfg.batch_size % world:
-            raise InputError(f"--nproc {world}: the batch size {cfg.batch_size} must divide "
-                             "evenly among the processes")
+        distributed.check_share(world, cfg.batch_size)
         cuda = cfg.device.startswith("cuda")
         return DistributedDataParallel(self.model, device_ids=[self.rank.local_rank] if cuda
                                        else None)
