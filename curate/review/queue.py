@@ -99,6 +99,24 @@ def rerank(p_static: np.ndarray, labels: np.ndarray, probs: np.ndarray,
     return expit(offset + z @ w)
 
 
+def ceiling(p_static: np.ndarray, labels: np.ndarray, probs: np.ndarray,
+            features: np.ndarray | None, truth_wrong: np.ndarray, folds: int = 5,
+            seed: int = 0) -> np.ndarray:
+    """(N,) what `rerank` scores when it already knows most answers: each row re-scored by the
+    model fitted on the answers of the other `folds - 1` folds of *all* rows (cross-fitted, so
+    no row scores itself). No queue reviewing in batches can learn more from these inputs than
+    this, so it bounds the learning queue's gain over the static order (bench_review)."""
+    rng = np.random.default_rng(seed)
+    part = rng.permutation(len(p_static)) % folds
+    out = np.zeros(len(p_static))
+    y = np.asarray(truth_wrong, dtype=np.float64)
+    for k in range(folds):
+        fit = np.flatnonzero(part != k)
+        held = np.flatnonzero(part == k)
+        out[held] = rerank(p_static, labels, probs, features, fit, y[fit])[held]
+    return out
+
+
 def next_batch(scores: np.ndarray, reviewed: np.ndarray, size: int) -> np.ndarray:
     """Indices of the `size` unreviewed rows with the highest scores, highest first."""
     mask = np.ones(len(scores), bool)

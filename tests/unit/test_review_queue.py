@@ -71,3 +71,16 @@ def test_offset_logistic_recovers_a_class_shift():
     y = (rng.random(4000) < 1 / (1 + np.exp(-(offset + z @ np.array([1.5, -1.0]))))).astype(float)
     w = queue.fit_offset_logistic(z, offset, y, prior=1.0)
     assert np.allclose(w, [1.5, -1.0], atol=0.2)
+
+
+def test_ceiling_scores_every_row_without_its_own_answer():
+    p, labels, probs, feats, wrong = _world(1500)
+    best = queue.ceiling(p, labels, probs, feats, wrong)
+    assert best.shape == p.shape and np.all((best > 0) & (best < 1))
+    top = np.argsort(-best)[:500]
+    assert wrong[top].sum() > wrong[np.argsort(-p)[:500]].sum()  # it learns the class bias
+    # flipping one row's answer changes the fits of the other folds only, never its own score
+    flipped = wrong.copy()
+    flipped[0] = ~flipped[0]
+    again = queue.ceiling(p, labels, probs, feats, flipped)
+    assert again[0] == best[0]
