@@ -170,7 +170,8 @@ def run(items: Sequence[Item], rec: Recorder, work: BatchRestore, *, chunk: int,
 
 class RayRestore:
     """The Ray engine's actor: a `BatchRestore` built once per actor, over numpy batches of
-    (id, src, dst); returns (id, reason) with reason "" when restored."""
+    (id, src, dst); returns (id, reason) with reason "" when restored, and the network's batch
+    after any out-of-memory halving (0: classical)."""
 
     def __init__(self, **settings: Any) -> None:
         self.work = BatchRestore(**settings)
@@ -179,7 +180,9 @@ class RayRestore:
         items = [Item(str(i), str(s), Path(str(d)))
                  for i, s, d in zip(batch["id"], batch["src"], batch["dst"], strict=True)]
         reasons = [r or "" for r in self.work(items)]
-        return {"id": batch["id"], "reason": np.asarray(reasons, dtype=object)}
+        size = self.work.batch_size or 0
+        return {"id": batch["id"], "reason": np.asarray(reasons, dtype=object),
+                "batch_size": np.full(len(reasons), size, dtype=np.int64)}
 
 
 def run_ray(items: Sequence[Item], rec: Recorder, settings: dict[str, Any], *, chunk: int,
@@ -197,6 +200,9 @@ def run_ray(items: Sequence[Item], rec: Recorder, settings: dict[str, Any], *, c
                              num_gpus=num_gpus):
             for sid, reason in zip(batch["id"], batch["reason"], strict=True):
                 _record(out, rec, by_id[str(sid)], str(reason) or None)
+            sizes = batch["batch_size"][batch["batch_size"] > 0]
+            if len(sizes):  # the smallest batch any actor fell back to, as the local run records
+                out.batch_size = int(min(sizes.min(), out.batch_size or sizes.min()))
             tick(len(batch["id"]))
     finally:
         rec.flush()

@@ -99,3 +99,28 @@ def test_classical_batches_over_threads_match_one_thread(tmp_path):
     assert reasons[:5] == [None] * 5 and reasons[5].startswith("unreadable")
     assert out.restored == 5 and [s.id for s in out.skipped] == ["bad"]
     assert [items[i].dst.read_bytes() for i in range(5)] == first and out.batch_size is None
+
+
+class HalvingRestorer(DyingRestorer):
+    """Falls back from batch 2 to 1 on its first call, as GFPGANRestorer does on out-of-memory."""
+
+    def restore(self, images, size, color):
+        self.batch_size = 1
+        return super().restore(images, size, color)
+
+
+def test_ray_engine_records_the_halved_batch_as_the_local_run_does(tmp_path, monkeypatch):
+    from curate.core import engine
+
+    items = _items(tmp_path, 4)
+    settings = {"size": 64, "method": "gfpgan", "color": "gray", "make_restorer": HalvingRestorer}
+
+    def in_process(rows, fn, kwargs, *, batch_size, workers, num_gpus=0.0):
+        actor = fn(**kwargs)  # the actor's own code, without starting a cluster
+        for i in range(0, len(rows["id"]), batch_size):
+            yield actor({k: v[i:i + batch_size] for k, v in rows.items()})
+
+    monkeypatch.setattr(engine, "ray_map", in_process)
+    out = runner.run_ray(items, FakeRecorder(), settings, chunk=2, workers=1)
+    local = runner.run(items, FakeRecorder(), runner.BatchRestore(**settings), chunk=2)
+    assert out.restored == local.restored == 4 and out.batch_size == local.batch_size == 1
