@@ -83,6 +83,8 @@ def read_fer(path: Path) -> tuple[list[bytes], list[bytes], np.ndarray]:
     import csv
     import io
 
+    from curate.ingest.fer2013 import decode_pixels
+
     emotions, usages, rows = [], [], []
     with io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
@@ -91,7 +93,7 @@ def read_fer(path: Path) -> tuple[list[bytes], list[bytes], np.ndarray]:
         for r in reader:
             emotions.append(r[ie].encode())
             usages.append(r[iu].encode())
-            rows.append(np.fromstring(r[ip], dtype=np.int64, sep=" ").astype(np.uint8))
+            rows.append(decode_pixels(r[ip]).reshape(-1))  # ingest's parser and checks
     return emotions, usages, np.stack(rows)
 
 

@@ -202,7 +202,8 @@ def run_ray(items: Sequence[Item], rec: Recorder, settings: dict[str, Any], *, c
                 _record(out, rec, by_id[str(sid)], str(reason) or None)
             sizes = batch["batch_size"][batch["batch_size"] > 0]
             if len(sizes):  # the smallest batch any actor fell back to, as the local run records
-                out.batch_size = int(min(sizes.min(), out.batch_size or sizes.min()))
+                smallest = int(sizes.min())
+                out.batch_size = min(out.batch_size or smallest, smallest)
             tick(len(batch["id"]))
     finally:
         rec.flush()
