@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from curate.clean import duplicates, features, quality, signals
 from curate.clean.labels import DEFAULT_FILTER
-from curate.core import runs, schema, store
+from curate.core import engine, runs, schema, store
 from curate.core.errors import InputError, StoreError
 from curate.core.issues import Stat
 from curate.core.taxonomy import SPLITS
@@ -51,6 +51,7 @@ class CleanConfig:
     device: str = "cpu"
     seed: int = 0
     workers: int = 2
+    engine: str = engine.LOCAL  # where the images are read (same arrays either way)
     progress: bool = True
     folds: int | None = None  # labels check: None = the profile's (curate.clean.oof.PROFILES)
     epochs: int | None = None
@@ -84,6 +85,7 @@ class CleanConfig:
                              f"got {self.radius}")
         if self.workers < 1:
             raise InputError(f"--workers must be >= 1, got {self.workers}")
+        engine.check_engine(self.engine)
         quality_config(self)
         quality.QualityConfig(fast_face_entropy=self.fast_face_entropy)
         features.check_thresholds(self.outlier_threshold, self.near_duplicate_threshold)

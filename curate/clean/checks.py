@@ -56,7 +56,8 @@ class CheckContext:
             ids, paths = self.view.values(["id", schema.FILEPATH])
             with task("clean: read images", len(ids), self.cfg.progress) as tick:
                 self._pixels = load_pixels(ids, paths, workers=self.cfg.workers, tick=tick,
-                                           phash="duplicates" in self.cfg.checks)
+                                           phash="duplicates" in self.cfg.checks,
+                                           engine_name=self.cfg.engine)
             self.missing = {paths[i]: why for i, why in self._pixels.errors.items()}
         return self._pixels
 

@@ -12,7 +12,7 @@ from curate.apply import LABEL_POLICIES, SOFT_SOURCES
 from curate.clean import CleanConfig, CleanResult, check_names, duplicates, features, quality, signals
 from curate.clean.labels import DEFAULT_FILTER, FILTERS
 from curate.clean.oof import PROFILES
-from curate.core.clikit import pick_device, state
+from curate.core.clikit import LOCAL_ENGINE, EngineName, pick_device, state
 from curate.core.errors import cli_errors
 
 console = Console()
@@ -40,7 +40,11 @@ Splits = Annotated[list[str] | None, typer.Option(
     "--split", "--splits", help="Split(s) to check (repeat or comma-separate; default: all).")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda (labels check).")]
 Seed = Annotated[int, typer.Option(help="Seed for every RNG of the labels check.")]
-Workers = Annotated[int, typer.Option(help="Processes reading and hashing images.")]
+Workers = Annotated[int, typer.Option(
+    help="Threads reading and hashing images (local engine); actors with --engine ray.")]
+Engine = Annotated[EngineName, typer.Option(
+    help="Where the images are read and hashed. local: this process; ray: Ray Data actor pools "
+         "(a local cluster, or the one at RAY_ADDRESS). Same arrays either way (docs/scale.md).")]
 Folds = Annotated[int | None, typer.Option(
     help=f"Labels check: K of the K-fold training (default {_DEF['folds']}; "
          f"{_FAST['folds']} with --fast).")]
@@ -94,6 +98,7 @@ def clean_cmd(
     device: Device = "auto",
     seed: Seed = 0,
     workers: Workers = 2,
+    engine: Engine = LOCAL_ENGINE,
     folds: Folds = None,
     epochs: Epochs = None,
     lowinfo_threshold: Lowinfo = _Q.lowinfo_threshold,
@@ -118,7 +123,7 @@ def clean_cmd(
             dataset=st.dataset, workspace=st.workspace,
             checks=tuple(c.strip() for c in checks.split(",") if c.strip()), fast=fast,
             radius=radius, splits=_split_list(split), device=pick_device(device), seed=seed,
-            workers=workers, progress=st.progress, folds=folds, epochs=epochs,
+            workers=workers, engine=engine.value, progress=st.progress, folds=folds, epochs=epochs,
             lowinfo_threshold=lowinfo_threshold, dark_threshold=dark_threshold,
             light_threshold=light_threshold, blurry_threshold=blurry_threshold,
             nonface_threshold=nonface_threshold, fast_face_entropy=fast_face_entropy,

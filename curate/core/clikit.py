@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from curate.core.engine import ENGINES, LOCAL
 from curate.core.errors import InputError
 from curate.core.store import DEFAULT_DATASET
 
 Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:1 ...")]
+# --engine of the stages with per-image work on Ray (curate.core.engine)
+EngineName = Enum("EngineName", {e: e for e in ENGINES}, type=str)  # type: ignore[misc]
+LOCAL_ENGINE = EngineName(LOCAL)
 
 
 def pick_device(device: str) -> str:

@@ -10,8 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from curate.core.clikit import Device, pick_device, state
-from curate.core.engine import ENGINES
+from curate.core.clikit import Device, EngineName, pick_device, state
 from curate.core.errors import cli_errors
 from curate.restore.check import TAG as CHANGED_TAG
 from curate.restore.stage import COLORS, METHODS, PRECISIONS, RestoreConfig, RestoreResult
@@ -23,11 +22,10 @@ console = Console()
 Method = Enum("Method", {m: m for m in METHODS}, type=str)  # type: ignore[misc]
 Color = Enum("Color", {c: c for c in COLORS}, type=str)  # type: ignore[misc]
 Precision = Enum("Precision", {p: p for p in PRECISIONS}, type=str)  # type: ignore[misc]
-Engine = Enum("Engine", {e: e for e in ENGINES}, type=str)  # type: ignore[misc]
 _DEFAULT = {f.name: f.default for f in dataclasses.fields(RestoreConfig)}  # one set of defaults
 _METHOD, _COLOR = Method(_DEFAULT["method"]), Color(_DEFAULT["color"])
 _PRECISION = Precision(_DEFAULT["precision"])
-_ENGINE = Engine(_DEFAULT["engine"])
+_ENGINE = EngineName(_DEFAULT["engine"])
 
 
 def restore_cmd(
@@ -64,7 +62,7 @@ def restore_cmd(
              "(--no-check skips it, recorded as skipped by request).")] = True,
     workers: Annotated[int, typer.Option(
         help="Threads for the classical path (local engine); actors with --engine ray.")] = 2,
-    engine: Annotated[Engine, typer.Option(
+    engine: Annotated[EngineName, typer.Option(
         help="local: this process; ray: Ray Data actor pools (a local cluster, or the one at "
              "RAY_ADDRESS; one GPU per actor on CUDA). Same outputs (docs/scale.md).")]
     = _ENGINE,
