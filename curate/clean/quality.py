@@ -36,6 +36,7 @@ from curate.core.issues import Column, IssueTable, Stat
 from curate.core.progress import task
 
 SIDE = 48
+MEASURE_CHUNK = 8192  # images per chunk of the pixel measures (bounds their float32 copies)
 KINDS = ("lowinfo", "dark", "light", "blurry", "nonface")
 SCORED = ("lowinfo", "dark", "light", "blurry")  # kinds flagged when score >= threshold
 BLUR_REF = 0.037
@@ -167,14 +168,20 @@ def face_candidates(entropy: np.ndarray, cfg: QualityConfig) -> np.ndarray:
     return np.flatnonzero(entropy < cfg.fast_face_entropy)
 
 
+def _pixel_measures(batch: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Brightness, contrast, entropy and Laplacian variance of each image of a chunk: each
+    image's figures depend on its own pixels only, so chunking changes none of them."""
+    f = batch.astype(np.float32) / 255.0
+    return (f.mean(axis=(1, 2)).astype(np.float64), f.std(axis=(1, 2)).astype(np.float64),
+            entropy_bits(batch), laplacian_var(batch))
+
+
 def measure(batch: np.ndarray, cfg: QualityConfig, *, progress: bool = False) -> Measures:
     """All measures and scores of a (N, 48, 48) uint8 batch; face_score NaN where the detector
     did not run."""
-    f = batch.astype(np.float32) / 255.0
-    brightness = f.mean(axis=(1, 2)).astype(np.float64)
-    contrast = f.std(axis=(1, 2)).astype(np.float64)
-    ent = entropy_bits(batch)
-    lv = laplacian_var(batch)
+    parts = [_pixel_measures(batch[s:s + MEASURE_CHUNK])
+             for s in range(0, len(batch), MEASURE_CHUNK)] or [_pixel_measures(batch)]
+    brightness, contrast, ent, lv = (np.concatenate(col) for col in zip(*parts, strict=True))
     face = np.full(len(batch), math.nan)
     sel = face_candidates(ent, cfg)
     if len(sel):

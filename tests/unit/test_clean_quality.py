@@ -120,3 +120,19 @@ def test_clean_options_reach_the_quality_config_and_the_fast_gate():
         CleanConfig(checks=("quality",), light_threshold=-0.1)
     with pytest.raises(TypeError):
         CleanConfig("fer")  # keyword arguments only
+
+
+def test_measures_in_chunks_equal_the_measures_of_the_whole_batch(monkeypatch):
+    """The pixel measures run in chunks (bounded memory at 1M images): chunking changes nothing."""
+    rng = np.random.default_rng(1)
+    batch = np.stack([_natural(s) for s in range(7)]
+                     + [rng.integers(0, 256, (48, 48), dtype=np.uint8) for _ in range(6)])
+    batch[3] = 90  # a flat image among them
+    cfg = quality.QualityConfig(face=False)
+    whole = quality.measure(batch, cfg)
+    monkeypatch.setattr(quality, "MEASURE_CHUNK", 4)  # 13 images: chunks of 4, 4, 4, 1
+    chunked = quality.measure(batch, cfg)
+    for name in ("brightness", "contrast", "entropy", "laplacian_var"):
+        assert np.array_equal(getattr(whole, name), getattr(chunked, name)), name
+    for kind, score in whole.scores.items():
+        assert np.array_equal(score, chunked.scores[kind]), kind
