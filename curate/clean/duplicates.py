@@ -2,7 +2,8 @@
 
 Exact duplicates share a digest of their decoded pixels. Near duplicates have pHashes within a
 Hamming radius: the distinct hashes are compared all-pairs in blocks (XOR + popcount over
-uint64, about 0.6 G pairs for FER-2013, a few seconds), and the pairs are grouped into connected
+uint64, about 0.6 G pairs for FER-2013, a few seconds; above INDEX_MIN distinct hashes through
+an exact multi-index, as all-pairs grows as n^2), and the pairs are grouped into connected
 components (`connected_groups`, also the grouping of `curate.clean.features`), so an exact group
 is always inside one near group. `score` is the check: an `IssueTable` of the group ids and the
 duplicate / leak / conflict flags of the near groups.
@@ -22,6 +23,8 @@ from curate.core.issues import Column, IssueTable, Stat
 BLOCK = 1024
 MAX_RADIUS = 16
 DEFAULT_RADIUS = 4
+INDEX_MIN = 50_000  # distinct hashes above which the pairs come from the multi-index
+INDEX_MAX_RADIUS = 5  # (its fields are >= 10 bits up to radius 5; narrower ones hold big buckets)
 HASH = "phash8-pixelblake2b"  # what the groups are computed from (part of the fingerprint)
 
 
@@ -49,10 +52,19 @@ def exact_groups(digests: Sequence[bytes | None]) -> np.ndarray:
 
 def hamming_pairs(hashes: np.ndarray, radius: int,
                   block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs i < j of a uint64 array with popcount(h[i] ^ h[j]) <= radius."""
+    """All pairs i < j of a uint64 array with popcount(h[i] ^ h[j]) <= radius, sorted by (i, j).
+
+    All-pairs up to INDEX_MIN hashes (or for radii above INDEX_MAX_RADIUS); above, the same pairs
+    through a multi-index (`_indexed_pairs`), since all-pairs grows as n^2."""
     if not 0 <= radius <= MAX_RADIUS:
         raise ValueError(f"radius must be in 0..{MAX_RADIUS}, got {radius}")
     h = np.ascontiguousarray(hashes, dtype=np.uint64)
+    if len(h) > INDEX_MIN and radius <= INDEX_MAX_RADIUS:
+        return _indexed_pairs(h, radius, block)
+    return _all_pairs(h, radius, block)
+
+
+def _all_pairs(h: np.ndarray, radius: int, block: int) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = [], []
     for s in range(0, len(h), block):
         e = min(s + block, len(h))
@@ -63,7 +75,30 @@ def hamming_pairs(hashes: np.ndarray, radius: int,
         cols.append(j[keep] + s)
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(rows), np.concatenate(cols)
+    return np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64)
+
+
+def _indexed_pairs(h: np.ndarray, radius: int, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pigeonhole multi-index (Norouzi et al., "Fast search in Hamming space with
+    multi-index hashing", CVPR 2012): cut the 64 bits into radius + 1 fields; two hashes within
+    `radius` bits agree exactly on at least one field. So the pairs are those of each field's
+    buckets (hashes equal on that field), checked all-pairs within the bucket, deduplicated.
+    Exact: the same pairs as all-pairs."""
+    n, fields = len(h), radius + 1
+    bounds = np.linspace(0, 64, fields + 1).round().astype(int)
+    keys: list[np.ndarray] = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        v = (h >> np.uint64(lo)) & np.uint64((1 << int(hi - lo)) - 1)
+        order = np.argsort(v, kind="stable")  # members of a bucket in ascending index
+        cuts = np.flatnonzero(np.diff(v[order])) + 1
+        for idx in np.split(order, cuts):
+            if len(idx) > 1:
+                a, b = _all_pairs(h[idx], radius, block)
+                keys.append(idx[a].astype(np.int64) * n + idx[b])
+    if not keys:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    key = np.unique(np.concatenate(keys))
+    return key // n, key % n
 
 
 def connected_groups(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

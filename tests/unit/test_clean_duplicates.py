@@ -50,6 +50,27 @@ def test_hamming_pairs_matches_brute_force():
         duplicates.hamming_pairs(h, 65)
 
 
+@pytest.mark.parametrize("radius", [0, 1, 4, 5])
+def test_the_multi_index_finds_exactly_the_all_pairs_pairs(monkeypatch, radius):
+    """Above INDEX_MIN hashes the pairs come from the pigeonhole multi-index: the same pairs, in
+    the same order, as all-pairs, including pairs at exactly `radius` bits and clustered hashes
+    (few distinct values in the low bits, as pHashes of faces are)."""
+    rng = np.random.default_rng(radius)
+    base = rng.integers(0, 2**63, size=300, dtype=np.uint64)
+    base[:100] &= np.uint64(0xFFFFFFFFFFFF0000)  # a cluster sharing its low field
+    near = base.copy()
+    for i in range(len(near)):  # flip exactly `radius` distinct bits
+        for bit in rng.choice(64, size=radius, replace=False):
+            near[i] ^= np.uint64(1) << np.uint64(bit)
+    h = np.concatenate([base, near, rng.integers(0, 2**63, size=200, dtype=np.uint64)])
+    want = duplicates.hamming_pairs(h, radius)  # 800 hashes: all-pairs
+    monkeypatch.setattr(duplicates, "INDEX_MIN", 10)
+    got = duplicates.hamming_pairs(h, radius, block=64)
+    assert len(want[0]) >= 300
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert got[0].dtype == want[0].dtype == np.int64
+
+
 def test_leak_and_conflict_flags():
     groups = np.array([0, 0, 1, 1, 2, 2, -1])
     splits = ["train", "test", "train", "train", "train", "val", "test"]
