@@ -41,11 +41,7 @@ case "${1:-}" in
       echo "mongo-server.sh: already running on port $PORT ($state)"; echo "export FIFTYONE_DATABASE_URI='$URI'"; exit 0
     fi
     mkdir -p "$DIR/data"
-    # --journalCommitInterval 5: a replica set acknowledges a write once it is in the journal
-    # (majority write concern), and the journal commits every 100 ms by default, so each bulk
-    # write waited up to 100 ms: ingest took 1.29x the embedded store's time on 35.7k rows
-    # (bench/bench_scale.py); with 5 ms, 0.99x in the same bench (single runs, noisy)
-    "$(mongod_bin)" --dbpath "$DIR/data" --port "$PORT" --bind_ip "$BIND" --replSet rs0 --journalCommitInterval 5 --fork \
+    "$(mongod_bin)" --dbpath "$DIR/data" --port "$PORT" --bind_ip "$BIND" --replSet rs0 --fork \
       --logpath "$DIR/mongod.log" --pidfilepath "$DIR/mongod.pid" >/dev/null
     "$PY" - "$PORT" <<'EOF'
 import sys, time, pymongo
