@@ -99,12 +99,14 @@ def review_loop(ds, ws: Path) -> float:
             ratio = found[True][TARGET_AT - 1] / max(found[False][TARGET_AT - 1], 1) if learn else None
             if ratio:
                 ratios.append(ratio)
+            else:
+                static = found[False]  # the static order: the same for every batch size
             print(f"| {batch} | {'learning' if learn else 'static'} | " +
                   " | ".join(map(str, at)) + f" | {f'{ratio:.2f}x' if ratio else ''} | {secs:.1f} |")
     best = queue.ceiling(p, labels, probs, feats, wrong)
     order = np.argsort(-best, kind="stable")
     at = [int(wrong[order[:c]].sum()) if c <= budget else "-" for c in CHECKPOINTS]
-    ceiling = wrong[order[:TARGET_AT]].sum() / max(found[False][TARGET_AT - 1], 1)
+    ceiling = wrong[order[:TARGET_AT]].sum() / max(static[TARGET_AT - 1], 1)
     print("| all | ceiling (the same model fitted on 4/5 of *all* answers, cross-fitted) | " +
           " | ".join(map(str, at)) + f" | {ceiling:.2f}x | |")
     print(f"ratio at {TARGET_AT} reviewed, learning / static: min {min(ratios):.2f}x, "
