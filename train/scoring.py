@@ -153,9 +153,16 @@ def score_run(run_dir: Path, truth: Truth) -> dict[str, dict[str, Any]] | None:
 
 
 def crowd_votes(src: DataSource, data: ImageSet, dataset: str | None) -> np.ndarray | None:
-    """(len(data), 10) FER+ votes of `data`'s samples from the dataset (zero rows where a sample
-    has none; None when the dataset has no votes). A view's samples are matched by id, an
-    export's by its manifest's (source, source_id)."""
+    """(len(data), 10) FER+ votes of `data`'s samples (zero rows where a sample has none; None
+    when no sample has any). An export's come from its own manifest's `ferplus_votes` column (the
+    votes when it was exported: scored the same on a machine without the dataset); a view's, and
+    an export from before that column, from the dataset (matched by id, or by the manifest's
+    source and source_id)."""
+    manifest = _manifest(Path(src.folder)) if src.folder is not None else {}
+    if manifest and schema.FERPLUS_VOTES in next(iter(manifest.values())):
+        where = f"{Path(src.folder) / MANIFEST}: {schema.FERPLUS_VOTES} of"  # type: ignore[arg-type]
+        return _vote_rows([schema.decode_votes(
+            (manifest.get(k) or {}).get(schema.FERPLUS_VOTES, ""), f"{where} {k}") for k in data.ids])
     from curate.core import store
     from curate.core.errors import StoreError
 
@@ -169,24 +176,28 @@ def crowd_votes(src: DataSource, data: ImageSet, dataset: str | None) -> np.ndar
         by_key = dict(zip(*ds.select(data.ids).values(["id", schema.FERPLUS_VOTES]), strict=True))
         rows = [by_key.get(i) for i in data.ids]
     else:
-        sid = _manifest_source_ids(Path(src.folder))
+        sid = {p: (r[schema.SOURCE], r[schema.SOURCE_ID]) for p, r in manifest.items()}
         got = ds.values([schema.SOURCE, schema.SOURCE_ID, schema.FERPLUS_VOTES])
         by_src = {(s, str(i)): v for s, i, v in zip(*got, strict=True) if v is not None}
         rows = [by_src.get(sid.get(k, ("", ""))) for k in data.ids]
+    return _vote_rows(rows)
+
+
+def _vote_rows(rows: list) -> np.ndarray | None:
     if not any(r is not None for r in rows):
         return None
     return np.array([r if r is not None else [0] * 10 for r in rows], dtype=np.int64)
 
 
-def _manifest_source_ids(root: Path) -> dict[str, tuple[str, str]]:
-    """An export's image path (relative) -> (source, source_id), from its manifest.csv."""
+def _manifest(root: Path) -> dict[str, dict[str, str]]:
+    """An export's manifest.csv rows by image path (relative); {} without one."""
     import csv
 
     path = root / MANIFEST
     if not path.is_file():
         return {}
     with open(path, newline="", encoding="utf-8") as fh:
-        return {r["path"]: (r[schema.SOURCE], r[schema.SOURCE_ID]) for r in csv.DictReader(fh)}
+        return {r["path"]: r for r in csv.DictReader(fh)}
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from curate.core.errors import InputError
-from curate.core.taxonomy import CLASSES
+from curate.core.taxonomy import CLASSES, FERPLUS_COLUMNS
 
 # --- identity and labels (ingest) ---------------------------------------------------------------
 FILEPATH = "filepath"
@@ -161,3 +161,28 @@ def decode_soft(text: str, where: str) -> np.ndarray | None:
         raise InputError(f"{where}: soft label {text!r} is not numbers separated by "
                          f"{SOFT_SEP!r}") from None
     return check_soft(values, where)
+
+
+# --- crowd votes in an export's manifest: the same text form, one parser ---------------------------
+def encode_votes(values: Any) -> str:
+    """The text form (manifest.csv `ferplus_votes`): 10 counts in FERPLUS_COLUMNS order,
+    ';'-joined; '' for None."""
+    if values is None:
+        return ""
+    return SOFT_SEP.join(str(int(v)) for v in values)
+
+
+def decode_votes(text: str, where: str) -> np.ndarray | None:
+    """Parse `encode_votes`'s text; None for ''; InputError (naming `where`) otherwise."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        arr = np.array([int(v) for v in text.split(SOFT_SEP)], dtype=np.int64)
+    except ValueError:
+        arr = np.zeros(0, dtype=np.int64)
+    if arr.shape != (len(FERPLUS_COLUMNS),) or (arr < 0).any():
+        raise InputError(f"{where}: crowd votes {text!r} are not {len(FERPLUS_COLUMNS)} "
+                         f"non-negative counts separated by {SOFT_SEP!r} "
+                         f"({', '.join(FERPLUS_COLUMNS)})")
+    return arr

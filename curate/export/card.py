@@ -114,7 +114,8 @@ def render(*, dataset: str, view: str, fmt: str, options: dict[str, Any], before
              f" Classes: {', '.join(CLASSES)}. One row per image in `manifest.csv` "
              "(path, label, split, source, source_id, parents, transforms, soft_label: the "
              "`curate apply --soften` training target as 7 probabilities in the class order "
-             "above, empty where there is none).", "",
+             "above, empty where there is none; ferplus_votes: the sample's 10 FER+ crowd "
+             "vote counts, which `train compare` scores against, empty where it has none).", "",
              "## Licence and use", ""]
     lines += [f"- {LICENCES.get(s, f'**{s}**: see its source.')}" for s in present]
     lines += ["", f"**{NEVER_REDISTRIBUTE}**", "", "## View", "",

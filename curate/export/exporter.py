@@ -22,7 +22,7 @@ from typing import Any
 
 from curate.core import runs, schema, store
 from curate.core.errors import InputError
-from curate.core.schema import PARENT, SOFT_LABEL, TRANSFORMS, encode_soft
+from curate.core.schema import FERPLUS_VOTES, PARENT, SOFT_LABEL, TRANSFORMS, encode_soft, encode_votes
 from curate.core.views import VIEWS, ViewSpec, get_view, raw_view
 from curate.core.workspace import Workspace
 from curate.export import card, formats
@@ -77,16 +77,18 @@ class ExportResult:
 
 
 def collect_rows(ds: Any, spec: ViewSpec) -> list[Row]:
-    """One Row per sample of the view, with parents as `<source>/<source_id>` and the soft label
-    (`curate apply --soften`; an augmented copy carries its parent's) where the view has one."""
+    """One Row per sample of the view, with parents as `<source>/<source_id>`, the soft label
+    (`curate apply --soften`; an augmented copy carries its parent's) where the view has one, and
+    the sample's own FER+ crowd votes where it has them (so an export scores against the crowd on
+    a machine without the dataset: train/scoring.py `crowd_votes`)."""
     have = spec.view.get_field_schema()
     names = ["id", spec.filepath_field, spec.label_path, schema.SPLIT, schema.SOURCE,
              schema.SOURCE_ID]
-    extra = [f for f in (PARENT, TRANSFORMS, SOFT_LABEL) if f in have]
+    extra = [f for f in (PARENT, TRANSFORMS, SOFT_LABEL, FERPLUS_VOTES) if f in have]
     cols = spec.view.values(names + extra)
     n = len(cols[0])
     col = {f: cols[len(names) + extra.index(f)] if f in extra else [None] * n
-           for f in (PARENT, TRANSFORMS, SOFT_LABEL)}
+           for f in (PARENT, TRANSFORMS, SOFT_LABEL, FERPLUS_VOTES)}
     parent, transforms = col[PARENT], col[TRANSFORMS]
     keys = _parent_keys(ds, {p for p in parent if p})
     soft_of = {i: v for i, v in zip(cols[0], col[SOFT_LABEL], strict=True) if v is not None}
@@ -100,7 +102,8 @@ def collect_rows(ds: Any, spec: ViewSpec) -> list[Row]:
                         source=cols[4][i], source_id=str(cols[5][i]),
                         parents=keys.get(parent[i], parent[i] or ""),
                         transforms=";".join(t) if isinstance(t, list) else (t or ""),
-                        soft_label=encode_soft(soft or None)))
+                        soft_label=encode_soft(soft or None),
+                        ferplus_votes=encode_votes(col[FERPLUS_VOTES][i])))
     return formats.name_rows(rows)
 
 
@@ -216,7 +219,8 @@ def _fingerprint(cfg: ExportConfig, ds: Any, rows: list[Row]) -> str:
     settings = {"view": cfg.view, "format": cfg.format, **cfg.options(),
                 "runs": card.stable_runs(ds.info.get("runs") or {})}
     return runs.fingerprint(settings, ((r.src, r.label, r.split, r.source, r.source_id,
-                                        r.parents, r.transforms, r.soft_label) for r in rows))
+                                        r.parents, r.transforms, r.soft_label, r.ferplus_votes)
+                                       for r in rows))
 
 
 def _already_exported(ds: Any, out: Path, fp: str) -> ExportResult | None:

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 FER_SIDE = 48
 FER_USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
 MANIFEST_COLUMNS = ("path", "label", "split", "source", "source_id", "parents", "transforms",
-                    "soft_label")
+                    "soft_label", "ferplus_votes")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _PIXEL_TEXT = [str(v) for v in range(256)]
 
@@ -49,6 +49,7 @@ class Row:
     parents: str = ""
     transforms: str = ""
     soft_label: str = ""  # `curate apply --soften` target: 7 probabilities, class order, ";"
+    ferplus_votes: str = ""  # the sample's FER+ crowd votes (`schema.encode_votes`), to score on
     name: str = ""  # stable output stem
     path: str = ""  # relative path in the export, once written
 
@@ -198,5 +199,5 @@ def write_manifest(rows: Sequence[Row], root: Path) -> Path:
         w.writerow(MANIFEST_COLUMNS)
         for r in rows:
             w.writerow([r.path, r.label, r.split, r.source, r.source_id, r.parents, r.transforms,
-                        r.soft_label])
+                        r.soft_label, r.ferplus_votes])
     return path

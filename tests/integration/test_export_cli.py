@@ -15,7 +15,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from curate.cli import app
-from curate.core import store
+from curate.core import schema, store
 from curate.core.taxonomy import CLASSES
 from curate.core.views import curated_view, raw_view
 
@@ -236,6 +236,10 @@ def test_soft_labels_travel_with_the_export_into_training(tmp_path, dataset_name
     rng = np.random.default_rng(0)
     real = ds.match({"source": "fer2013"})                 # clean checks the real samples only
     real.set_values("oof", rng.dirichlet(np.ones(7), size=len(real)).tolist())
+    voted = ds.match({schema.SPLIT: "val", "source": "fer2013"})   # FER+ votes on val alone
+    votes = {sid: [k % 9 + 1, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+             for k, sid in enumerate(voted.values(schema.SOURCE_ID))}
+    voted.set_values(schema.FERPLUS_VOTES, [votes[sid] for sid in voted.values(schema.SOURCE_ID)])
     r = cli(dataset_name, ws, "apply", "--soften", "0.4")
     assert r.exit_code == 0 and "soft_labels" in r.output, r.output
     cur, raw = tmp_path / "cur", tmp_path / "raw"
@@ -255,6 +259,10 @@ def test_soft_labels_travel_with_the_export_into_training(tmp_path, dataset_name
     assert copies and all(soft[m["path"]] == soft[by_key[m["parents"]]] for m in copies)
     assert all(m["soft_label"] == "" for m in _manifest(raw))
     assert "soft_label" in (cur / "CARD.md").read_text()
+    for exp in (cur, raw):  # each sample's votes travel with it, to score without the dataset
+        man = _manifest(exp)
+        assert {m["source_id"]: m["ferplus_votes"] for m in man if m["ferplus_votes"]} == {
+            str(sid): schema.encode_votes(v) for sid, v in votes.items()}
 
     data = from_folder(cur, 24, 1, soft=True)
     for path, target, y in zip(data.ids, data.soft, data.labels, strict=True):

@@ -69,3 +69,54 @@ def test_truth_is_the_samples_every_variant_has_with_the_baselines_labels():
     assert t.labels.tolist() == [1, 2]  # raw's labels, not curated's relabelled ones
     assert t.copied.tolist() == [False, True]
     assert t.votes.tolist() == votes[:2].tolist() and t.voted == 2
+
+
+def test_an_export_scores_against_the_votes_its_manifest_carries_without_a_dataset(
+        tmp_path, monkeypatch):
+    """The votes travel in manifest.csv (`ferplus_votes`): an export copied to a machine without
+    the dataset (a GPU box) is scored against the crowd all the same."""
+    import csv
+
+    from train_fixtures import export_tree
+
+    from curate.core import schema
+    from curate.core.errors import InputError
+    from train.data import from_folder
+    from train.run import DataSource
+    from train.scoring import crowd_votes
+
+    root = export_tree(tmp_path / "exp", {"train": 2, "val": 2, "test": 1}, side=16)
+    data = from_folder(root, 16, 1)
+    val = data.split("val")
+    want = {k: (votes_for(**{CLASSES[y]: 7, CLASSES[(y + 1) % 7]: 3}) if n % 3 else None)
+            for n, (k, y) in enumerate(zip(val.ids, val.labels, strict=True))}
+
+    def write(votes_of) -> None:  # noqa: ANN001
+        with open(root / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["path", "label", "split", "source", "source_id", "ferplus_votes"])
+            for k, y, sp in zip(data.ids, data.labels, data.splits, strict=True):
+                w.writerow([k, CLASSES[y], sp, "fer2013", k, votes_of(k)])
+
+    write(lambda k: schema.encode_votes(want.get(k)))
+    src = DataSource(folder=root)
+    got = crowd_votes(src, val, dataset="no_such_dataset")
+    assert got.shape == (len(val), 10)
+    for row, k in zip(got, val.ids, strict=True):
+        assert row.tolist() == (want[k] or [0] * 10)
+    truth = build_truth({"raw": data}, "raw", "val", got)
+    assert truth.voted == sum(v is not None for v in want.values())
+    # no test image has votes: None, from the manifest alone (the dataset is never opened)
+    from curate.core import store
+
+    def no_store(*a):  # noqa: ANN002, ANN202
+        raise AssertionError("the dataset was opened")
+
+    monkeypatch.setattr(store, "load_dataset", no_store)
+    assert crowd_votes(src, data.split("test"), dataset="no_such_dataset") is None
+
+    write(lambda k: "1;2;3")  # a malformed cell is an error naming the file and the image
+    with pytest.raises(InputError, match=r"manifest.csv: ferplus_votes of val/"):
+        crowd_votes(src, val, dataset="no_such_dataset")
+    assert schema.decode_votes("", "x") is None
+    assert schema.encode_votes(None) == ""
