@@ -5,7 +5,7 @@ copy of the data: DEVELOPERS.md's `device`, or any CUDA box you copy two exports
     # here, after the main job exported raw and curated (workspace/fer/exports/):
     .venv/bin/python bench/gpu_recipe.py pack --to .gpu
     # there (its python3 has torch, timm, numpy, pillow, scikit-learn, matplotlib, rich, typer):
-    PYTHONPATH=. python3 bench/gpu_recipe.py run --pack .gpu --out $OUT --jobs 14 --budget-s 420
+    PYTHONPATH=. python3 bench/gpu_recipe.py run --pack .gpu --out $OUT --jobs 14 --budget-s 480
 
 `pack` writes both exports as one file of WebP-lossless images (pixel-identical, each distinct
 face once: the curated export's images are the raw export's; 35,659 faces, ~58 MB) plus their
@@ -13,7 +13,8 @@ manifests, which carry the FER+ votes the report scores against (`train/scoring.
 `run` rebuilds the two export folders, trains every (variant, backbone, seed) of the
 comparison exactly as `train compare` would (`train.compare.recipe`, `train.run.run_training`,
 same run folders), several runs at once on the one GPU (small models at 64 px leave it mostly
-idle), seed 0 of raw and curated first; after `--budget-s` it starts no new run, and the report
+idle), seed 0 of raw and curated first; it starts a run only if the longest finished run of that
+backbone would still end inside `--budget-s`, and the report
 (`train.compare.compare`, which reuses every finished run) covers the seeds and variants that
 finished for every backbone. A re-run with the same pack and `--out` resumes.
 """
@@ -249,29 +250,38 @@ def run(args: argparse.Namespace) -> int:
     _STATE.update(cfg=cfg, out=cmp_out, loaded=loaded,
                   threads=max(1, (os.cpu_count() or 2) // max(1, args.jobs)))
     jobs = _order(variants, cfg.backbones, cfg.seeds)
-    deadline = t_start + args.budget_s
+    deadline = t_start + args.budget_s  # every run ends by then; one is started only if it fits
+    took: dict[str, float] = {}  # backbone -> the longest finished run (the estimate)
     done: list[dict] = []
     ctx = mp.get_context("fork")
     pool = ctx.Pool(args.jobs, maxtasksperchild=1)
-    pending = {}
+    pending: dict = {}
     queue = list(jobs)
+
+    def fits(job: tuple[str, str, int]) -> bool:
+        est = took.get(job[1], max(took.values(), default=0.0))
+        return time.perf_counter() + est < deadline
+
     try:
         while queue or pending:
-            while queue and len(pending) < args.jobs and time.perf_counter() < deadline:
-                job = queue.pop(0)
+            for job in [j for j in queue if fits(j)][:max(0, args.jobs - len(pending))]:
+                queue.remove(job)
                 pending[job] = pool.apply_async(_one, (job,))
-            if time.perf_counter() >= deadline and queue:
-                log(f"budget reached: {len(queue)} runs not started")
-                queue.clear()
+            if queue and not pending:
+                log(f"budget: {len(queue)} runs would not finish in time; not started")
+                break
             for job, res in list(pending.items()):
                 if res.ready():
                     got = res.get()
                     done.append(got)
                     del pending[job]
+                    if "seconds" in got:
+                        took[job[1]] = max(took.get(job[1], 0.0), got["seconds"])
                     log(f"{'/'.join(map(str, job))}: " + (got.get("error") or
                         f"{got['seconds']} s, test macro-F1 {100 * got['test_macro_f1']:.1f}"))
-            if pending and time.perf_counter() > deadline + args.grace_s:
-                log(f"grace over: {len(pending)} runs stopped unfinished")
+            if pending and time.perf_counter() > deadline:
+                log(f"budget over: {len(pending)} runs stopped unfinished, {len(queue)} not "
+                    "started")
                 break
             time.sleep(1)
     finally:
@@ -328,8 +338,8 @@ def main() -> int:
     r.add_argument("--epochs", type=int, default=None)
     r.add_argument("--device", default="cuda")
     r.add_argument("--jobs", type=int, default=14, help="runs at once on the GPU")
-    r.add_argument("--budget-s", type=float, default=420, help="start no run after this")
-    r.add_argument("--grace-s", type=float, default=60, help="then wait this long for runs")
+    r.add_argument("--budget-s", type=float, default=480,
+                   help="seconds from the start by which training ends (runs stopped then)")
     r.add_argument("--max-steps", type=int, default=None, help="smoke test: steps per epoch")
     a = ap.parse_args()
     if a.cmd == "pack":
