@@ -16,12 +16,13 @@ same run folders), several runs at once on the one GPU (small models at 64 px le
 idle), seed 0 of raw and curated first; it starts a run only if the longest finished run of that
 backbone would still end inside `--budget-s`, and the report
 (`train.compare.compare`, which reuses every finished run) covers the seeds and variants that
-finished for every backbone. A re-run with the same pack and `--out` resumes.
+finished for every backbone. A re-run with the same pack and `--work` resumes.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import multiprocessing as mp
@@ -40,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from curate.core.hashing import pixel_digest  # noqa: E402
 from curate.core.imageio import IMAGE_SUFFIXES  # noqa: E402
 
-PACK_INDEX, PACK_BLOBS = "index.json", "images.bin"
+PACK_INDEX, PACK_BLOBS, PACK_FILES = "index.json.gz", "images.bin", "files.tar.gz"
 EXPORTS = Path("workspace/fer/exports")
 DEFAULT_EXPORTS = {"raw": EXPORTS / "fer-raw-imagefolder",
                    "curated": EXPORTS / "fer-curated-imagefolder"}
@@ -108,14 +109,13 @@ def pack(exports: dict[str, Path], to: Path) -> None:
                     seen[key] = len(index["offsets"]) - 1
                     index["offsets"].append(index["offsets"][-1] + len(b))
                 files.append([rel, seen[key]])
-            dst = to / name
-            dst.mkdir(exist_ok=True)
-            for rel in other:
-                (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(root / rel, dst / rel)
-            index["exports"][name] = {"files": files, "other": other}
+            with tarfile.open(to / f"{name}-{PACK_FILES}", "w:gz") as tar:  # manifest, card
+                for rel in other:
+                    tar.add(root / rel, arcname=rel)
+            index["exports"][name] = {"files": files}
             log(f"{name}: {len(files)} images, {len(seen)} distinct so far")
-    (to / PACK_INDEX).write_text(json.dumps(index))
+    with gzip.open(to / PACK_INDEX, "wt") as fh:
+        json.dump(index, fh)
     log(f"packed {len(seen)} distinct images, {(to / PACK_BLOBS).stat().st_size / 1e6:.1f} MB "
         f"-> {to}")
 
@@ -126,7 +126,8 @@ def unpack(src: Path, work: Path) -> dict[str, Path]:
 
     from PIL import Image
 
-    index = json.loads((src / PACK_INDEX).read_text())
+    with gzip.open(src / PACK_INDEX, "rt") as fh:
+        index = json.load(fh)
     blob = (src / PACK_BLOBS).read_bytes()
     off = index["offsets"]
     out = {}
@@ -134,9 +135,9 @@ def unpack(src: Path, work: Path) -> dict[str, Path]:
         root = work / name
         if root.exists():
             shutil.rmtree(root)
-        for rel in ex["other"]:
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src / name / rel, root / rel)
+        root.mkdir(parents=True)
+        with tarfile.open(src / f"{name}-{PACK_FILES}", "r:gz") as tar:
+            tar.extractall(root, filter="data")
         for d in {str(Path(rel).parent) for rel, _ in ex["files"]}:
             (root / d).mkdir(parents=True, exist_ok=True)
 
@@ -219,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     out = Path(args.out)
     work = Path(args.work)
+    out.mkdir(parents=True, exist_ok=True)
     import subprocess
 
     import timm
@@ -232,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     spec = ",".join(f"{v}={roots[v.partition('+')[0]]}" for v in variants)
     settings = CompareSettings(variants=spec, profile="gpu", device=args.device,
-                               out=out / "compare", score_split=("test", "val"),
+                               out=work / "compare", score_split=("test", "val"),
                                backbones=tuple(args.backbones.split(",")) if args.backbones
                                else (), seeds=args.seeds, epochs=args.epochs, progress=False)
     cfg = settings.build()
@@ -246,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
         loaded[name] = by_source[key]
     log(f"loaded {', '.join(f'{k}: {len(v)} images' for k, v in by_source.items())}; "
         f"{cfg.base.epochs} epochs at {cfg.base.img_size} px, batch {cfg.base.batch_size}")
-    cmp_out = out / "compare"
+    cmp_out = work / "compare"  # the runs (weights too) stay out of --out, which gets 8 files
     _STATE.update(cfg=cfg, out=cmp_out, loaded=loaded,
                   threads=max(1, (os.cpu_count() or 2) // max(1, args.jobs)))
     jobs = _order(variants, cfg.backbones, cfg.seeds)
@@ -293,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
                "train_wall_s": round(time.perf_counter() - t_start, 1)}
     summary["reports"] = []
     for n, (vs, bbs, k) in enumerate(_reports(cmp_out, variants, cfg.backbones, cfg.seeds)):
-        where = cmp_out if n == 0 else out / "compare-robust"  # the same run folders
+        where = cmp_out if n == 0 else work / "compare-robust"  # the same run folders
         if n:
             where.mkdir(parents=True, exist_ok=True)
             if not (where / "runs").exists():
