@@ -35,6 +35,18 @@ def fer_csv_real() -> Path:
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test (training tests: steady timing, no oversubscription when
+    tests run beside each other); the count is restored after."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
 def dataset_name(request) -> str:
     """A fresh dataset name, deleted after the test."""
     name = f"t_{request.node.name[:40]}_{uuid.uuid4().hex[:6]}"

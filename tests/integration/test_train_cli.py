@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from train_fixtures import class_image, export_tree
 from typer.testing import CliRunner
 
@@ -29,12 +28,7 @@ TINY = ["--backbone", "test_efficientnet_gn", "--img-size", "32", "--batch-size"
         "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def cli(ws: Path, *args: str, dataset: str = "fer"):

@@ -16,12 +16,7 @@ from train.robust import RECIPES, gce_loss, make_loss, relabel_rows, self_cure
 K, D, N = 5, 10, 400
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def blobs(n: int, seed: int, noise: float):

@@ -16,12 +16,7 @@ TINY = dict(backbone="test_efficientnet_gn", img_size=32, batch_size=16, lr=3e-3
             patience=0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_loss_falls_and_best_checkpoint_is_saved(tmp_path):
