@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from curate.core.clikit import Device, global_options, pick_device, state
+from curate.core.clikit import Device, NProc, global_options, pick_device, state
 from curate.core.errors import cli_errors
 from curate.core.taxonomy import CLASSES, SPLITS
 from curate.core.views import ViewName
@@ -34,9 +34,6 @@ Split = Enum("Split", {s: s for s in SPLITS}, type=str)
 ScoreSplit = Enum("ScoreSplit", {s: s for s in SCORED_SPLITS}, type=str)
 
 Seed = Annotated[int, typer.Option(help="Seed of every RNG.")]
-NProc = Annotated[int, typer.Option(
-    help="Processes to train on through torchrun (DDP: gloo on CPU, NCCL on CUDA, one GPU "
-         "each); the same global batch and seed as one process.")]
 
 
 def _torchrun(nproc: int, batch_size: int) -> None:

@@ -451,7 +451,7 @@ class Trainer:
             raise ModelError(f"checkpoint {path} is corrupt or incompatible "
                              f"({type(e).__name__}: {str(e)[:100]}); delete it to start over"
                              ) from None
-        if saved_cfg != json.dumps(self.cfg.to_dict(), sort_keys=True):
+        if _portable(json.loads(saved_cfg)) != _portable(self.cfg.to_dict()):
             raise InputError(f"{self.dir} holds a run with different settings; choose another "
                              "--out folder or delete it to start over")
         self.gen.set_state(rng["gen"])
@@ -460,6 +460,12 @@ class Trainer:
         self.state = state
         log.info("resumed %s at epoch %d", self.dir, state["epoch"])
         return True
+
+
+def _portable(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's settings without where it runs: a checkpoint resumes on another device (a run
+    trained on torchrun ranks, cuda:<rank>, is finished or continued by one process)."""
+    return {k: v for k, v in config.items() if k != "device"}
 
 
 def load_weights(model, path: Path) -> None:  # noqa: ANN001

@@ -49,6 +49,7 @@ class CleanConfig:
     radius: int = duplicates.DEFAULT_RADIUS
     splits: tuple[str, ...] = SPLITS
     device: str = "cpu"
+    nproc: int = 1  # labels check: torchrun ranks of the out-of-fold training
     seed: int = 0
     workers: int = 2
     engine: str = engine.LOCAL  # where the images are read (same arrays either way)

@@ -105,7 +105,8 @@ def _labels_module() -> ModuleType:
 def labels_config(cfg: CleanConfig) -> LabelsConfig:
     """curate.clean.labels.LabelsConfig from the clean options."""
     return _labels_module().LabelsConfig(
-        folds=cfg.folds, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device, fast=cfg.fast,
+        folds=cfg.folds, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device, nproc=cfg.nproc,
+        fast=cfg.fast,
         filter_by=cfg.filter_by, target_precision=cfg.target_precision, knn=cfg.knn,
         crowd_calibration=cfg.crowd_calibration,
         outlier_threshold=cfg.outlier_threshold,

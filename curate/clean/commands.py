@@ -12,7 +12,7 @@ from curate.apply import LABEL_POLICIES, SOFT_SOURCES
 from curate.clean import CleanConfig, CleanResult, check_names, duplicates, features, quality, signals
 from curate.clean.labels import DEFAULT_FILTER, FILTERS
 from curate.clean.oof import PROFILES
-from curate.core.clikit import LOCAL_ENGINE, EngineName, pick_device, state
+from curate.core.clikit import LOCAL_ENGINE, EngineName, NProc, pick_device, state
 from curate.core.errors import cli_errors
 
 console = Console()
@@ -96,6 +96,7 @@ def clean_cmd(
     radius: Radius = duplicates.DEFAULT_RADIUS,
     split: Splits = None,
     device: Device = "auto",
+    nproc: NProc = 1,
     seed: Seed = 0,
     workers: Workers = 2,
     engine: Engine = LOCAL_ENGINE,
@@ -122,7 +123,8 @@ def clean_cmd(
         cfg = CleanConfig(
             dataset=st.dataset, workspace=st.workspace,
             checks=tuple(c.strip() for c in checks.split(",") if c.strip()), fast=fast,
-            radius=radius, splits=_split_list(split), device=pick_device(device), seed=seed,
+            radius=radius, splits=_split_list(split), device=pick_device(device), nproc=nproc,
+            seed=seed,
             workers=workers, engine=engine.value, progress=st.progress, folds=folds, epochs=epochs,
             lowinfo_threshold=lowinfo_threshold, dark_threshold=dark_threshold,
             light_threshold=light_threshold, blurry_threshold=blurry_threshold,

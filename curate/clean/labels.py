@@ -81,6 +81,7 @@ class LabelsConfig:
     shift: int | None = None
     seed: int = 0
     device: str = "cpu"
+    nproc: int = 1  # torchrun ranks of each fold's training (curate.clean.oof)
     fast: bool = False
     filter_by: str = DEFAULT_FILTER
     target_precision: float = signals.TARGET_PRECISION
@@ -105,11 +106,11 @@ class LabelsConfig:
 
     def oof_config(self) -> OofConfig:
         return OofConfig(**{k: self.resolved(k) for k in PROFILED}, seed=self.seed,
-                         device=self.device)
+                         device=self.device, nproc=self.nproc)
 
     def settings(self) -> dict[str, Stat]:
-        """The resolved settings (device is not part of them: it does not change the flags)."""
-        out = {k: v for k, v in asdict(self).items() if k != "device"}
+        """The resolved settings (where they run is not part of them: device, nproc)."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("device", "nproc")}
         return {**out, **{k: self.resolved(k) for k in PROFILED}}
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from curate.core import runs, schema
-from curate.core.errors import InputError, StoreError
+from curate.core.errors import EngineError, InputError, StoreError
 from curate.core.issues import Stat
 from curate.core.taxonomy import CLASSES
 from curate.core.workspace import Workspace, atomic_path
@@ -63,10 +63,14 @@ class OofConfig:
     device: str = "cpu"
     label_smoothing: float = 0.0
     max_steps_per_epoch: int | None = None
+    nproc: int = 1  # > 1: each fold trains on that many torchrun ranks (DDP), same global batch
 
     def __post_init__(self) -> None:
+        from train import distributed
+
         if self.folds < 2:
             raise InputError(f"folds={self.folds}: K-fold needs at least 2 folds")
+        distributed.check_share(self.nproc, self.batch_size)
         self.train_config(0)  # validates the rest
 
     def train_config(self, fold: int) -> TrainConfig:
@@ -80,8 +84,8 @@ class OofConfig:
                            max_steps_per_epoch=self.max_steps_per_epoch, tta_flip=True)
 
     def settings(self) -> dict[str, Stat]:
-        """What decides the probabilities (device is not part of it)."""
-        return {k: v for k, v in asdict(self).items() if k != "device"}
+        """What decides the probabilities (where they are computed is not: device, nproc)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("device", "nproc")}
 
 
 @dataclass(frozen=True)
@@ -152,8 +156,13 @@ def oof_probs(data: ImageSet, cfg: OofConfig, work: Path | None = None,
     Each fold trains in `work/fold_<k>` (resumable) and saves its held-out probabilities and
     embeddings there, so a crashed run restarts at the fold it was in.
     """
+    from train import distributed
     from train.loop import Trainer, embed, predict
 
+    if cfg.nproc > 1 and not distributed.launched():
+        if work is None:
+            raise InputError(f"nproc={cfg.nproc}: the distributed folds need a work folder")
+        _train_on_ranks(data, cfg, work)  # then the loop below resumes every finished fold
     folds = effective_folds(data.labels, cfg.folds, data.classes)
     probs = np.zeros((len(data), len(data.classes)), dtype=np.float32)
     feats: np.ndarray | None = None
@@ -186,6 +195,34 @@ def oof_probs(data: ImageSet, cfg: OofConfig, work: Path | None = None,
         log.info("fold %d/%d: held-out accuracy %.3f", k + 1, folds, acc)
     assert feats is not None  # folds >= 2
     return Folds(probs, models, feats, fold_of)
+
+
+RANK_INPUT, RANK_CONFIG = "ranks_input.npz", "ranks_config.json"
+
+
+def _train_on_ranks(data: ImageSet, cfg: OofConfig, work: Path) -> None:
+    """Train every fold on `cfg.nproc` torchrun ranks (train/distributed.py: DDP, the same
+    global batch and seed as one process, rank 0 writes each fold's checkpoints into
+    `work/fold_<k>`); the images and labels go to the ranks through one file in `work`."""
+    import json
+
+    from train import distributed
+
+    work.mkdir(parents=True, exist_ok=True)
+    with atomic_path(work / RANK_INPUT, suffix=".npz") as tmp:
+        np.savez(tmp, images=data.images, labels=data.labels,
+                 groups=data.groups if data.groups is not None else np.array([], dtype=str))
+    spec = {"config": asdict(cfg), "classes": list(data.classes)}
+    (work / RANK_CONFIG).write_text(json.dumps(spec))
+    log.info("out-of-fold training on %d processes (torchrun)", cfg.nproc)
+    try:
+        code = distributed.launch(cfg.nproc, "curate.clean.oof_rank", [str(work)])
+    finally:
+        (work / RANK_INPUT).unlink(missing_ok=True)
+    if code:
+        raise EngineError(f"the out-of-fold training on {cfg.nproc} processes failed (torchrun "
+                          f"exit code {code}; its output is above); a re-run resumes at the "
+                          "fold it was in")
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -325,4 +362,3 @@ def read_features(path: str | Path) -> Embeddings:
 def _write_probs(ds: Any, ids: list[str], probs: np.ndarray) -> None:
     values = {i: [round(float(v), 6) for v in row] for i, row in zip(ids, probs, strict=False)}
     ds.set_values(schema.OOF, values, key_field="id")
-

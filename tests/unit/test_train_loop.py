@@ -156,3 +156,24 @@ def test_soft_labels_are_the_targets_one_hot_equals_hard(tmp_path):
     assert not torch.allclose(_weights(hard), _weights(other))
     sub = replace(train, soft=onehot).split("train").subset(np.arange(5))
     assert sub.soft.shape == (5, 7) and (sub.soft.argmax(1) == sub.labels).all()
+
+
+def test_a_checkpoint_resumes_on_another_device(tmp_path):
+    """Where a run trained is not one of its settings: a run that torchrun ranks wrote
+    (`cuda:<rank>`) is resumed by one process on `cuda`, or here on the CPU; any other setting
+    that differs is still refused."""
+    import json
+
+    cfg = TrainConfig(epochs=2, **TINY)
+    train, val = make_set(32, side=32), make_set(14, 1, 32, "val")
+    Trainer(cfg, train, val, tmp_path).fit()
+    ckpt = torch.load(tmp_path / LAST, weights_only=True)
+    ckpt["config"] = json.dumps({**json.loads(ckpt["config"]), "device": "cuda:1"},
+                                sort_keys=True)
+    torch.save(ckpt, tmp_path / LAST)
+    again = Trainer(cfg, train, val, tmp_path)
+    assert again.resume() and again.state["epoch"] == 2
+    from dataclasses import replace
+
+    with pytest.raises(InputError, match="different settings"):
+        Trainer(replace(cfg, lr=1e-3), train, val, tmp_path).resume()
