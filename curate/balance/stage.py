@@ -228,8 +228,8 @@ def _augmented_sample(t: Table, a: tuple[str, int, int], seed: int, media: Path,
     key = t.key(i)
     sid = aug_source_id(cls, key, k, mode)
     src = t["restored"][i] or t["filepath"][i]
-    if mode == "copy":
-        image, desc = _read_image(src), "copy"
+    if mode == "copy":  # the parent's own files: each view shows copy and parent alike
+        image, desc = _read_image(t["filepath"][i]), "copy"
     else:
         from augment.classical import augment, seed_for
 
@@ -243,6 +243,8 @@ def _augmented_sample(t: Table, a: tuple[str, int, int], seed: int, media: Path,
               schema.LABEL: f.Classification(label=cls), schema.ORIG_LABEL: cls,
               schema.SOURCE: AUGMENTED_SOURCE, schema.SOURCE_ID: sid, schema.SPLIT: "train",
               PARENT: t["id"][i], TRANSFORMS: desc, BALANCE_DROP: False}
+    if mode == "copy" and t["restored"][i]:
+        fields[schema.RESTORED_FILEPATH] = t["restored"][i]
     return f.Sample(**fields)
 
 

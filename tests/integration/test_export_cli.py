@@ -144,18 +144,21 @@ def test_balance_plan_apply_idempotent_resplit(tmp_path, dataset_name):
 def test_balance_copy_mode_is_lossless_and_replaces_classical_copies(tmp_path, dataset_name):
     ws, _ = _curated_state(tmp_path, dataset_name)
     assert cli(dataset_name, ws, *BAL, "--yes").exit_code == 0
+    ds = store.load_dataset(dataset_name)
+    real = ds.match({"source": "fer2013", "split": "train"})  # as after `curate restore`
+    real.set_values("restored_filepath", [str(tmp_path / "restored.png")] * len(real))
     r = cli(dataset_name, ws, *BAL, "--augment", "copy", "--no-undersample", "--yes")
     assert r.exit_code == 0, r.output
-    ds = store.load_dataset(dataset_name)
     cur = curated_view(ds, use_restored=False).view
     copies = cur.match({"source": "augmented"})
     assert len(copies) == 6 and set(copies.values("transforms")) == {"copy"}
     assert all("#copy" in sid for sid in copies.values("source_id"))
-    for s in copies:  # the parent's pixels, unchanged
+    for s in copies:  # the parent's own files: each view shows copy and parent alike
         parent = ds[s.parent]
-        src = parent.restored_filepath if parent.has_field("restored_filepath") and \
-            parent.restored_filepath else parent.filepath
-        assert np.array_equal(np.asarray(Image.open(s.filepath)), np.asarray(Image.open(src)))
+        assert np.array_equal(np.asarray(Image.open(s.filepath)),
+                              np.asarray(Image.open(parent.filepath)))
+        assert np.asarray(Image.open(s.filepath)).shape == (48, 48)  # not the 96 px restored
+        assert s.restored_filepath == parent.restored_filepath is not None
     # the classical copies of the first run are marked, not deleted
     old = ds.match({"source": "augmented", "transforms": {"$ne": "copy"}})
     assert len(old) == 6 and set(old.values("balance_drop")) == {True}
