@@ -227,12 +227,12 @@ def _augmented_sample(t: Table, a: tuple[str, int, int], seed: int, media: Path,
     f = store.fo()
     key = t.key(i)
     sid = aug_source_id(cls, key, k, mode)
-    src = t["restored"][i] or t["filepath"][i]
     if mode == "copy":  # the parent's own files: each view shows copy and parent alike
         image, desc = _read_image(t["filepath"][i]), "copy"
     else:
         from augment.classical import augment, seed_for
 
+        src = t["restored"][i] or t["filepath"][i]
         image, desc = augment(_read_image(src), seed_for(seed, key, k))
     path = media / AUGMENTED_SOURCE / f"{media_name(sid)}.png"
     size = write_png_atomic(image, path)

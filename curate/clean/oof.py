@@ -157,7 +157,7 @@ def oof_probs(data: ImageSet, cfg: OofConfig, work: Path | None = None,
     embeddings there, so a crashed run restarts at the fold it was in.
     """
     from train import distributed
-    from train.loop import Trainer, embed, predict
+    from train.loop import embed, predict
 
     if cfg.nproc > 1 and not distributed.launched():
         if work is None:
@@ -170,9 +170,7 @@ def oof_probs(data: ImageSet, cfg: OofConfig, work: Path | None = None,
     models = []
     for k, held in enumerate(fold_indices(data.labels, data.groups, folds, cfg.seed)):
         fold_dir = None if work is None else work / f"fold_{k}"
-        train_mask = np.ones(len(data), bool)
-        train_mask[held] = False
-        trainer = Trainer(cfg.train_config(k), data.subset(train_mask), None, fold_dir, progress)
+        trainer = fold_trainer(data, cfg, k, held, fold_dir, progress)
         saved = None if fold_dir is None else (fold_dir / "heldout.npy",
                                                fold_dir / "heldout_features.npy")
         done = saved is not None and all(f.is_file() for f in saved)
@@ -195,6 +193,16 @@ def oof_probs(data: ImageSet, cfg: OofConfig, work: Path | None = None,
         log.info("fold %d/%d: held-out accuracy %.3f", k + 1, folds, acc)
     assert feats is not None  # folds >= 2
     return Folds(probs, models, feats, fold_of)
+
+
+def fold_trainer(data: ImageSet, cfg: OofConfig, k: int, held: np.ndarray,
+                 fold_dir: Path | None, progress: bool) -> Any:
+    """The Trainer of fold `k` (every row but `held`), one process or a torchrun rank alike."""
+    from train.loop import Trainer
+
+    train_mask = np.ones(len(data), bool)
+    train_mask[held] = False
+    return Trainer(cfg.train_config(k), data.subset(train_mask), None, fold_dir, progress)
 
 
 RANK_INPUT, RANK_CONFIG = "ranks_input.npz", "ranks_config.json"

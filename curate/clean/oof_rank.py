@@ -14,14 +14,20 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.clean.oof import RANK_CONFIG, RANK_INPUT, OofConfig, effective_folds, fold_indices
+from curate.clean.oof import (
+    RANK_CONFIG,
+    RANK_INPUT,
+    OofConfig,
+    effective_folds,
+    fold_indices,
+    fold_trainer,
+)
 
 
 def rank_main(work: Path) -> None:
     """Train each fold's shard of every batch on this rank."""
     from train import distributed
     from train.data import ImageSet
-    from train.loop import Trainer
 
     spec = json.loads((work / RANK_CONFIG).read_text())
     cfg = OofConfig(**spec["config"])
@@ -34,10 +40,7 @@ def rank_main(work: Path) -> None:
         rcfg = replace(cfg, device=device)
         folds = effective_folds(data.labels, cfg.folds, data.classes)
         for k, held in enumerate(fold_indices(data.labels, data.groups, folds, cfg.seed)):
-            train_mask = np.ones(len(data), bool)
-            train_mask[held] = False
-            trainer = Trainer(rcfg.train_config(k), data.subset(train_mask), None,
-                              work / f"fold_{k}", progress=rank.main)
+            trainer = fold_trainer(data, rcfg, k, held, work / f"fold_{k}", rank.main)
             trainer.resume()
             trainer.fit()
 
