@@ -63,6 +63,7 @@ class OofConfig:
     device: str = "cpu"
     label_smoothing: float = 0.0
     max_steps_per_epoch: int | None = None
+    amp: bool = True  # TrainConfig.amp: mixed-precision training steps where the device has them
     nproc: int = 1  # > 1: each fold trains on that many torchrun ranks (DDP), same global batch
 
     def __post_init__(self) -> None:
@@ -81,7 +82,8 @@ class OofConfig:
                            weight_decay=0.05, schedule="onecycle", seed=self.seed + fold,
                            device=self.device, patience=0, label_smoothing=self.label_smoothing,
                            shift=self.shift,
-                           max_steps_per_epoch=self.max_steps_per_epoch, tta_flip=True)
+                           max_steps_per_epoch=self.max_steps_per_epoch, tta_flip=True,
+                           amp=self.amp)
 
     def settings(self) -> dict[str, Stat]:
         """What decides the probabilities (where they are computed is not: device, nproc)."""
