@@ -56,8 +56,8 @@ PLAN_INFO = schema.BALANCE_PLAN
 COLUMNS = {"id": "id", "source": schema.SOURCE, "source_id": schema.SOURCE_ID,
            "split": schema.SPLIT, "label": schema.LABEL_PATH, "orig_label": schema.ORIG_LABEL,
            "filepath": schema.FILEPATH, "excluded": schema.EXCLUDED, "group": schema.DUP_GROUP,
-           "drop": BALANCE_DROP, "restored": schema.RESTORED_FILEPATH, "parent": PARENT,
-           "orig_split": ORIG_SPLIT}
+           "drop": BALANCE_DROP, "restored": schema.RESTORED_FILEPATH,
+           "restore_method": schema.RESTORE_METHOD, "parent": PARENT, "orig_split": ORIG_SPLIT}
 
 
 @dataclass
@@ -243,8 +243,9 @@ def _augmented_sample(t: Table, a: tuple[str, int, int], seed: int, media: Path,
               schema.LABEL: f.Classification(label=cls), schema.ORIG_LABEL: cls,
               schema.SOURCE: AUGMENTED_SOURCE, schema.SOURCE_ID: sid, schema.SPLIT: "train",
               PARENT: t["id"][i], TRANSFORMS: desc, BALANCE_DROP: False}
-    if mode == "copy" and t["restored"][i]:
+    if mode == "copy" and t["restored"][i]:  # with how it was restored, as the parent's
         fields[schema.RESTORED_FILEPATH] = t["restored"][i]
+        fields[schema.RESTORE_METHOD] = t["restore_method"][i]
     return f.Sample(**fields)
 
 

@@ -130,8 +130,9 @@ def _restore_section(ds: Any) -> list[str]:
     done = ds.exists(RESTORED_FILEPATH)
     methods = done.count_values(RESTORE_METHOD) if RESTORE_METHOD in have else {}
     changed = ds.count_sample_tags().get(issue_tag("restore_changed"), 0)
+    by_method = sorted(((m or "method not recorded"), n) for m, n in methods.items())
     return ["## Restoration", "", f"- restored images: {len(done)} "
-            f"({', '.join(f'{m}: {n}' for m, n in sorted(methods.items()))})",
+            f"({', '.join(f'{m}: {n}' for m, n in by_method)})",
             f"- expression changed after restoration (`issue:restore_changed`): {changed}", ""]
 
 

@@ -147,6 +147,7 @@ def test_balance_copy_mode_is_lossless_and_replaces_classical_copies(tmp_path, d
     ds = store.load_dataset(dataset_name)
     real = ds.match({"source": "fer2013", "split": "train"})  # as after `curate restore`
     real.set_values("restored_filepath", [str(tmp_path / "restored.png")] * len(real))
+    real.set_values("restore_method", ["lanczos"] * len(real))
     r = cli(dataset_name, ws, *BAL, "--augment", "copy", "--no-undersample", "--yes")
     assert r.exit_code == 0, r.output
     cur = curated_view(ds, use_restored=False).view
@@ -159,6 +160,7 @@ def test_balance_copy_mode_is_lossless_and_replaces_classical_copies(tmp_path, d
                               np.asarray(Image.open(parent.filepath)))
         assert np.asarray(Image.open(s.filepath)).shape == (48, 48)  # not the 96 px restored
         assert s.restored_filepath == parent.restored_filepath is not None
+        assert s.restore_method == parent.restore_method == "lanczos"  # the pipeline report
     # the classical copies of the first run are marked, not deleted
     old = ds.match({"source": "augmented", "transforms": {"$ne": "copy"}})
     assert len(old) == 6 and set(old.values("balance_drop")) == {True}
