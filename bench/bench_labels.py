@@ -19,6 +19,9 @@ combination (what `curate clean` writes) and, as the same-run reference, plain c
 (`find_label_issues` + self-confidence ranking on the same out-of-fold probabilities, what a
 notebook wires by hand); then the targets each `curate apply` policy makes, on the voted val
 rows: agreement with the crowd plurality and the soft-label mass on the vote distribution.
+The same figures again on the half of the voted rows that the main job's `--crowd-holdout 0.5`
+keeps out of the calibration (the judges), with the audit calibrated on the other half only:
+the figures of a crowd-aware audit on rows whose votes it never saw, in any fold.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ WS = Path("/tmp/bench_labels/ws")
 KS = (100, 250, 500, 1000)
 PROFILE_ARGS = {"cpu": ["--fast", "--folds", "3", "--epochs", "5"], "default": []}
 SOFTEN = (0.3, 0.5)
+HOLDOUT = 0.5  # the main job's `--crowd-holdout`: the judging half of the voted rows
 
 
 def _curate(dataset: str, ws: Path, *args: str) -> None:
@@ -128,27 +132,50 @@ def _methods(data, cfg):  # noqa: ANN001, ANN202
                              target_precision=cfg.target_precision, knn=cfg.knn,
                              crowd_class=crowd.crowd_class(data.votes[checked]), seed=cfg.seed)
     out["combined, crowd-calibrated (cross-fitted)"] = (vc.p_wrong, vc.is_issue)
-    return checked, out, {"crowd-free": v, "crowd-calibrated": vc}
+    judge = labels.judges([data.source_ids[i] for i in checked], HOLDOUT, cfg.seed)
+    half = np.where(judge, -1, crowd.crowd_class(data.votes[checked]))
+    vh = labels.score_labels(y, p, data.heldout[checked], data.fold[checked],
+                             target_precision=cfg.target_precision, knn=cfg.knn,
+                             crowd_class=half, seed=cfg.seed)
+    out[f"combined, calibrated on the other {1 - HOLDOUT:.0%} (--crowd-holdout)"] = (
+        vh.p_wrong, vh.is_issue)
+    return checked, out, {"crowd-free": v, "crowd-calibrated": vc, "held-out": vh}, judge
 
 
 def _score(dataset: str, ws: Path, seconds: float | None) -> None:
+
+    data, cfg = _arrays(dataset, ws)
+    checked, methods, verdicts, judge = _methods(data, cfg)
+    votes = data.votes[checked]
+    voted = votes.sum(1) > 0
+    print(f"\n## {dataset}" + (f": clean labels {seconds / 60:.1f} min" if seconds else ""))
+    held = {k: m for k, m in methods.items() if "crowd-calibrated" not in k}
+    for title, rows, which in (("every voted val row", voted, methods),
+                               (f"the {HOLDOUT:.0%} held out of the calibration (judges; the "
+                                "main job's --crowd-holdout)", voted & judge, held)):
+        _table(title, rows, which, data, checked)
+    _policies(data, checked, voted, {k: v for k, v in verdicts.items() if k != "held-out"},
+              "every voted val row")
+    _policies(data, checked, voted & judge, {k: v for k, v in verdicts.items()
+                                             if k != "crowd-calibrated"}, "the judges")
+
+
+def _table(title: str, rows: np.ndarray, methods: dict, data, checked) -> None:  # noqa: ANN001
+    """Ranking and flag-set figures of each method on the voted `rows` of the checked ones."""
     from curate.clean import crowd
     from curate.core.taxonomy import CLASSES
 
-    data, cfg = _arrays(dataset, ws)
-    checked, methods, verdicts = _methods(data, cfg)
     votes = data.votes[checked]
-    voted = votes.sum(1) > 0
-    given = data.labels[checked][voted]
-    wrong = crowd.plurality_wrong(given, votes[voted])
-    print(f"\n## {dataset}: {int(voted.sum())} voted val rows, {int(wrong.sum())} wrong "
-          f"({wrong.mean():.1%})" + (f"; clean labels {seconds / 60:.1f} min" if seconds else ""))
+    given = data.labels[checked][rows]
+    wrong = crowd.plurality_wrong(given, votes[rows])
+    print(f"\n### on {title}: {int(rows.sum())} rows, {int(wrong.sum())} wrong "
+          f"({wrong.mean():.1%})")
     cols = [*(f"p@{k}" for k in KS), "auroc", "flags", "precision", "recall"]
     print("| method | " + " | ".join(cols) + " |")
     print("|---|" + "---:|" * len(cols))
     per_class = {}
     for name, (score, flags) in methods.items():
-        r = _ranking(score[voted], wrong, given) | _flagset(flags[voted], wrong)
+        r = _ranking(score[rows], wrong, given) | _flagset(flags[rows], wrong)
         per_class[name] = r
         print(f"| {name} | " + " | ".join(
             str(r[c]) if c == "flags" else f"{r[c]:.3f}" for c in cols) + " |")
@@ -157,12 +184,12 @@ def _score(dataset: str, ws: Path, seconds: float | None) -> None:
     print("|---|" + "---:|" * len(CLASSES))
     for name, r in per_class.items():
         print(f"| {name} | " + " | ".join(f"{r['top500:' + c]:.2f}" for c in CLASSES) + " |")
-    _policies(data, checked, voted, verdicts)
 
 
-def _policies(data, checked, voted, verdicts) -> None:  # noqa: ANN001
-    """The train targets each apply policy makes, on the voted val rows (the --auto policies
-    once with the crowd-free posterior, once with the crowd-calibrated one, cross-fitted)."""
+def _policies(data, checked, voted, verdicts, title: str) -> None:  # noqa: ANN001
+    """The train targets each apply policy makes, on the voted val rows `voted` (the --auto
+    policies with each verdict's posterior: crowd-free, crowd-calibrated cross-fitted, or
+    calibrated on the other half)."""
     from curate import apply
     from curate.clean import crowd
     from curate.core.taxonomy import CLASSES
@@ -189,7 +216,7 @@ def _policies(data, checked, voted, verdicts) -> None:  # noqa: ANN001
     lab = np.where(audit.label >= 0, audit.label, given)
     targets["--labels crowd"] = np.eye(len(CLASSES))[lab]
     targets["--soft-from votes"] = np.where(share.sum(1, keepdims=True) > 0, share, onehot)
-    print("\ncurated targets on the voted val rows:")
+    print(f"\ncurated targets on {title} ({int(voted.sum())} rows):")
     print("| policy | agrees with the crowd plurality | soft mass on the votes |")
     print("|---|---:|---:|")
     for name, t in targets.items():

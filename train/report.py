@@ -154,6 +154,10 @@ def _truth_lines(block: dict) -> list[str]:
     else:
         lines.append("No sample carries crowd votes (`curate ingest ferplus`): scored against "
                      "the original labels only.")
+    if t.get("calibrating"):
+        lines.append(f"{t['calibrating']} more samples' votes calibrated the label audit "
+                     "(`crowd_role` = calibrate), so shaped the curated labels: they never "
+                     "score a run.")
     return lines
 
 

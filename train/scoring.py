@@ -21,7 +21,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -59,6 +59,7 @@ class Truth:
     votes: np.ndarray | None  # (N, 10) FER+ votes, zero rows where a sample has none; None: no votes
     copied: np.ndarray  # True: a pixel-identical copy sits in a split the model learnt from
     classes: tuple[str, ...]
+    calibrating: int = 0  # samples whose votes calibrated the label audit: not in `votes`
 
     @property
     def voted(self) -> int:
@@ -86,9 +87,10 @@ def copied_keys(loaded: Mapping[str, ImageSet], split: str) -> set[str]:
 
 
 def build_truth(loaded: Mapping[str, ImageSet], baseline: str, split: str,
-                votes: np.ndarray | None) -> Truth:
+                votes: np.ndarray | None, calibrating: int = 0) -> Truth:
     """The `split` samples every variant has, with the baseline's labels; `votes` rows follow
-    the baseline's `split` rows (None: no votes)."""
+    the baseline's `split` rows (None: no votes; `calibrating`: how many were left out of them
+    as calibrating votes, for the report)."""
     base = loaded[baseline].split(split)
     if not len(base):
         from curate.core.errors import InputError
@@ -104,7 +106,8 @@ def build_truth(loaded: Mapping[str, ImageSet], baseline: str, split: str,
     keys = [key_of(k) for k, m in zip(base.ids, keep, strict=True) if m]
     return Truth(split=split, keys=keys, labels=base.labels[keep],
                  votes=None if votes is None else np.asarray(votes)[keep],
-                 copied=np.array([k in copies for k in keys], dtype=bool), classes=base.classes)
+                 copied=np.array([k in copies for k in keys], dtype=bool), classes=base.classes,
+                 calibrating=calibrating)
 
 
 def score_probs(probs: np.ndarray, truth: Truth) -> dict[str, dict[str, Any]]:
@@ -152,41 +155,66 @@ def score_run(run_dir: Path, truth: Truth) -> dict[str, dict[str, Any]] | None:
     return score_probs(probs[[at[k] for k in truth.keys]], truth)
 
 
-def crowd_votes(src: DataSource, data: ImageSet, dataset: str | None) -> np.ndarray | None:
-    """(len(data), 10) FER+ votes of `data`'s samples (zero rows where a sample has none; None
-    when no sample has any). An export's come from its own manifest's `ferplus_votes` column (the
-    votes when it was exported: scored the same on a machine without the dataset); a view's, and
-    an export from before that column, from the dataset (matched by id, or by the manifest's
-    source and source_id)."""
+class CrowdVotes(NamedTuple):
+    """`crowd_votes`: the judging votes, and how many samples' votes were left out as
+    calibrating ones."""
+
+    votes: np.ndarray | None
+    calibrating: int
+
+
+def crowd_votes(src: DataSource, data: ImageSet, dataset: str | None) -> CrowdVotes:
+    """(len(data), 10) FER+ votes of `data`'s samples that may judge a run (zero rows where a
+    sample has none; None when no sample has any). The votes of rows whose crowd role is
+    "calibrate" (`schema.CROWD_ROLE`: they calibrated the label audit, so shaped the curated
+    labels) are left out and counted. An export's come from its own manifest's `ferplus_votes`
+    and `crowd_role` columns (as exported: scored the same on a machine without the dataset); a
+    view's, and an export from before those columns, from the dataset (matched by id, or by the
+    manifest's source and source_id)."""
     manifest = _manifest(Path(src.folder)) if src.folder is not None else {}
     if manifest and schema.FERPLUS_VOTES in next(iter(manifest.values())):
         where = f"{Path(src.folder) / MANIFEST}: {schema.FERPLUS_VOTES} of"  # type: ignore[arg-type]
-        return _vote_rows([schema.decode_votes(
-            (manifest.get(k) or {}).get(schema.FERPLUS_VOTES, ""), f"{where} {k}") for k in data.ids])
+        got = [manifest.get(k) or {} for k in data.ids]
+        return _vote_rows([schema.decode_votes(r.get(schema.FERPLUS_VOTES, ""), f"{where} {k}")
+                           for k, r in zip(data.ids, got, strict=True)],
+                          [r.get(schema.CROWD_ROLE) for r in got])
     from curate.core import store
     from curate.core.errors import StoreError
 
     try:
         ds = store.load_dataset(src.dataset or dataset or store.DEFAULT_DATASET)
     except StoreError:
-        return None  # an export made elsewhere: no dataset to read votes from
-    if schema.FERPLUS_VOTES not in ds.get_field_schema():
-        return None
+        return CrowdVotes(None, 0)  # an export made elsewhere: no dataset to read votes from
+    have = ds.get_field_schema()
+    if schema.FERPLUS_VOTES not in have:
+        return CrowdVotes(None, 0)
+    fields = [schema.FERPLUS_VOTES] + ([schema.CROWD_ROLE] if schema.CROWD_ROLE in have else [])
     if src.folder is None:
-        by_key = dict(zip(*ds.select(data.ids).values(["id", schema.FERPLUS_VOTES]), strict=True))
-        rows = [by_key.get(i) for i in data.ids]
+        got = ds.select(data.ids).values(["id", *fields])
+        by_key = {i: rest for i, *rest in zip(*got, strict=True)}
+        found = [by_key.get(i) for i in data.ids]
     else:
         sid = {p: (r[schema.SOURCE], r[schema.SOURCE_ID]) for p, r in manifest.items()}
-        got = ds.values([schema.SOURCE, schema.SOURCE_ID, schema.FERPLUS_VOTES])
-        by_src = {(s, str(i)): v for s, i, v in zip(*got, strict=True) if v is not None}
-        rows = [by_src.get(sid.get(k, ("", ""))) for k in data.ids]
-    return _vote_rows(rows)
+        got = ds.values([schema.SOURCE, schema.SOURCE_ID, *fields])
+        by_src = {(s, str(i)): rest for s, i, *rest in zip(*got, strict=True)}
+        found = [by_src.get(sid.get(k, ("", ""))) for k in data.ids]
+    return _vote_rows([f[0] if f else None for f in found],
+                      [f[1] if f and len(f) > 1 else None for f in found])
 
 
-def _vote_rows(rows: list) -> np.ndarray | None:
-    if not any(r is not None for r in rows):
-        return None
-    return np.array([r if r is not None else [0] * 10 for r in rows], dtype=np.int64)
+def _vote_rows(rows: list, roles: list[str | None]) -> CrowdVotes:
+    """The vote rows as one array, a calibrating row's (or a missing one's) all zero."""
+    calibrating = sum(r is not None and role == schema.CALIBRATE
+                      for r, role in zip(rows, roles, strict=True))
+    if calibrating:
+        log.info("%d samples' votes calibrated the label audit (crowd_role = calibrate): left "
+                 "out of the crowd scores", calibrating)
+    keep = [r if r is not None and role != schema.CALIBRATE else None
+            for r, role in zip(rows, roles, strict=True)]
+    if not any(r is not None for r in keep):
+        return CrowdVotes(None, calibrating)
+    return CrowdVotes(np.array([r if r is not None else [0] * 10 for r in keep], dtype=np.int64),
+                      calibrating)
 
 
 def _manifest(root: Path) -> dict[str, dict[str, str]]:

@@ -67,6 +67,7 @@ class CleanConfig:
     filter_by: str = DEFAULT_FILTER  # one of curate.clean.labels.FILTERS
     target_precision: float = signals.TARGET_PRECISION
     crowd_calibration: bool = True
+    crowd_holdout: float = 0.0  # labels check: share of the voted rows whose votes only judge
     knn: int = signals.K_LABEL
 
     def __post_init__(self) -> None:

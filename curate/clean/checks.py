@@ -108,7 +108,7 @@ def labels_config(cfg: CleanConfig) -> LabelsConfig:
         folds=cfg.folds, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device, nproc=cfg.nproc,
         fast=cfg.fast,
         filter_by=cfg.filter_by, target_precision=cfg.target_precision, knn=cfg.knn,
-        crowd_calibration=cfg.crowd_calibration,
+        crowd_calibration=cfg.crowd_calibration, crowd_holdout=cfg.crowd_holdout,
         outlier_threshold=cfg.outlier_threshold,
         near_duplicate_threshold=cfg.near_duplicate_threshold)
 

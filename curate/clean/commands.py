@@ -76,6 +76,11 @@ CrowdCalibration = Annotated[bool, typer.Option(
     help="Labels check: where FER+ votes exist for enough rows, learn from them how the labels "
          "relate to the crowd and score every other row that way (each voted row by the "
          "other voted rows only); --no-crowd-calibration: the crowd-free estimate.")]
+CrowdHoldout = Annotated[float, typer.Option(
+    help="Labels check: this share of the voted rows (a stable seeded draw) never calibrates "
+         "the audit: their votes only judge it (crowd_role = judge), and `train compare` "
+         "scores the crowd on them alone, as rows whose votes calibrated the curation cannot "
+         "judge it.", min=0.0, max=0.99)]
 Knn = Annotated[int, typer.Option(
     help="Labels check: neighbours of the kNN label signal on held-out embeddings (0: the "
          "model alone).", min=0)]
@@ -114,6 +119,7 @@ def clean_cmd(
     target_precision: TargetPrecision = signals.TARGET_PRECISION,
     knn: Knn = signals.K_LABEL,
     crowd_calibration: CrowdCalibration = True,
+    crowd_holdout: CrowdHoldout = 0.0,
 ) -> None:
     """Find duplicates and leakage, low-quality and non-face images, and label issues."""
     from curate.clean import clean
@@ -131,7 +137,8 @@ def clean_cmd(
             nonface_threshold=nonface_threshold, fast_face_entropy=fast_face_entropy,
             outlier_threshold=outlier_threshold,
             near_duplicate_threshold=near_duplicate_threshold, filter_by=filter_by.value,
-            target_precision=target_precision, knn=knn, crowd_calibration=crowd_calibration)
+            target_precision=target_precision, knn=knn, crowd_calibration=crowd_calibration,
+            crowd_holdout=crowd_holdout)
         res = clean(cfg)
     _print_result(res, st.dataset)
 

@@ -87,6 +87,7 @@ class LabelsConfig:
     target_precision: float = signals.TARGET_PRECISION
     knn: int = signals.K_LABEL
     crowd_calibration: bool = True
+    crowd_holdout: float = 0.0  # share of the voted rows whose votes only judge (`judges`)
     outlier_threshold: float = features.OUTLIER_THRESHOLD
     near_duplicate_threshold: float = features.NEAR_DUPLICATE_THRESHOLD
 
@@ -97,6 +98,8 @@ class LabelsConfig:
             raise InputError(f"--target-precision {self.target_precision}: use a value in (0, 1]")
         if self.knn < 0:
             raise InputError(f"--knn {self.knn}: use 0 (no neighbour signal) or more neighbours")
+        if not 0.0 <= self.crowd_holdout < 1.0:
+            raise InputError(f"--crowd-holdout {self.crowd_holdout}: use a share in [0, 1)")
         features.check_thresholds(self.outlier_threshold, self.near_duplicate_threshold)
         self.oof_config()  # validates folds, epochs, backbone name, sizes
 
@@ -229,6 +232,7 @@ class LabelScores:
     feat: FeatureScores
     crowd: crowd.CrowdAudit
     stats: dict[str, Stat]
+    role: np.ndarray  # schema.CROWD_ROLES per row, "" = no votes (`crowd_roles`)
 
 
 def _concat(parts: list[Verdict]) -> Verdict:
@@ -300,6 +304,33 @@ def _stats(rows: LabelArrays, checked: np.ndarray, v: Verdict, feat: FeatureScor
     return out
 
 
+def judges(source_ids: list[str], share: float, seed: int) -> np.ndarray:
+    """The rows held out of the crowd calibration (`--crowd-holdout`): a stable `share` of them,
+    by a seeded hash of each source_id, so a re-run (or another machine) holds out the same."""
+    import hashlib
+
+    if share <= 0:
+        return np.zeros(len(source_ids), bool)
+    draw = [int.from_bytes(hashlib.sha256(f"{seed}:{s}".encode()).digest()[:8], "big") / 2**64
+            for s in source_ids]
+    return np.array(draw) < share
+
+
+def crowd_roles(data: LabelArrays, checked: np.ndarray, cfg: LabelsConfig) -> np.ndarray:
+    """Each row's crowd role (`schema.CROWD_ROLES`, "" = no votes): "calibrate" for the checked
+    rows whose votes calibrate the audit (crowd calibration on, not held out, and enough such
+    rows: `signals.MIN_CROWD_ROWS`), "judge" for every other voted row."""
+    voted = crowd.crowd_class(data.votes) >= 0
+    role = np.where(voted, schema.JUDGE, "").astype(object)
+    if cfg.crowd_calibration:
+        mask = np.zeros(len(voted), bool)
+        mask[checked] = True
+        calibrate = voted & mask & ~judges(data.source_ids, cfg.crowd_holdout, cfg.seed)
+        if calibrate.sum() >= signals.MIN_CROWD_ROWS:
+            role[calibrate] = schema.CALIBRATE
+    return role
+
+
 def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
     """The label check on train/val and, separately, on test; Datalab's feature rules on
     every row; the crowd audit on the voted rows."""
@@ -313,19 +344,41 @@ def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
              time.perf_counter() - t)
     test = np.flatnonzero(data.splits == TEST)
     parts = [checked] + ([test] if len(test) > 1 else [])
-    crowd_class = crowd.crowd_class(data.votes) if cfg.crowd_calibration else None
+    role = crowd_roles(data, checked, cfg)
+    # the checked rows learn from the calibrating votes only; the test audit (never applied)
+    # from the test rows' own votes, cross-fitted, as before
+    crowd_class = np.where(role == schema.CALIBRATE, crowd.crowd_class(data.votes), -1)
+    crowd_class[test] = crowd.crowd_class(data.votes)[test]
     v = _concat([score_labels(data.labels[p], data.probs[p], data.heldout[p], data.fold[p],
                               filter_by=cfg.filter_by, target_precision=cfg.target_precision,
                               knn=cfg.knn, seed=cfg.seed,
-                              crowd_class=None if crowd_class is None else crowd_class[p])
+                              crowd_class=crowd_class[p] if cfg.crowd_calibration else None)
                  for p in parts])
     order = np.concatenate(parts)
     rows, row_feat = data.take(order), feat.take(order)
     audit = crowd.audit(rows.labels, v.suggested, v.sig.probs("combined"), rows.votes)
     is_checked = np.arange(len(order)) < len(checked)
     stats = {**_stats(rows, is_checked, v, row_feat, audit),
-             **_near_duplicate_stats(feat.set_id, data.splits)}
-    return LabelScores(rows, is_checked, v, row_feat, audit, stats)
+             **_near_duplicate_stats(feat.set_id, data.splits),
+             **_role_stats(role[order], is_checked, v, rows)}
+    return LabelScores(rows, is_checked, v, row_feat, audit, stats, role[order])
+
+
+def _role_stats(role: np.ndarray, checked: np.ndarray, v: Verdict,
+                rows: LabelArrays) -> dict[str, Stat]:
+    """How many voted rows calibrated the audit and how many only judge; on the judging
+    checked rows, the flags' precision measured against their votes (the figure no
+    calibration saw)."""
+    if not (role != "").any():
+        return {}
+    judge = checked & (role == schema.JUDGE)
+    out: dict[str, Stat] = {"crowd_calibrating_rows": int((role == schema.CALIBRATE).sum()),
+                            "crowd_judging_rows": int(judge.sum())}
+    if judge.any():
+        wrong = crowd.plurality_wrong(rows.labels[judge], rows.votes[judge])
+        m = crowd.measured(v.is_issue[judge], wrong)
+        out.update({f"judges_measured_{k}": val for k, val in m.items()})
+    return out
 
 
 def to_table(s: LabelScores) -> IssueTable:
@@ -354,6 +407,7 @@ def to_table(s: LabelScores) -> IssueTable:
                                                      zip(a.agreement, voted, strict=True)]),
             schema.CROWD_LABEL_QUALITY: Column("float", [float(x) if ok else None for x, ok in
                                                          zip(a.quality, voted, strict=True)]),
+            schema.CROWD_ROLE: Column("str", [r or None for r in s.role.tolist()]),
         }
     flags = {"label": v.is_issue & s.checked, "outlier": feat.is_outlier & s.checked,
              "near_duplicate": feat.is_near_duplicate & s.checked,

@@ -212,6 +212,15 @@ def _crowd_table(stats: dict[str, Any]) -> list[str]:
              "`issue:<kind>`, saved views of the same name)", "",
              "| kind | samples | meaning |", "|---|---:|---|"]
     lines += [f"| {k} | {stats.get(k, 0)} | {why} |" for k, why in DISAGREEMENTS.items()]
+    if "crowd_calibrating_rows" in stats:
+        lines += ["", f"Crowd roles (`crowd_role`): {stats['crowd_calibrating_rows']} voted rows "
+                  "calibrated the audit; " + (
+                      f"{stats['crowd_judging_rows']} train/val rows only judge it (held out by "
+                      f"`--crowd-holdout`, or a crowd-free audit): on them the flags' measured precision is "
+                      f"{fmt('precision', stats.get('judges_measured_precision'))} and recall "
+                      f"{fmt('recall', stats.get('judges_measured_recall'))}, a figure no "
+                      "calibration saw." if stats.get("crowd_judging_rows") else
+                      "no train/val row was held out to judge it.")]
     return [*lines, ""]
 
 

@@ -39,6 +39,13 @@ FERPLUS_AGREEMENT = "ferplus_agreement"
 CROWD_LABEL = "crowd_label"  # clean: CROWDLAB consensus of the votes and the model (voted rows)
 CROWD_AGREEMENT = "crowd_agreement"  # share of the emotion votes for the consensus
 CROWD_LABEL_QUALITY = "crowd_label_quality"  # CROWDLAB's confidence in the consensus
+# clean (labels), voted rows only: what the row's votes did. "calibrate": they taught the label
+# audit how the labels relate to the crowd (its posterior, so `apply --auto`'s targets): `train
+# compare` leaves such rows out of its crowd scores. "judge": they only judge (held out by
+# `--crowd-holdout`, or the audit ran crowd-free, or a test row: the test labels never change)
+CROWD_ROLE = "crowd_role"
+CROWD_ROLES = ("calibrate", "judge")
+CALIBRATE, JUDGE = CROWD_ROLES
 
 # --- clean ----------------------------------------------------------------------------------------
 PHASH = "phash"

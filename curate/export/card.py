@@ -115,7 +115,10 @@ def render(*, dataset: str, view: str, fmt: str, options: dict[str, Any], before
              "(path, label, split, source, source_id, parents, transforms, soft_label: the "
              "`curate apply --soften` training target as 7 probabilities in the class order "
              "above, empty where there is none; ferplus_votes: the sample's 10 FER+ crowd "
-             "vote counts, which `train compare` scores against, empty where it has none).", "",
+             "vote counts, which `train compare` scores against, empty where it has none; "
+             "crowd_role: `calibrate` where those votes calibrated the label audit, so shaped "
+             "the curated labels, and `train compare` does not score on them, `judge` where "
+             "they only judge).", "",
              "## Licence and use", ""]
     lines += [f"- {LICENCES.get(s, f'**{s}**: see its source.')}" for s in present]
     lines += ["", f"**{NEVER_REDISTRIBUTE}**", "", "## View", "",

@@ -22,7 +22,15 @@ from typing import Any
 
 from curate.core import runs, schema, store
 from curate.core.errors import InputError
-from curate.core.schema import FERPLUS_VOTES, PARENT, SOFT_LABEL, TRANSFORMS, encode_soft, encode_votes
+from curate.core.schema import (
+    CROWD_ROLE,
+    FERPLUS_VOTES,
+    PARENT,
+    SOFT_LABEL,
+    TRANSFORMS,
+    encode_soft,
+    encode_votes,
+)
 from curate.core.views import VIEWS, ViewSpec, get_view, raw_view
 from curate.core.workspace import Workspace
 from curate.export import card, formats
@@ -80,15 +88,16 @@ def collect_rows(ds: Any, spec: ViewSpec) -> list[Row]:
     """One Row per sample of the view, with parents as `<source>/<source_id>`, the soft label
     (`curate apply --soften`; an augmented copy carries its parent's) where the view has one, and
     the sample's own FER+ crowd votes where it has them (so an export scores against the crowd on
-    a machine without the dataset: train/scoring.py `crowd_votes`)."""
+    a machine without the dataset: train/scoring.py `crowd_votes`) with their crowd role (votes
+    that calibrated the label audit never score)."""
     have = spec.view.get_field_schema()
     names = ["id", spec.filepath_field, spec.label_path, schema.SPLIT, schema.SOURCE,
              schema.SOURCE_ID]
-    extra = [f for f in (PARENT, TRANSFORMS, SOFT_LABEL, FERPLUS_VOTES) if f in have]
+    carried = (PARENT, TRANSFORMS, SOFT_LABEL, FERPLUS_VOTES, CROWD_ROLE)
+    extra = [f for f in carried if f in have]
     cols = spec.view.values(names + extra)
     n = len(cols[0])
-    col = {f: cols[len(names) + extra.index(f)] if f in extra else [None] * n
-           for f in (PARENT, TRANSFORMS, SOFT_LABEL, FERPLUS_VOTES)}
+    col = {f: cols[len(names) + extra.index(f)] if f in extra else [None] * n for f in carried}
     parent, transforms = col[PARENT], col[TRANSFORMS]
     keys = _parent_keys(ds, {p for p in parent if p})
     soft_of = {i: v for i, v in zip(cols[0], col[SOFT_LABEL], strict=True) if v is not None}
@@ -103,7 +112,8 @@ def collect_rows(ds: Any, spec: ViewSpec) -> list[Row]:
                         parents=keys.get(parent[i], parent[i] or ""),
                         transforms=";".join(t) if isinstance(t, list) else (t or ""),
                         soft_label=encode_soft(soft or None),
-                        ferplus_votes=encode_votes(col[FERPLUS_VOTES][i])))
+                        ferplus_votes=encode_votes(col[FERPLUS_VOTES][i]),
+                        crowd_role=col[CROWD_ROLE][i] or ""))
     return formats.name_rows(rows)
 
 
@@ -219,7 +229,8 @@ def _fingerprint(cfg: ExportConfig, ds: Any, rows: list[Row]) -> str:
     settings = {"view": cfg.view, "format": cfg.format, **cfg.options(),
                 "runs": card.stable_runs(ds.info.get("runs") or {})}
     return runs.fingerprint(settings, ((r.src, r.label, r.split, r.source, r.source_id,
-                                        r.parents, r.transforms, r.soft_label, r.ferplus_votes)
+                                        r.parents, r.transforms, r.soft_label, r.ferplus_votes,
+                                        r.crowd_role)
                                        for r in rows))
 
 

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 FER_SIDE = 48
 FER_USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
 MANIFEST_COLUMNS = ("path", "label", "split", "source", "source_id", "parents", "transforms",
-                    "soft_label", "ferplus_votes")
+                    "soft_label", "ferplus_votes", "crowd_role")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _PIXEL_TEXT = [str(v) for v in range(256)]
 
@@ -50,6 +50,7 @@ class Row:
     transforms: str = ""
     soft_label: str = ""  # `curate apply --soften` target: 7 probabilities, class order, ";"
     ferplus_votes: str = ""  # the sample's FER+ crowd votes (`schema.encode_votes`), to score on
+    crowd_role: str = ""  # schema.CROWD_ROLE: "calibrate" votes shaped the curation, never score
     name: str = ""  # stable output stem
     path: str = ""  # relative path in the export, once written
 
@@ -199,5 +200,5 @@ def write_manifest(rows: Sequence[Row], root: Path) -> Path:
         w.writerow(MANIFEST_COLUMNS)
         for r in rows:
             w.writerow([r.path, r.label, r.split, r.source, r.source_id, r.parents, r.transforms,
-                        r.soft_label, r.ferplus_votes])
+                        r.soft_label, r.ferplus_votes, r.crowd_role])
     return path

@@ -24,8 +24,8 @@ of its config dataclass; tests/unit/test_pipeline_keys.py checks both agree); un
 bad values are errors that name the key and the allowed values. [clean] takes, besides checks,
 fast, radius, splits, device, seed, workers, folds and epochs: lowinfo_threshold,
 dark_threshold, light_threshold, blurry_threshold, nonface_threshold, fast_face_entropy,
-outlier_threshold, near_duplicate_threshold, filter_by, target_precision, knn and
-crowd_calibration.
+outlier_threshold, near_duplicate_threshold, filter_by, target_precision, knn,
+crowd_calibration and crowd_holdout.
 """
 
 from __future__ import annotations

@@ -253,6 +253,9 @@ def test_crowd_audit_and_crowd_label_policies(tmp_path, dataset_name):
         elif i % 3 == 1:
             assert crowd[str(i)] == CLASSES[(i + 1) % 7], i
     assert all(crowd[str(i)] is None for i in unvoted)
+    role = _by_source_id(ds, schema.CROWD_ROLE)  # 60 voted rows: too few to calibrate on
+    assert all(role[str(i)] == schema.JUDGE for i in range(60))
+    assert all(role[str(i)] is None for i in unvoted)
     p_wrong = _by_source_id(ds, schema.LABEL_ERROR_PROB)
     assert all(0.0 <= p_wrong[str(i)] <= 1.0 for i in range(n))
     given_vs_crowd = set(ds.match_tags(schema.issue_tag("crowd_given")).values("source_id"))

@@ -100,7 +100,7 @@ def test_an_export_scores_against_the_votes_its_manifest_carries_without_a_datas
 
     write(lambda k: schema.encode_votes(want.get(k)))
     src = DataSource(folder=root)
-    got = crowd_votes(src, val, dataset="no_such_dataset")
+    got = crowd_votes(src, val, dataset="no_such_dataset").votes
     assert got.shape == (len(val), 10)
     for row, k in zip(got, val.ids, strict=True):
         assert row.tolist() == (want[k] or [0] * 10)
@@ -113,7 +113,23 @@ def test_an_export_scores_against_the_votes_its_manifest_carries_without_a_datas
         raise AssertionError("the dataset was opened")
 
     monkeypatch.setattr(store, "load_dataset", no_store)
-    assert crowd_votes(src, data.split("test"), dataset="no_such_dataset") is None
+    assert crowd_votes(src, data.split("test"), dataset="no_such_dataset").votes is None
+
+    # votes that calibrated the label audit (crowd_role = calibrate) never score: left out, counted
+    calibrating = {k for k in val.ids[::2] if want[k] is not None}
+    with open(root / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "split", "source", "source_id", "ferplus_votes", "crowd_role"])
+        for k, y, sp in zip(data.ids, data.labels, data.splits, strict=True):
+            role = "" if want.get(k) is None else ("calibrate" if k in calibrating else "judge")
+            w.writerow([k, CLASSES[y], sp, "fer2013", k, schema.encode_votes(want.get(k)), role])
+    got = crowd_votes(src, val, dataset="no_such_dataset")
+    assert got.calibrating == len(calibrating) > 0
+    for row, k in zip(got.votes, val.ids, strict=True):
+        assert row.tolist() == ([0] * 10 if k in calibrating else (want[k] or [0] * 10))
+    truth = build_truth({"raw": data}, "raw", "val", got.votes, got.calibrating)
+    assert truth.voted == sum(v is not None for v in want.values()) - len(calibrating)
+    assert truth.calibrating == len(calibrating)
 
     write(lambda k: "1;2;3")  # a malformed cell is an error naming the file and the image
     with pytest.raises(InputError, match=r"manifest.csv: ferplus_votes of val/"):

@@ -182,3 +182,66 @@ def test_config_resolves_profiles_into_the_oof_config():
     assert "device" not in LabelsConfig(device="cuda").settings()
     with pytest.raises(TypeError):
         LabelsConfig(3)  # keyword arguments only
+
+
+def test_crowd_holdout_keeps_the_judges_votes_out_of_the_calibration():
+    """With --crowd-holdout, a stable share of the voted rows never calibrates the audit: their
+    scores are those of the crowd regression fitted on the other voted rows alone, so a judge's
+    own votes cannot move its label_error_prob; test rows' votes only judge."""
+    from dataclasses import replace
+
+    from curate.clean.labels import crowd_roles, judges, score_rows
+    from curate.core import schema
+
+    ids = [str(i) for i in range(4000)]
+    held = judges(ids, 0.5, seed=0)
+    assert 0.45 < held.mean() < 0.55 and (held == judges(ids, 0.5, seed=0)).all()
+    assert not judges(ids, 0.0, seed=0).any() and (held != judges(ids, 0.5, seed=1)).any()
+    with pytest.raises(InputError, match="--crowd-holdout"):
+        LabelsConfig(crowd_holdout=1.0)
+
+    rng = np.random.default_rng(7)
+    n = 1400
+    splits = ["train"] * 1000 + ["val"] * 300 + ["test"] * 100
+    flip = rng.choice(1300, 150, replace=False)
+    data = _arrays(rng, splits, flip)
+    true = data.labels.copy()
+    true[flip] = (data.labels[flip] + 3) % 7
+    votes = np.zeros((n, 10), np.int64)
+    voted = np.r_[np.arange(700, n)]  # 600 voted train/val rows and the 100 test rows
+    cols = np.array([4, 5, 6, 1, 3, 2, 0])  # class index -> FER+ vote column
+    votes[voted, cols[true[voted]]] = 10
+    data = replace(data, votes=votes)
+    cfg = LabelsConfig(crowd_holdout=0.5)
+    role = crowd_roles(data, np.arange(1300), cfg)
+    is_judge = judges(data.source_ids, 0.5, cfg.seed)
+    assert (role[:700] == "").all() and (role[1300:] == schema.JUDGE).all()
+    assert (role[700:1300][is_judge[700:1300]] == schema.JUDGE).all()
+    assert (role[700:1300][~is_judge[700:1300]] == schema.CALIBRATE).all()
+    assert (crowd_roles(data, np.arange(1300), LabelsConfig(crowd_calibration=False))[voted]
+            == schema.JUDGE).all()
+
+    s = score_rows(data, cfg)
+    judge_ids = [i for i, r in zip(s.rows.ids, s.role, strict=True) if r == schema.JUDGE
+                 and s.rows.splits[s.rows.ids.index(i)] != "test"]
+    assert s.stats["crowd_calibrating_rows"] == int((role == schema.CALIBRATE).sum())
+    assert s.stats["crowd_judging_rows"] == len(judge_ids)
+    # the judges' votes calibrate nothing: other votes for them leave every checked row's
+    # scores as they were, while other votes for calibrating rows move them
+    at = s.rows.ids.index(judge_ids[0])
+    checked = s.checked
+
+    def moved(rows: list[int]) -> bool:
+        other = votes.copy()
+        for j in rows:
+            other[j] = 0
+            other[j, cols[(true[j] + 1) % 7]] = 10
+        s2 = score_rows(replace(data, votes=other), cfg)
+        return not np.allclose(s2.verdict.p_wrong[checked], s.verdict.p_wrong[checked])
+
+    assert not moved([int(i[2:]) for i in judge_ids[:40]])
+    assert moved([int(i) for i in np.flatnonzero(role == schema.CALIBRATE)[:40]])
+    from curate.clean.labels import to_table
+
+    col = to_table(s).columns[schema.CROWD_ROLE].values
+    assert col[at] == schema.JUDGE and col[s.rows.ids.index("id0")] is None
