@@ -270,6 +270,7 @@ def test_crowd_audit_and_crowd_label_policies(tmp_path, dataset_name):
     report = (ws / "reports" / "clean.md").read_text()
     assert "label flags per class" in report and "measured precision (voted rows)" in report
     assert "given x crowd x model" in report and "crowd_given" in report
+    assert "0 voted rows calibrated the audit" in report and "only judge it" in report
 
     r = cli(dataset_name, ws, "apply", "--labels", "crowd")
     assert r.exit_code == 0 and "relabelled:crowd" in r.output, r.output
