@@ -17,6 +17,10 @@
 - `--labels crowd`: where `curate clean` wrote a crowd consensus (`crowd_label`, samples with
   FER+ votes), that is the label; `--labels given` gives the crowd's relabels back.
 - Every relabel records why in `label_reason` (`review`, `crowd: ...`, `auto: ...`).
+- The crowd policies (`--labels crowd`, `--soft-from votes`) never read the votes of a row whose
+  `crowd_role` is "judge" (held out by `curate clean --crowd-holdout`: its votes only judge);
+  a row whose votes they use gets `crowd_role` = "calibrate", so `train compare` no longer
+  scores on it.
 - `--soften A` (0 <= A < 1; needs `curate clean --checks labels`): every train/val sample gets
   `soft_label` = (1 - A) * its label + A * a distribution (`--soft-from`: `model`, the
   posterior, or the out-of-fold probabilities where clean predates it; `votes`, the sample's
@@ -262,12 +266,25 @@ def weak_relabeller(ds: Any) -> str | None:
             "label (run `curate clean` without --fast, or with more epochs)")
 
 
+def _judge(r: dict[str, Any]) -> bool:
+    """Whether a row's votes only judge (`schema.CROWD_ROLE`): the crowd policies skip it."""
+    return r.get("role") == schema.JUDGE
+
+
+def _vote_shares(r: dict[str, Any]) -> Any:
+    """The class counts of a row's emotion votes that --soft-from votes may read (None: no
+    emotion votes, or a judge's)."""
+    if r.get("votes") is None or _judge(r):
+        return None
+    shares = np.asarray(r["votes"], dtype=np.float64)[list(CLASS_VOTE_COLUMNS)]
+    return shares if shares.sum() > 0 else None
+
+
 def _distribution(r: dict[str, Any], soft_from: str) -> Any:
     """What --soften mixes into a sample's label (None: nothing to mix)."""
-    if soft_from == "votes" and r.get("votes") is not None:
-        shares = np.asarray(r["votes"], dtype=np.float64)[list(CLASS_VOTE_COLUMNS)]
-        if shares.sum() > 0:
-            return shares
+    shares = _vote_shares(r) if soft_from == "votes" else None
+    if shares is not None:
+        return shares
     return r.get("posterior") if r.get("posterior") is not None else r.get("oof")
 
 
@@ -313,6 +330,8 @@ def _read_rows(ds: Any, cfg: ApplyConfig) -> list[dict[str, Any]]:
         optional["oof"] = OOF
         if cfg.soft_from == "votes":
             optional["votes"] = schema.FERPLUS_VOTES
+    if cfg.labels == "crowd" or cfg.soften and cfg.soft_from == "votes":
+        optional["role"] = schema.CROWD_ROLE
     columns |= {k: f for k, f in optional.items() if f.split(".")[0] in have}
     return [dict(zip(columns, vals)) for vals in zip(*ds.values(list(columns.values())))]
 
@@ -325,7 +344,7 @@ def _policy_label(r: dict[str, Any], cfg: ApplyConfig,
     current, why = r["label"], r.get("label_reason")
     if r["split"] == PROTECTED and not cfg.include_test:
         return current, why
-    if cfg.labels == "crowd" and r.get("crowd") in CLASS_INDEX:
+    if cfg.labels == "crowd" and r.get("crowd") in CLASS_INDEX and not _judge(r):
         agreement = r.get("crowd_agreement")
         share = f" ({agreement:.0%} of the votes)" if agreement is not None else ""
         return r["crowd"], f"{CROWD} consensus{share}"
@@ -409,6 +428,32 @@ def _write(ds: Any, first: bool, changed_ex: dict[str, Target], changed_lab: dic
         ds.set_values(SOFT_LABEL, changed_soft, key_field="id")
 
 
+def _mark_used_votes(ds: Any, rows: list[dict[str, Any]], wanted: dict[str, Target],
+                     cfg: ApplyConfig, result: ApplyResult) -> None:
+    """`crowd_role` = "calibrate" on the rows whose votes made their label (`--labels crowd`)
+    or soft label (`--soft-from votes`); the judges the crowd policies left alone, counted."""
+    soft_votes = bool(cfg.soften) and cfg.soft_from == "votes"
+    if cfg.labels != "crowd" and not soft_votes:
+        return
+    used, kept = [], 0
+    for r in rows:
+        has_votes = r.get("crowd") in CLASS_INDEX or r.get("votes") is not None
+        if _judge(r):
+            kept += has_votes and r["split"] != PROTECTED
+            continue
+        by_crowd = (wanted[r["id"]].label_reason or "").startswith(CROWD)
+        by_votes = soft_votes and r["split"] != PROTECTED and _vote_shares(r) is not None
+        if (by_crowd or by_votes) and r.get("role") != schema.CALIBRATE:
+            used.append(r["id"])
+    if kept:
+        result.changed["crowd_judges_kept"] = kept
+    if used:
+        if schema.CROWD_ROLE not in ds.get_field_schema():
+            ds.add_sample_field(schema.CROWD_ROLE, store.fo().StringField)
+        ds.set_values(schema.CROWD_ROLE, dict.fromkeys(used, schema.CALIBRATE), key_field="id")
+        result.changed["crowd_role:calibrate"] = len(used)
+
+
 def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
     """Commit review tags (and the auto, label and soft-label policies) to `excluded` /
     `ground_truth` / `soft_label`; idempotent."""
@@ -439,6 +484,7 @@ def apply_reviews(cfg: ApplyConfig) -> ApplyResult:
     for w in warnings:
         log.warning(w)
     _write(ds, first, changed_ex, changed_lab, changed_soft)
+    _mark_used_votes(ds, rows, wanted, cfg, result)
     result.noop = not changed_ex and not changed_lab and not changed_soft
     _record(ds, cfg, wanted, result, changed_ex, changed_lab, time.perf_counter() - t0)
     return result

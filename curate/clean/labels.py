@@ -317,17 +317,19 @@ def judges(source_ids: list[str], share: float, seed: int) -> np.ndarray:
 
 
 def crowd_roles(data: LabelArrays, checked: np.ndarray, cfg: LabelsConfig) -> np.ndarray:
-    """Each row's crowd role (`schema.CROWD_ROLES`, "" = no votes): "calibrate" for the checked
-    rows whose votes calibrate the audit (crowd calibration on, not held out, and enough such
-    rows: `signals.MIN_CROWD_ROWS`), "judge" for every other voted row."""
+    """Each row's crowd role (`schema.CROWD_ROLES`; "" = no votes, or votes nothing used yet):
+    "judge" for the voted test rows and the checked ones `--crowd-holdout` holds out,
+    "calibrate" for the other checked voted rows when they calibrate the audit (crowd
+    calibration on and enough of them: `signals.MIN_CROWD_ROWS`)."""
     voted = crowd.crowd_class(data.votes) >= 0
-    role = np.where(voted, schema.JUDGE, "").astype(object)
-    if cfg.crowd_calibration:
-        mask = np.zeros(len(voted), bool)
-        mask[checked] = True
-        calibrate = voted & mask & ~judges(data.source_ids, cfg.crowd_holdout, cfg.seed)
-        if calibrate.sum() >= signals.MIN_CROWD_ROWS:
-            role[calibrate] = schema.CALIBRATE
+    is_checked = np.zeros(len(voted), bool)
+    is_checked[checked] = True
+    held = judges(data.source_ids, cfg.crowd_holdout, cfg.seed)
+    role = np.full(len(voted), "", dtype=object)
+    role[voted & (~is_checked | held)] = schema.JUDGE
+    calibrate = voted & is_checked & ~held
+    if cfg.crowd_calibration and calibrate.sum() >= signals.MIN_CROWD_ROWS:
+        role[calibrate] = schema.CALIBRATE
     return role
 
 

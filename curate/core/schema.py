@@ -39,10 +39,11 @@ FERPLUS_AGREEMENT = "ferplus_agreement"
 CROWD_LABEL = "crowd_label"  # clean: CROWDLAB consensus of the votes and the model (voted rows)
 CROWD_AGREEMENT = "crowd_agreement"  # share of the emotion votes for the consensus
 CROWD_LABEL_QUALITY = "crowd_label_quality"  # CROWDLAB's confidence in the consensus
-# clean (labels), voted rows only: what the row's votes did. "calibrate": they taught the label
-# audit how the labels relate to the crowd (its posterior, so `apply --auto`'s targets): `train
-# compare` leaves such rows out of its crowd scores. "judge": they only judge (held out by
-# `--crowd-holdout`, or the audit ran crowd-free, or a test row: the test labels never change)
+# clean (labels) and apply, voted rows only: what the row's votes may do. "calibrate": they shaped
+# the curation (the label audit's calibration, so `apply --auto`'s targets, or `apply --labels
+# crowd` / `--soft-from votes`): `train compare` leaves such rows out of its crowd scores.
+# "judge": they only judge (held out by `clean --crowd-holdout`, or a test row): apply's crowd
+# policies never read them. None: nothing has used them yet
 CROWD_ROLE = "crowd_role"
 CROWD_ROLES = ("calibrate", "judge")
 CALIBRATE, JUDGE = CROWD_ROLES

@@ -242,7 +242,7 @@ def test_crowd_audit_and_crowd_label_policies(tmp_path, dataset_name):
     assert r.exit_code == 0 and "updated 60" in r.output and "skipped 0" in r.output, r.output
     assert cli(dataset_name, ws, "clean", "--checks", "duplicates").exit_code == 0
     r = cli(dataset_name, ws, "clean", "--checks", "labels", "--fast", "--folds", "2",
-            "--epochs", "1", "--device", "cpu")
+            "--epochs", "1", "--device", "cpu", "--crowd-holdout", "0.3")
     assert r.exit_code == 0, r.output
     ds = store.load_dataset(dataset_name)
     crowd = _by_source_id(ds, f"{schema.CROWD_LABEL}.label")
@@ -253,8 +253,16 @@ def test_crowd_audit_and_crowd_label_policies(tmp_path, dataset_name):
         elif i % 3 == 1:
             assert crowd[str(i)] == CLASSES[(i + 1) % 7], i
     assert all(crowd[str(i)] is None for i in unvoted)
-    role = _by_source_id(ds, schema.CROWD_ROLE)  # 60 voted rows: too few to calibrate on
-    assert all(role[str(i)] == schema.JUDGE for i in range(60))
+    # roles: test rows and the held-out 30% judge; the rest are too few to calibrate on
+    from curate.clean.labels import judges
+
+    role = _by_source_id(ds, schema.CROWD_ROLE)
+    split_of = dict(zip(ds.values("source_id"), ds.values("split"), strict=True))
+    held = dict(zip(map(str, range(n)), judges([str(i) for i in range(n)], 0.3, 0), strict=True))
+    is_judge = {str(i): split_of[str(i)] == "test" or held[str(i)] for i in range(60)}
+    assert {s: role[s] for s in is_judge} == {
+        s: schema.JUDGE if j else None for s, j in is_judge.items()}
+    assert any(is_judge[s] and split_of[s] != "test" for s in is_judge)
     assert all(role[str(i)] is None for i in unvoted)
     p_wrong = _by_source_id(ds, schema.LABEL_ERROR_PROB)
     assert all(0.0 <= p_wrong[str(i)] <= 1.0 for i in range(n))
@@ -274,14 +282,18 @@ def test_crowd_audit_and_crowd_label_policies(tmp_path, dataset_name):
 
     r = cli(dataset_name, ws, "apply", "--labels", "crowd")
     assert r.exit_code == 0 and "relabelled:crowd" in r.output, r.output
+    assert "crowd_judges_kept" in r.output and "crowd_role:calibrate" in r.output, r.output
     ds = store.load_dataset(dataset_name)
     label, why = _by_source_id(ds, "ground_truth.label"), _by_source_id(ds, schema.LABEL_REASON)
+    role = _by_source_id(ds, schema.CROWD_ROLE)
     for i in range(60):
         s = str(i)
-        if split[s] == "test":
-            assert label[s] == CLASSES[i % 7] and why.get(s) is None  # test: never changed
+        if split[s] == "test" or is_judge[s]:  # test: never changed; a judge's votes only judge
+            assert label[s] == CLASSES[i % 7] and why.get(s) is None
+            assert role[s] == schema.JUDGE
         elif crowd[s] is not None:
             assert label[s] == crowd[s] and why[s].startswith("crowd: consensus"), (s, why[s])
+            assert role[s] == schema.CALIBRATE  # its votes made its label: no longer a judge
     assert all(label[str(i)] == CLASSES[i % 7] for i in unvoted)
     raw = raw_view(ds).view
     assert dict(zip(raw.values("source_id"), raw.values("ground_truth.label"), strict=True)) == {
@@ -291,7 +303,8 @@ def test_crowd_audit_and_crowd_label_policies(tmp_path, dataset_name):
     assert r.exit_code == 0 and "soft_labels" in r.output, r.output
     ds = store.load_dataset(dataset_name)
     soft = _by_source_id(ds, schema.SOFT_LABEL)
-    s1 = next(str(i) for i in range(60) if i % 3 == 1 and split[str(i)] != "test")
+    s1 = next(str(i) for i in range(60) if i % 3 == 1 and split[str(i)] != "test"
+              and not is_judge[str(i)])
     votes = np.asarray(_crowd_votes(int(s1)), float)[list(CLASS_VOTE_COLUMNS)]
     want = 0.5 * votes / votes.sum()
     want[CLASSES.index(crowd[s1])] += 0.5

@@ -215,11 +215,14 @@ def test_crowd_holdout_keeps_the_judges_votes_out_of_the_calibration():
     cfg = LabelsConfig(crowd_holdout=0.5)
     role = crowd_roles(data, np.arange(1300), cfg)
     is_judge = judges(data.source_ids, 0.5, cfg.seed)
-    assert (role[:700] == "").all() and (role[1300:] == schema.JUDGE).all()
+    assert (role[:700] == "").all() and (role[1300:] == schema.JUDGE).all()  # test: judges
     assert (role[700:1300][is_judge[700:1300]] == schema.JUDGE).all()
     assert (role[700:1300][~is_judge[700:1300]] == schema.CALIBRATE).all()
-    assert (crowd_roles(data, np.arange(1300), LabelsConfig(crowd_calibration=False))[voted]
-            == schema.JUDGE).all()
+    free = crowd_roles(data, np.arange(1300), LabelsConfig(crowd_calibration=False))
+    assert (free[700:1300] == "").all() and (free[1300:] == schema.JUDGE).all()  # votes unused
+    free_held = crowd_roles(data, np.arange(1300), LabelsConfig(crowd_calibration=False,
+                                                                crowd_holdout=0.5))
+    assert (free_held[700:1300] == np.where(is_judge[700:1300], schema.JUDGE, "")).all()
 
     s = score_rows(data, cfg)
     judge_ids = [i for i, r in zip(s.rows.ids, s.role, strict=True) if r == schema.JUDGE
