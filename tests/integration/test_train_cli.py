@@ -265,7 +265,7 @@ def test_compare_scores_the_crowd_on_val_and_an_external_test_without_retraining
         test_kinds[["agree", "agree", "agree", "split", "none"][k % 5]] += 1
     assert truth == {"split": "test", "n": 14, "voted": 14 - test_kinds["none"],
                      "majority": test_kinds["agree"], "left_out": test_kinds["split"],
-                     "with_train_copy": 0}
+                     "with_train_copy": 0, "calibrating": 0}
     for run in results["results"]:
         maj = run["scores"]["test"]["crowd_majority"]["all"]
         assert maj["n"] == test_kinds["agree"] and maj["left_out"] == test_kinds["split"]
@@ -274,7 +274,11 @@ def test_compare_scores_the_crowd_on_val_and_an_external_test_without_retraining
     assert "crowd majority accuracy %" in md and "(best robust)" in md
     assert "**curated vs raw**" in md and "**curated vs raw+scn**" in md
 
-    # test and val: val is a dev figure, from the runs' saved val predictions (no retraining)
+    # test and val: val is a dev figure, from the runs' saved val predictions (no retraining);
+    # the val rows whose votes calibrated the label audit never score (left out, counted)
+    val_voted = [i for i in ds.match({schema.SPLIT: "val"}).values("id") if i in votes]
+    calibrating = val_voted[:4]
+    ds.set_values(schema.CROWD_ROLE, dict.fromkeys(calibrating, "calibrate"), key_field="id")
     metrics = sorted((out / "runs").glob("*/metrics.json"))
     stamps = [m.stat().st_mtime_ns for m in metrics]
     args += ["--score-split", "test", "--score-split", "val"]
@@ -287,8 +291,9 @@ def test_compare_scores_the_crowd_on_val_and_an_external_test_without_retraining
     blocks = json.loads((out / "results.json").read_text())["summary"]["splits"]
     assert [b["truth"]["split"] for b in blocks] == ["test", "val"]
     val = blocks[1]["truth"]
-    assert val["split"] == "val" and val["n"] == 21 and val["left_out"] == kinds["split"] - \
-        test_kinds["split"]
+    assert val["split"] == "val" and val["n"] == 21
+    assert val["calibrating"] == 4 and val["voted"] == len(val_voted) - 4
+    assert "4 more samples' votes calibrated the label audit" in md
 
     # a second dataset's test split, scored by the finished runs
     ext = f"{dataset_name}_rafdb"
