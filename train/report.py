@@ -7,7 +7,6 @@ whole and without train copies; external tests), the seed-noise verdicts and the
 from __future__ import annotations
 
 import base64
-import html
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from curate.core.htmlpage import to_html
 from curate.core.taxonomy import CLASSES
 from curate.core.workspace import atomic_path, write_json_atomic, write_text_atomic
 
@@ -251,34 +251,6 @@ def _cost_section(results: list[dict], summary: dict) -> list[str]:
     return lines
 
 
-def _html(markdown: str, embedded: dict[str, str]) -> str:
-    """A plain HTML rendering of the Markdown (headings, tables, embedded images)."""
-    out, in_table = [], False
-    for line in markdown.splitlines():
-        if line.startswith("|") and "---" not in line:
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
-            if not in_table:
-                out.append("<table border=1 cellspacing=0 cellpadding=3>")
-                in_table = True
-            out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table and not line.startswith("|"):
-            out.append("</table>")
-            in_table = False
-        if line.startswith("## "):
-            out.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("# "):
-            out.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("!["):
-            name = line[line.index("(") + 1:-1]
-            out.append(f'<img src="data:image/png;base64,{embedded[name]}">')
-        elif line:
-            out.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        out.append("</table>")
-    return "<!doctype html><meta charset=utf-8><title>Comparison</title>\n" + "\n".join(out)
-
-
 @dataclass(frozen=True, kw_only=True)
 class ReportPaths:
     markdown: str
@@ -295,7 +267,7 @@ def write_report(out: Path, results: list[dict], summary: dict[str, Any], second
                 names["curves"]: plot_curves(results, out / names["curves"])}
     md = _markdown(results, summary, seconds, names)
     write_text_atomic(md, out / REPORT_MD)
-    write_text_atomic(_html(md, embedded), out / REPORT_HTML)
+    write_text_atomic(to_html(md, "Comparison report", embedded), out / REPORT_HTML)
     write_json_atomic({"summary": summary, "results": results, "fingerprint": fingerprint},
                       out / RESULTS)
     return ReportPaths(markdown=str(out / REPORT_MD), html=str(out / REPORT_HTML))

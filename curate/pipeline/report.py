@@ -236,16 +236,10 @@ def render(result: PipelineResult, worked: dict[str, float] | None = None) -> st
 
 
 def write_report(result: PipelineResult) -> tuple[Path, Path]:
-    import markdown
-
+    from curate.core.htmlpage import to_html
     from curate.core.workspace import write_text_atomic
 
     ws = Workspace.for_dataset(result.config.dataset, result.config.workspace)
     text = render(result, update_timings(ws.reports / "pipeline-timings.json", result))
     md = write_text_atomic(text, ws.reports / "pipeline.md")
-    body = markdown.markdown(text, extensions=["tables", "fenced_code"])
-    html = ("<!doctype html><html><head><meta charset='utf-8'><title>Pipeline report</title>"
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}"
-            "</style></head><body>" + body + "</body></html>")
-    return md, write_text_atomic(html, ws.reports / "pipeline.html")
+    return md, write_text_atomic(to_html(text, "Pipeline report"), ws.reports / "pipeline.html")
