@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import json
 import logging
 import math
@@ -172,6 +173,7 @@ def _batched(model, images: np.ndarray, fn, device: str, batch_size: int,  # noq
     return np.concatenate(out) if out else np.zeros((0, width), np.float32)
 
 
+@functools.cache
 def cpu_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 autocast pays;
     elsewhere torch emulates it, slower than fp32."""

@@ -349,8 +349,9 @@ def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
     role = crowd_roles(data, checked, cfg)
     # the checked rows learn from the calibrating votes only; the test audit (never applied)
     # from the test rows' own votes, cross-fitted, as before
-    crowd_class = np.where(role == schema.CALIBRATE, crowd.crowd_class(data.votes), -1)
-    crowd_class[test] = crowd.crowd_class(data.votes)[test]
+    every = crowd.crowd_class(data.votes)
+    crowd_class = np.where(role == schema.CALIBRATE, every, -1)
+    crowd_class[test] = every[test]
     v = _concat([score_labels(data.labels[p], data.probs[p], data.heldout[p], data.fold[p],
                               filter_by=cfg.filter_by, target_precision=cfg.target_precision,
                               knn=cfg.knn, seed=cfg.seed,
