@@ -65,8 +65,8 @@ from curate.core.views import raw_label
 
 log = logging.getLogger(__name__)
 
-AUTO = "auto:"  # the prefix of every exclusion (and label) reason the --auto policy writes
-CROWD = "crowd:"  # the prefix of the label reason of --labels crowd
+AUTO = schema.AUTO_REASON  # the prefix of every exclusion (and label) reason --auto writes
+CROWD = schema.CROWD_REASON  # the prefix of the label reason of --labels crowd
 REVIEW = "review"  # the label reason of a review:relabel:<class> decision
 # --labels: "given" keeps the labels (review relabels and --auto aside); "crowd" takes the
 # crowd's consensus (`crowd_label`, written by `curate clean` where FER+ votes exist)

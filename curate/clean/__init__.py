@@ -3,7 +3,10 @@
 Flags never delete: each check writes its measures and `issue:<kind>` tags on the samples;
 `curate apply` turns review decisions into exclusions and corrected labels. Each check is
 skipped when its last run had the same fingerprint (its settings + the ids, labels, exclusion
-state and files of the samples it reads), so a re-run with the same settings is a no-op.
+state and files of the samples it reads), so a re-run with the same settings is a no-op. The
+labels it reads are `curate.core.views.audited_view`'s: where `apply`'s automatic policy
+relabelled a sample, the source's label (that relabel is clean's own output), so a re-run after
+`apply --auto` or `--labels crowd` is a no-op too.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from curate.clean import duplicates, features, quality, signals
 from curate.clean.labels import DEFAULT_FILTER
-from curate.core import engine, runs, schema, store
+from curate.core import engine, runs, schema, store, views
 from curate.core.errors import InputError, StoreError
 from curate.core.issues import Stat
 from curate.core.taxonomy import SPLITS
@@ -117,7 +120,8 @@ def open_view(cfg: CleanConfig) -> tuple[Any, Any]:
         raise StoreError(f"dataset {cfg.dataset!r} is empty; run `curate ingest ...` first")
     # real samples only: augmented and synthetic ones derive from them (balance, synth) and
     # are checked at their own creation; including them would make clean depend on its output
-    view = ds.match(schema.real_in_splits(cfg.splits))
+    # the labels a policy of `curate apply` made are audited as the source gave them
+    view = views.audited_view(ds.match(schema.real_in_splits(cfg.splits)))
     if len(view) == 0:
         raise InputError(f"dataset {cfg.dataset!r} has no samples in split(s) "
                          f"{', '.join(cfg.splits)}; present: "

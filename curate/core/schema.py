@@ -67,6 +67,12 @@ NEAR_DUPLICATE_SET = "near_duplicate_set"
 EXCLUDED = "excluded"
 EXCLUSION_REASON = "exclusion_reason"
 LABEL_REASON = "label_reason"  # why ground_truth differs from the source's label (apply)
+# the prefixes of the reasons apply's automatic policies write (--auto: exclusions and labels;
+# --labels crowd: labels). A label they made is clean's own output: clean audits the source's
+# label there (curate.core.views.audited_view), so clean -> apply -> clean settles
+AUTO_REASON = "auto:"
+CROWD_REASON = "crowd:"
+POLICY_LABEL_REASONS = (AUTO_REASON, CROWD_REASON)
 SOFT_LABEL = "soft_label"  # apply --soften's targets: 7 floats in CLASSES order (curated only)
 # every review decision made in the App (curate.review): a list of dicts with REVIEW_LOG_KEYS
 REVIEW_LOG = "review_log"

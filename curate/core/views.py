@@ -21,6 +21,11 @@ curated preprocessing (the restored file where restoration wrote one), as at inf
 model trained on restored faces is scored on restored faces, not on a different image domain.
 `curate_test=True` also applies exclusions and corrections to the test split.
 
+`curate clean` reads a third one, `audited_view`: the labels it audits are `ground_truth` except
+where an automatic policy of `apply` made them (their `label_reason` starts with `auto:` or
+`crowd:`): those are clean's own output, so it audits the source's label there instead, and
+clean -> apply -> clean settles. A reviewer's relabel is audited as given.
+
 Never `save()` a sample or view obtained from these views: the overridden fields would be written.
 """
 
@@ -103,6 +108,17 @@ def raw_view(ds: Any) -> ViewSpec:
     if SOFT_LABEL in ds.get_field_schema():
         view = view.exclude_fields(SOFT_LABEL)
     return ViewSpec("raw", view)
+
+
+def audited_view(view: Any) -> Any:
+    """`view` with the labels `curate clean` audits (see the module docstring)."""
+    if schema.LABEL_REASON not in view.get_field_schema():
+        return view
+    reason = {"$ifNull": [f"${schema.LABEL_REASON}", ""]}
+    by_policy = {"$or": [{"$eq": [{"$indexOfCP": [reason, prefix]}, 0]}
+                         for prefix in schema.POLICY_LABEL_REASONS]}
+    label = {"$cond": [by_policy, _raw_label_expr(), "$ground_truth.label"]}
+    return view.set_field(schema.LABEL_PATH, _expr(label))
 
 
 def curated_view(ds: Any, *, include_excluded: bool = False, use_restored: bool = True,

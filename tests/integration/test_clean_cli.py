@@ -298,6 +298,24 @@ def test_crowd_audit_and_crowd_label_policies(tmp_path, dataset_name):
     raw = raw_view(ds).view
     assert dict(zip(raw.values("source_id"), raw.values("ground_truth.label"), strict=True)) == {
         str(i): CLASSES[i % 7] for i in range(n)}        # the raw view never changes
+    # clean audits the labels a policy made as the source gave them: a re-run settles
+    r = cli(dataset_name, ws, "clean", "--checks", "labels", "--fast", "--folds", "2",
+            "--epochs", "1", "--device", "cpu", "--crowd-holdout", "0.3")
+    assert r.exit_code == 0 and "clean: nothing to do: labels" in r.output, r.output
+    from curate.core.views import audited_view
+
+    audited = audited_view(ds.view())
+    assert dict(zip(*audited.values(["source_id", "ground_truth.label"]), strict=True)) == {
+        str(i): CLASSES[i % 7] for i in range(n)}
+    u = ds.match({"source_id": "61"})                       # as a reviewer's relabel leaves it:
+    f = store.fo()
+    u.set_values(schema.LABEL, [f.Classification(label="neutral")])
+    u.set_values(schema.LABEL_REASON, ["review"])
+    audited = dict(zip(*audited_view(ds.view()).values(["source_id", "ground_truth.label"]),
+                       strict=True))
+    assert audited["61"] == "neutral" and audited["1"] == CLASSES[1]   # audited as is
+    u.set_values(schema.LABEL, [f.Classification(label=CLASSES[61 % 7])])
+    u.set_values(schema.LABEL_REASON, [None])
 
     r = cli(dataset_name, ws, "apply", "--soften", "0.5", "--soft-from", "votes")
     assert r.exit_code == 0 and "soft_labels" in r.output, r.output
