@@ -45,6 +45,9 @@ def _ingest(ctx: typer.Context, source: Source, path: Path, workers: int) -> Non
     console.print(f"[bold]{source.value}[/]: {verb} {report.added}, already present "
                   f"{report.already_present}, skipped {len(report.skipped)} "
                   f"in {report.seconds:.1f} s -> dataset {st.dataset!r}")
+    if report.relinked:
+        console.print(f"  relinked {report.relinked:>5}  samples whose file was gone: written or "
+                      "found again (their labels, tags and fields kept)")
     for reason, n in _skip_reasons(report.skipped)[:10]:
         console.print(f"  skipped {n:>6}  {reason}")
     if report.info.get("no_votes"):

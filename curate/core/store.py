@@ -178,6 +178,26 @@ def existing_source_ids(ds: fo_t.Dataset, source: str) -> set[str]:
     return set(view.values("source_id"))
 
 
+def source_ids_without_files(ds: fo_t.Dataset, source: str) -> set[str]:
+    """The `source_id`s of one source whose file is gone (a deleted workspace, a moved
+    folder): ingest writes or finds their files again and points the samples at them."""
+    sids, paths = ds.match({"source": source}).values(["source_id", "filepath"])
+    return {s for s, p in zip(sids, paths, strict=True) if not os.path.exists(p)}
+
+
+def relink_records(ds: fo_t.Dataset, records: list[SampleRecord]) -> int:
+    """Point existing samples (matched by source and source_id) at the files of `records`,
+    keeping every other field; returns how many were pointed."""
+    if not records:
+        return 0
+    path_of = {(r.source, r.source_id): r.filepath for r in records}
+    view = ds.match({"$or": [{"source": src, "source_id": sid} for src, sid in path_of]})
+    ids, sources, sids = view.values(["id", "source", "source_id"])
+    ds.set_values("filepath", {i: path_of[(src, sid)] for i, src, sid in
+                               zip(ids, sources, sids, strict=True)}, key_field="id")
+    return len(ids)
+
+
 def add_records(ds: fo_t.Dataset, records: Iterable[SampleRecord]) -> int:
     """Insert ingest records in one batched write; returns how many were added.
 

@@ -66,7 +66,7 @@ def counts_table(before: Counter, after: Sequence[Row]) -> list[str]:
 # Per-invocation bookkeeping, not the state of the data: left out so the card depends only on
 # the data and the settings (an interrupted and resumed run gives the same card).
 VOLATILE = frozenset({"finished_at", "versions", "seconds", "added", "already_present",
-                      "skipped", "noop", "report", "status", "excluded_ids", "already_done",
+                      "relinked", "skipped", "noop", "report", "status", "excluded_ids", "already_done",
                       "restored", "user"})
 
 

@@ -59,6 +59,7 @@ def ingest(cfg: IngestConfig) -> tuple[IngestReport, Path]:
     store.record_run(ds, "ingest", {"source": cfg.source, "path": str(path),
                                     "added": report.added, "skipped": len(report.skipped),
                                     "already_present": report.already_present,
+                                    "relinked": report.relinked,
                                     "seconds": report.seconds})
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = write_json_atomic(report.to_dict(), ws.reports / f"ingest-{cfg.source}-{stamp}.json")
@@ -106,6 +107,8 @@ def _unchanged(ds: Any, source: str, path: Path, report: IngestReport) -> bool:
         return False
     present = len(ds.match({schema.SOURCE: source}))
     if present != prev.get("samples"):
+        return False
+    if store.source_ids_without_files(ds, source):  # e.g. the workspace was deleted
         return False
     report.already_present = present
     report.info.update(unchanged=True, rows=prev.get("rows", 0), skipped_before=prev.get("skipped"))

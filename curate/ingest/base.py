@@ -2,8 +2,9 @@
 
 A source module only *scans* (parses its layout into `Candidate`s and `Skip`s, no DB).
 `run_ingest` turns candidates into samples in chunks: it skips `source_id`s already in the
-dataset (idempotent re-runs), writes pixel rows as PNG atomically, probes image files, and
-inserts each chunk with one batched call, so an interrupted run leaves whole samples only.
+dataset (idempotent re-runs) unless their file is gone (then it writes or finds it again and
+points the sample at it: `relinked`), writes pixel rows as PNG atomically, probes image files,
+and inserts each chunk with one batched call, so an interrupted run leaves whole samples only.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class IngestReport:
     dataset: str
     added: int = 0
     already_present: int = 0
+    relinked: int = 0  # samples already present whose lost file was written or found again
     skipped: list[Skip] = field(default_factory=list)
     seconds: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
@@ -128,7 +130,12 @@ def run_ingest(ds: Any, source: str, items: Iterable[Candidate | Skip], report: 
     re-run, and an interrupted run leaves whole samples only.
     """
     t0 = time.perf_counter()
-    present = store.existing_source_ids(ds, source)
+    present = store.existing_source_ids(ds, source)  # also: seen earlier in this input
+    lost = store.source_ids_without_files(ds, source) if present else set()
+    relink = set(lost)  # a lost file's sample is pointed at the new file, not added again
+    if lost:
+        log.info("%d %s samples have lost their files; writing or finding them again",
+                 len(lost), source)
     work = partial(_materialize, source=source, media=media)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max(1, workers), mp_context=ctx) as pool, \
@@ -139,6 +146,9 @@ def run_ingest(ds: Any, source: str, items: Iterable[Candidate | Skip], report: 
             for item in chunk:
                 if isinstance(item, Skip):
                     report.skipped.append(item)
+                elif item.source_id in lost:
+                    lost.discard(item.source_id)
+                    todo.append(item)
                 elif item.source_id in present:
                     report.already_present += 1
                 else:
@@ -146,10 +156,10 @@ def run_ingest(ds: Any, source: str, items: Iterable[Candidate | Skip], report: 
                     todo.append(item)
             submitted = (pool.submit(_materialize_all, work, todo), len(chunk))
             if pending is not None:
-                _commit(ds, report, *pending, tick)
+                _commit(ds, report, *pending, tick, relink)
             pending = submitted
         if pending is not None:
-            _commit(ds, report, *pending, tick)
+            _commit(ds, report, *pending, tick, relink)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
 
@@ -159,8 +169,13 @@ def _materialize_all(work: Callable[[Candidate], store.SampleRecord | Skip],
     return [work(c) for c in todo]
 
 
-def _commit(ds: Any, report: IngestReport, future: Future, n: int, tick: Callable) -> None:
+def _commit(ds: Any, report: IngestReport, future: Future, n: int, tick: Callable,
+            relink: set[str]) -> None:
+    """Insert a chunk's new samples; point those in `relink` (present, their file lost) at
+    the file written or found again."""
     done = future.result()
     report.skipped.extend(d for d in done if isinstance(d, Skip))
-    report.added += store.add_records(ds, [d for d in done if isinstance(d, store.SampleRecord)])
+    records = [d for d in done if isinstance(d, store.SampleRecord)]
+    report.relinked += store.relink_records(ds, [r for r in records if r.source_id in relink])
+    report.added += store.add_records(ds, [r for r in records if r.source_id not in relink])
     tick(n)

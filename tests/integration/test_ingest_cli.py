@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -65,6 +66,17 @@ def test_fer2013_csv_ingest_with_bad_rows_then_noop_rerun(tmp_path, dataset_name
     r = cli(dataset_name, ws, "ingest", "fer2013", str(csv_path))
     assert r.exit_code == 0 and "added 0, already present 17" in r.output
     assert len(store.load_dataset(dataset_name)) == 17
+
+    ds.match({"source_id": "8"}).tag_samples("review:keep")
+    shutil.rmtree(ws / "media")                   # the workspace lost its files, the DB kept them
+    r = cli(dataset_name, ws, "ingest", "fer2013", str(csv_path))
+    assert r.exit_code == 0 and "added 0, already present 0" in r.output, r.output
+    assert "relinked    17" in r.output
+    ds = store.load_dataset(dataset_name)
+    assert len(ds) == 17 and all(Path(p).is_file() for p in ds.values("filepath"))
+    assert ds.match({"source_id": "8"}).first().tags == ["review:keep"]
+    r = cli(dataset_name, ws, "ingest", "fer2013", str(csv_path))
+    assert r.exit_code == 0 and "added 0, already present 17" in r.output and "relinked" not in r.output
 
     write_fer_csv(csv_path, rows + fer_rows(3, start_seed=100))  # the file grew by 3 rows
     r = cli(dataset_name, ws, "ingest", "fer2013", str(csv_path))
