@@ -119,7 +119,8 @@ def _markdown(results: list[dict], summary: dict, seconds: float, images: dict[s
         lines += [*_heading(b, blocks), *_truth_lines(b), "", *moved_lines(b)]
     lines += ["", "## Mean ± std over seeds"]
     for b in blocks:
-        lines += _heading(b, blocks) + _scores_table(b, lambda m: WITHOUT not in m, ece=True)
+        lines += _heading(b, blocks) + _scores_table(  # ECE: of the test predictions
+            b, lambda m: WITHOUT not in m, ece=b["truth"]["split"] == "test")
     lines += ["", "## Without train copies"]
     for b in blocks:
         lines += _heading(b, blocks) + _copies_line(b) + _scores_table(b, lambda m: WITHOUT in m)
@@ -205,7 +206,7 @@ def _scores_table(block: dict, keep, ece: bool = False) -> list[str]:  # noqa: A
     metrics = [m for m in (rows[0]["scores"] if rows else {}) if keep(m)]
     if not metrics:
         return ["", "Not available: these runs did not save their predictions."]
-    heads = [m.replace(WITHOUT, "") + " %" for m in metrics] + (["ECE (test) %"] if ece else [])
+    heads = [m.replace(WITHOUT, "") + " %" for m in metrics] + (["ECE %"] if ece else [])
     lines = ["", "| backbone | variant | seeds | " + " | ".join(heads) + " |",
              "|---|---|---|" + "---|" * len(heads)]
     for row in rows:

@@ -287,6 +287,9 @@ def test_compare_scores_the_crowd_on_val_and_an_external_test_without_retraining
     md = (out / "report.md").read_text()
     assert "Scored on the **val** split" in md and "A dev figure, not the test claim" in md
     assert "### val (dev figure)" in md and "Scored on the **test** split" in md
+    means = md.split("## Mean ± std over seeds")[1].split("## Without train copies")[0]
+    test_table, val_table = means.split("### val (dev figure)")
+    assert "ECE %" in test_table and "ECE" not in val_table   # ECE is of the test predictions
     assert [m.stat().st_mtime_ns for m in metrics] == stamps
     blocks = json.loads((out / "results.json").read_text())["summary"]["splits"]
     assert [b["truth"]["split"] for b in blocks] == ["test", "val"]
