@@ -12,7 +12,7 @@ from rich.table import Table
 
 from augment.synth.models import FAMILIES
 from augment.synth.stage import PLANS
-from curate.core.clikit import Device, global_options, pick_device, state
+from curate.core.clikit import LOCAL_ENGINE, Device, EngineName, global_options, pick_device, state
 from curate.core.errors import cli_errors
 
 if TYPE_CHECKING:
@@ -81,6 +81,11 @@ def synth(
     max_attempts: MaxAttempts = None,
     prompts: Prompts = None,
     device: Device = "auto",
+    engine: Annotated[EngineName, typer.Option(
+        help="local: this process; ray: Ray Data actor pools, the model loaded once per actor "
+             "(a local cluster, or the one at RAY_ADDRESS; one GPU per actor on CUDA). The same "
+             "seeds tried and images admitted (docs/scale.md).")] = LOCAL_ENGINE,
+    workers: Annotated[int, typer.Option(help="Actors with --engine ray.")] = 1,
 ) -> None:
     """Generate faces of rare classes, gate them (face, reference classifier, no near-duplicate
     of a real image, not blacked out) and admit those that pass as synthetic train samples.
@@ -98,7 +103,8 @@ def synth(
             family=family.value, steps=steps, guidance=guidance, seed=seed,
             batch_size=batch_size, size=size, target_size=target_size,
             margin=margin, max_attempts=max_attempts, prompts=prompts, threshold=threshold,
-            dup_radius=dup_radius, device=pick_device(device), progress=st.progress)
+            dup_radius=dup_radius, device=pick_device(device), engine=engine.value,
+            workers=workers, progress=st.progress)
         report = synthesize(cfg)
         _summary(report)
         failed = report.nothing_admitted()

@@ -4,10 +4,18 @@ Per class, image index i = 0, 1, ... gets seed `base_seed + seed_offset(class, i
 from the grid; indices whose seed was already admitted or rejected (for this model) are skipped,
 so a re-run adds nothing twice and an interrupted run resumes. A class stops when it holds
 `per_class` admitted images from this model, or after `max_attempts` indices.
+
+The per-image work (generate, render, score) is `BatchSynth`, a function over batches of
+(class, index) rows: the local engine calls it in this process, `--engine ray` runs it on Ray
+Data actor pools (the model loaded once per actor; one GPU per actor on CUDA). Either way the
+driver decides, writes the files and inserts the samples. Work goes out in waves of exactly
+what each class still needs, in index order (a wave cannot admit more than its class needs), so
+both engines try the same seeds and admit the same images.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -16,19 +24,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from augment.synth import dbio
 from augment.synth.dbio import Admitted
 from augment.synth.gate import REASONS, GateScores, GateSettings, decide, score_batch
-from augment.synth.models import FAMILIES, Generator, ModelSource, load_generator, resolve_model
+from augment.synth.models import FAMILIES, ModelSource, load_generator, resolve_model
 from augment.synth.prompts import Prompt, PromptSet, image_seed, load_prompt_file, template_prompts
 from augment.synth.render import TargetFormat, render
-from curate.core import runs, store
+from curate.core import engine, runs, store
 from curate.core.errors import CurateError, InputError
 from curate.core.imageio import write_png_atomic
 from curate.core.progress import task
 from curate.core.taxonomy import CLASSES
 from curate.core.workspace import Workspace, write_json_atomic
-from train.reference import ReferenceClassifier, load_reference, reference_dir
+from train.reference import load_reference, reference_dir
 
 log = logging.getLogger(__name__)
 STAGE = "synth"
@@ -64,9 +74,14 @@ class SynthConfig:
     threshold: float = GateSettings.threshold
     dup_radius: int = GateSettings.dup_radius
     device: str = "cpu"
+    engine: str = engine.LOCAL  # where the images are generated and scored (same outputs)
+    workers: int = 1  # --engine ray: actors (each loads the model; one GPU each on CUDA)
     progress: bool = True
 
     def __post_init__(self) -> None:
+        engine.check_engine(self.engine)
+        if self.workers < 1:
+            raise InputError(f"--workers must be >= 1, got {self.workers}")
         unknown = [c for c in self.classes if c not in CLASSES]
         if unknown:
             raise InputError(f"--classes: unknown class(es) {', '.join(unknown)} "
@@ -151,19 +166,60 @@ class SynthReport:
 
 @dataclass
 class _Run:
-    """What the per-batch step needs."""
+    """What the driver needs to decide, write and insert."""
 
     cfg: SynthConfig
-    gen: Generator
-    ref: ReferenceClassifier
+    source: ModelSource
     prompts: PromptSet
-    target: TargetFormat
-    hashes: Any
-    hash_ids: list[str]
     media: Path
     rejected: Path
     steps: int
     guidance: float
+    safety_checker: bool | None = None  # the pipeline's, as its first batch reports it
+
+
+class BatchSynth:
+    """Generate, render and score batches of (cls, index) rows: the per-image work, built once
+    per process (the local engine) or per Ray actor (`--engine ray`). Returns per row the
+    rendered image, its gate scores, the generated size and whether the pipeline has a safety
+    checker; it never touches the database or writes a file."""
+
+    def __init__(self, *, source: ModelSource, device: str, reference: str, prompts: PromptSet,
+                 target: TargetFormat, margin: float, steps: int, guidance: float,
+                 size: int | None, seed: int, real_hashes: Any, real_ids: list[str]) -> None:
+        self.gen = load_generator(source, device)
+        self.ref = load_reference(Path(reference), device)
+        self.prompts, self.target, self.margin = prompts, target, margin
+        self.steps, self.guidance, self.size, self.seed = steps, guidance, size, seed
+        self.real_hashes, self.real_ids = real_hashes, real_ids
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        classes = [str(c) for c in batch["cls"]]
+        indices = [int(i) for i in batch["index"]]
+        seeds = [image_seed(self.seed, c, i) for c, i in zip(classes, indices, strict=True)]
+        prompts = [self.prompts.for_image(c, i) for c, i in zip(classes, indices, strict=True)]
+        t = time.perf_counter()
+        outs = self.gen.generate([p.text for p in prompts], [p.negative for p in prompts], seeds,
+                                 self.steps, self.guidance, self.size)
+        t_gate = time.perf_counter()
+        rendered, faces = [], []
+        for o in outs:
+            img, box = render(o.image, self.target, self.margin)
+            rendered.append(img)
+            faces.append((box is not None, box.score if box else 0.0))
+        probs = self.ref.predict_proba(rendered)
+        scores = score_batch(faces, rendered, classes, probs, self.ref.spec.classes,
+                             [o.nsfw for o in outs], [int(o.image.max()) for o in outs],
+                             self.real_hashes, self.real_ids)
+        n, images = len(outs), np.empty(len(outs), dtype=object)
+        images[:] = rendered
+        return {"cls": batch["cls"], "index": batch["index"], "image": images,
+                "scores": np.asarray([json.dumps(x.to_dict()) for x in scores], dtype=object),
+                "size": np.asarray([[o.image.shape[1], o.image.shape[0]] for o in outs],
+                                   dtype=np.int64).reshape(n, 2),
+                "safety_checker": np.full(n, self.gen.has_safety_checker, dtype=bool),
+                "generate_seconds": np.full(n, (t_gate - t) / max(n, 1)),
+                "gate_seconds": np.full(n, (time.perf_counter() - t_gate) / max(n, 1))}
 
 
 def _targets(cfg: SynthConfig, ds: Any) -> dict[str, int]:
@@ -199,13 +255,17 @@ def synthesize(cfg: SynthConfig) -> SynthReport:
         "prompts": prompts.source, "plan": cfg.plan}, rejected_dir=str(rejected))
     todo = _todo(cfg, ds, targets, source, report)
     if any(todo.values()):
-        gen = load_generator(source, cfg.device)
-        report.model["safety_checker"] = gen.has_safety_checker
-        run = _Run(cfg, gen, ref, prompts, dbio.target_format(ds, cfg.target_size),
-                   *dbio.real_hashes(ds, ws.runs / "synth" / "real_phash.json", cfg.progress),
-                   media, rejected, steps, guidance)
-        report.settings["target"] = run.target.describe()
-        _generate_all(run, ds, todo, report)
+        run = _Run(cfg, source, prompts, media, rejected, steps, guidance)
+        target = dbio.target_format(ds, cfg.target_size)
+        report.settings["target"] = target.describe()
+        hashes, hash_ids = dbio.real_hashes(ds, ws.runs / "synth" / "real_phash.json",
+                                            cfg.progress)
+        work = {"source": source, "device": cfg.device, "reference": str(reference_dir(ws)),
+                "prompts": prompts, "target": target, "margin": cfg.margin, "steps": steps,
+                "guidance": guidance, "size": cfg.size, "seed": cfg.seed,
+                "real_hashes": hashes, "real_ids": hash_ids}
+        _generate_all(run, ds, todo, report, work)
+        report.model["safety_checker"] = run.safety_checker
     report.seconds = round(time.perf_counter() - t0, 3)
     _record(ds, ws, cfg, report)
     return report
@@ -235,58 +295,70 @@ def _model_info(source: ModelSource) -> dict[str, Any]:
             "config": str(source.config) if source.config else None}
 
 
-def _generate_all(run: _Run, ds: Any, todo: dict[str, list[int]], report: SynthReport) -> None:
+def _generate_all(run: _Run, ds: Any, todo: dict[str, list[int]], report: SynthReport,
+                  work: dict[str, Any]) -> None:
+    """Waves of (class, index) rows, each exactly what every class still needs, until each
+    class has its images or has tried its indices; each wave's results are decided, written
+    and inserted as they come back."""
+    cfg = run.cfg
     total = sum(min(len(v), 4 * max(1, report.classes[c].target)) for c, v in todo.items())
-    with task("synth", total, run.cfg.progress) as tick:
-        for c, indices in todo.items():
-            tally = report.classes[c]
-            k = 0
-            while k < len(indices) and tally.already + tally.admitted < tally.target:
-                need = tally.target - tally.already - tally.admitted
-                batch = indices[k:k + min(run.cfg.batch_size, need)]
-                k += len(batch)
-                _one_batch(run, ds, c, batch, report)
-                tick(len(batch))
+    pos = dict.fromkeys(todo, 0)
+    local: BatchSynth | None = None
+    session = (engine.ray_session(cfg.workers) if cfg.engine == engine.RAY
+               else contextlib.nullcontext())
+    with session, task("synth", total, cfg.progress) as tick:
+        while True:
+            wave = []
+            for c, indices in todo.items():
+                tally = report.classes[c]
+                need = max(0, tally.target - tally.already - tally.admitted)
+                wave += [(c, i) for i in indices[pos[c]:pos[c] + need]]
+                pos[c] += min(need, len(indices) - pos[c])
+            if not wave:
+                return
+            rows = {"cls": np.asarray([c for c, _ in wave], dtype=object),
+                    "index": np.asarray([i for _, i in wave], dtype=np.int64)}
+            if cfg.engine == engine.RAY:
+                gpus = 1.0 if cfg.device.startswith("cuda") else 0.0
+                batches = engine.ray_map(rows, BatchSynth, work, batch_size=cfg.batch_size,
+                                         workers=cfg.workers, num_gpus=gpus)
+            else:
+                local = local or BatchSynth(**work)
+                batches = (local({k: v[i:i + cfg.batch_size] for k, v in rows.items()})
+                           for i in range(0, len(wave), cfg.batch_size))
+            for batch in batches:
+                _admit(run, ds, batch, report)
+                tick(len(batch["index"]))
 
 
-def _one_batch(run: _Run, ds: Any, cls: str, indices: list[int], report: SynthReport) -> None:
-    """Generate, render, score and decide one batch; write files, then insert the admitted."""
-    seeds = [image_seed(run.cfg.seed, cls, i) for i in indices]
-    prompts = [run.prompts.for_image(cls, i) for i in indices]
-    t = time.perf_counter()
-    outs = run.gen.generate([p.text for p in prompts], [p.negative for p in prompts], seeds,
-                            run.steps, run.guidance, run.cfg.size)
-    t_gate = time.perf_counter()
-    report.generate_seconds += t_gate - t
-    rendered, faces = [], []
-    for o in outs:
-        img, box = render(o.image, run.target, run.cfg.margin)
-        rendered.append(img)
-        faces.append((box is not None, box.score if box else 0.0))
-    probs = run.ref.predict_proba(rendered)
-    scores = score_batch(faces, rendered, [cls] * len(outs), probs, run.ref.spec.classes,
-                         [o.nsfw for o in outs], [int(o.image.max()) for o in outs],
-                         run.hashes, run.hash_ids)
-    report.gate_seconds += time.perf_counter() - t_gate
+def _admit(run: _Run, ds: Any, batch: dict[str, np.ndarray], report: SynthReport) -> None:
+    """Decide a scored batch; write its files, then insert the admitted."""
     rows = []
-    tally = report.classes[cls]
-    for seed, prompt, img, s, o in zip(seeds, prompts, rendered, scores, outs, strict=True):
+    run.safety_checker = bool(batch["safety_checker"][0])
+    report.generate_seconds += float(batch["generate_seconds"].sum())
+    report.gate_seconds += float(batch["gate_seconds"].sum())
+    for cls, i, img, scores, size in zip(batch["cls"], batch["index"], batch["image"],
+                                         batch["scores"], batch["size"], strict=True):
+        cls, s = str(cls), GateScores(**json.loads(scores))
         reasons = decide(s, run.cfg.gate)
-        prov = _provenance(run, cls, seed, prompt, s, reasons,
-                           [int(o.image.shape[1]), int(o.image.shape[0])])
+        seed = image_seed(run.cfg.seed, cls, int(i))
+        prompt = run.prompts.for_image(cls, int(i))
+        prov = _provenance(run, cls, seed, prompt, s, reasons, [int(v) for v in size])
+        tally = report.classes[cls]
         tally.attempted += 1
         tally.reasons.update(reasons)
         row = _write(run, cls, seed, img, prov, reasons)
         if row is not None:
             rows.append(row)
-    tally.admitted += dbio.add_synthetic(ds, rows)
+            tally.admitted += 1
+    dbio.add_synthetic(ds, rows)
 
 
 def _write(run: _Run, cls: str, seed: int, img: Any, prov: dict[str, Any],
            reasons: list[str]) -> Admitted | None:
     """Write a rejected image with its reasons under rejected/, or an admitted one under
     media/synthetic/<class>/ (returned, to be inserted)."""
-    short = run.gen.source.short_hash
+    short = run.source.short_hash
     name = f"{short}_{seed}"
     if reasons:
         write_png_atomic(img, run.rejected / cls / f"{name}.png")
@@ -304,12 +376,12 @@ def _write(run: _Run, cls: str, seed: int, img: Any, prov: dict[str, Any],
 def _provenance(run: _Run, cls: str, seed: int, prompt: Prompt, s: GateScores,
                 reasons: list[str], size: list[int]) -> dict[str, Any]:
     """What made the image and what the gate measured (schema.SYNTHETIC, or the rejected JSON)."""
-    src = run.gen.source
+    src = run.source
     return {"model": src.ref, "model_sha256": src.sha256, "pipeline": src.pipeline_class,
             "family": src.family, "prompt": prompt.text, "negative_prompt": prompt.negative,
             "seed": seed,
             "steps": run.steps, "guidance": run.guidance, "size": size,
-            "intended_class": cls, "safety_checker": run.gen.has_safety_checker,
+            "intended_class": cls, "safety_checker": run.safety_checker,
             "gate": {**s.to_dict(), "threshold": run.cfg.gate.threshold,
                      "dup_radius": run.cfg.gate.dup_radius, "passed": not reasons}}
 

@@ -218,3 +218,54 @@ def test_clean_reads_images_on_ray_with_the_local_engines_results(tmp_path, two_
         assert ra[check][-1]["counts"] == rb[check][-1]["counts"]
     assert rb["clean:quality"][-1]["counts"]["unreadable"] == 1  # the deleted file, counted
     assert rb["clean:quality"][-1]["config"]["engine"] == "ray"
+
+
+@pytest.fixture(scope="module")
+def sd15(tmp_path_factory) -> Path:
+    from synth_fixtures import make_sd15
+
+    return make_sd15(tmp_path_factory.mktemp("models") / "tiny-sd15")
+
+
+def _synth_outputs(ws: Path) -> dict[str, tuple]:
+    """Per rejected image (the tiny model draws noise: no face): its reasons, seed, prompt and
+    pixels."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    out = {}
+    for meta in sorted((ws / "media" / "synthetic" / "rejected").rglob("*.json")):
+        info = json.loads(meta.read_text())
+        pixels = np.asarray(Image.open(meta.with_suffix(".png")), dtype=np.int16)
+        out[f"{meta.parent.name}/{meta.stem}"] = (info["reasons"], info["seed"], info["prompt"],
+                                                  info["size"], pixels)
+    return out
+
+
+def test_synth_on_ray_tries_the_same_seeds_and_makes_the_same_images(tmp_path, two_names,
+                                                                    ray_cluster, sd15):
+    from augment.cli import app as augment_app
+
+    (a, ws_a), (b, ws_b) = _two_datasets(tmp_path, two_names, 12)
+    args = ["--no-progress", "synth", "--model", str(sd15), "--classes", "disgust,fear",
+            "--per-class", "2", "--max-attempts", "2", "--steps", "2", "--batch-size", "2",
+            "--device", "cpu"]  # one wave: 2 per class (the waves' logic: test_synth_cli.py)
+    ra = cli_runner.invoke(augment_app, ["--dataset", a, "--workspace", str(ws_a), *args])
+    rb = cli_runner.invoke(augment_app, ["--dataset", b, "--workspace", str(ws_b), *args,
+                                         "--engine", "ray", "--workers", "2"])
+    assert ra.exit_code == rb.exit_code == 1, (ra.output, rb.output)  # noise: nothing admitted
+    assert "none of the 4 generated images passed the gate" in rb.output
+    local, on_ray = _synth_outputs(ws_a), _synth_outputs(ws_b)
+    assert len(local) == 4 and local.keys() == on_ray.keys()  # the same seeds tried
+    for key, (reasons, seed, prompt, size, image) in local.items():
+        r_reasons, r_seed, r_prompt, r_size, r_image = on_ray[key]
+        assert (reasons, seed, prompt, size) == (r_reasons, r_seed, r_prompt, r_size), key
+        # the same image; an actor computes with one thread, which may round differently
+        assert int(abs(image - r_image).max()) <= 1, key
+    runs_a, runs_b = (store.load_dataset(n).info["runs"]["synth"][-1] for n in (a, b))
+    assert runs_a["counts"] == runs_b["counts"]
+    r = cli_runner.invoke(augment_app, ["--dataset", b, "--workspace", str(ws_b), *args,
+                                        "--engine", "ray"])
+    assert r.exit_code == 0 and "nothing to do" in r.output  # every seed decided: no actor starts
