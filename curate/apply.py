@@ -61,7 +61,7 @@ from curate.core.schema import (
     SPLIT,
 )
 from curate.core.taxonomy import CLASS_INDEX, CLASS_VOTE_COLUMNS, CLASSES
-from curate.core.views import raw_label
+from curate.core.views import audited_label, raw_label
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,9 @@ def auto_drops(rows: list[dict[str, Any]], include_test: bool) -> dict[str, str]
     for members in groups.values():
         # the kept copy: test first (never edited by default), then train, then val
         members.sort(key=lambda r: (r["split"] != "test", r["split"] != "train", r["id"]))
-        labels = {r["label"] for r in members}
+        # the labels the duplicate check judged: a relabel this policy made is its own output
+        labels = {audited_label(r.get("source") or "", r.get("orig"), r["label"],
+                                r.get("label_reason")) for r in members}
         splits = {r["split"] for r in members}
         for r in members:
             editable = r["split"] != PROTECTED or include_test

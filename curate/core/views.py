@@ -85,6 +85,15 @@ def raw_label(source: str, orig_label: str | None, fallback: str | None = None) 
     return ALIASES.get(text, fallback)
 
 
+def audited_label(source: str, orig_label: str | None, label: str | None,
+                  label_reason: str | None) -> str | None:
+    """The label `curate clean` audits (pure twin of `audited_view`): the source's where an
+    automatic policy of `curate apply` made the current one, else the current one."""
+    if (label_reason or "").startswith(schema.POLICY_LABEL_REASONS):
+        return raw_label(source, orig_label, fallback=label)
+    return label
+
+
 def _raw_label_expr() -> dict:
     """MongoDB expression computing `raw_label(source, orig_label, ground_truth.label)`."""
     text = {"$toLower": {"$trim": {"input": {"$ifNull": ["$orig_label", ""]}}}}

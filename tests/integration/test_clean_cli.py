@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from curate.apply import soft_target
 from curate.cli import app
-from curate.core import runs, store
+from curate.core import runs, schema, store
+from curate.core.taxonomy import CLASSES
 
 runner = CliRunner()
 
@@ -136,6 +137,18 @@ def test_apply_review_tags_and_auto_policy(cleaned):
     assert r.exit_code == 0 and "nothing to change" in r.output
     hist = ds.info["runs"]["apply"]
     assert hist[-1]["noop"] and hist[-1]["config"]["user"] and "finished_at" in hist[-1]
+    # --auto relabels one copy of a same-label pair (25 = 3, happy): the pair is still judged
+    # on the labels the duplicate check saw, so the next --auto changes nothing
+    post = [0.05] * 7
+    post[CLASSES.index("sad")] = 0.7
+    ds.match({"source_id": "25"}).set_values(schema.LABEL_POSTERIOR, [post])
+    r = cli(name, ws, "apply", "--auto")
+    assert r.exit_code == 0 and "relabelled" in r.output, r.output
+    ds = store.load_dataset(name)
+    assert _by_source_id(ds, "ground_truth.label")["25"] == "sad"
+    r = cli(name, ws, "apply", "--auto")
+    assert r.exit_code == 0 and "nothing to change" in r.output, r.output
+    assert not _by_source_id(store.load_dataset(name), "excluded")["25"]
 
 
 def test_apply_soften_writes_soft_labels_for_train_and_val_only(cleaned):

@@ -25,6 +25,16 @@ def test_auto_policy_keeps_test_copy_drops_conflicts_keeps_repeats_within_a_spli
     assert set(auto_drops(rows, include_test=True)) == set(out) | {"12", "13"}
 
 
+def test_auto_policy_judges_the_labels_before_its_own_relabels():
+    # a re-run after --auto relabelled one copy of a pair: the same decision as the first run
+    same = [_row(0, "train", "sad", 0), _row(1, "train", "sad", 0)]
+    same[1] |= {"label": "angry", "label_reason": "auto: P(angry) 0.6 > P(sad) 0.2",
+                "source": "folder", "orig": "sad"}
+    assert auto_drops(same, include_test=False) == {}
+    reviewed = [dict(same[0]), dict(same[1], label_reason="review")]  # a reviewer's label counts
+    assert set(auto_drops(reviewed, include_test=False)) == {"00", "01"}
+
+
 def test_review_decisions():
     assert review_decision(["review:drop"]) == ("drop", None)
     assert review_decision(["review:keep", "issue:leak"]) == ("keep", None)
