@@ -99,8 +99,13 @@ def attach(ds: Any, path: Path, report: IngestReport) -> IngestReport:
                                                       "(skipped at FER-2013 ingest)"))
             continue
         updates[sid] = votes
-    _write(ds, updates)
-    report.added = len(updates)
+    have = (dict(zip(*view.values(["id", schema.FERPLUS_VOTES]), strict=True))
+            if schema.FERPLUS_VOTES in ds.get_field_schema() else {})
+    changed = {i: v for i, v in updates.items() if list(have.get(i) or []) != list(v.counts)}
+    _write(ds, changed)
+    report.added, report.already_present = len(changed), len(updates) - len(changed)
+    if updates and not changed:
+        report.info["unchanged"] = True  # the same votes: nothing written (a no-op re-run)
     return report
 
 

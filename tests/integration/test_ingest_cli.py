@@ -134,6 +134,9 @@ def test_ferplus_votes_attach_by_row_and_count_mismatch_is_an_error(tmp_path, da
     s9 = ds.match({"source_id": "9"}).first()   # votes: NF 6, neutral 4
     assert s9.ferplus_label.label == "nonface" and s9.ferplus_nf == 6
     assert ds.match({"source_id": "4"}).first().ferplus_votes is None
+    r = cli(dataset_name, ws, "ingest", "ferplus", str(plus))   # the same votes: nothing written
+    assert r.exit_code == 0 and "updated 0, already present 10" in r.output, r.output
+    assert store.load_dataset(dataset_name).info["runs"]["ingest"][-1]["added"] == 0
 
 
 def test_partial_ferplus_file_rows_without_votes_are_counted_not_malformed(tmp_path,
