@@ -172,17 +172,10 @@ class SampleRecord:
         )
 
 
-def existing_source_ids(ds: fo_t.Dataset, source: str) -> set[str]:
-    """The `source_id`s already in the dataset for one source (the idempotency key)."""
-    view = ds.match({"source": source})
-    return set(view.values("source_id"))
-
-
-def source_ids_without_files(ds: fo_t.Dataset, source: str) -> set[str]:
-    """The `source_id`s of one source whose file is gone (a deleted workspace, a moved
-    folder): ingest writes or finds their files again and points the samples at them."""
+def source_files(ds: fo_t.Dataset, source: str) -> dict[str, str]:
+    """`source_id` -> filepath of one source's samples (the idempotency key, and its file)."""
     sids, paths = ds.match({"source": source}).values(["source_id", "filepath"])
-    return {s for s, p in zip(sids, paths, strict=True) if not os.path.exists(p)}
+    return dict(zip(sids, paths, strict=True))
 
 
 def relink_records(ds: fo_t.Dataset, records: list[SampleRecord]) -> int:

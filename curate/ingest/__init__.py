@@ -14,7 +14,7 @@ from curate.core import schema, store
 from curate.core.errors import InputError
 from curate.core.workspace import Workspace, sha256_file, write_json_atomic
 from curate.ingest import fer2013, ferplus, folder, rafdb
-from curate.ingest.base import Candidate, IngestReport, Skip, run_ingest
+from curate.ingest.base import Candidate, IngestReport, Skip, lost_files, run_ingest
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +105,9 @@ def _unchanged(ds: Any, source: str, path: Path, report: IngestReport) -> bool:
     prev = (ds.info.get("sources") or {}).get(source)
     if not prev or prev.get("fingerprint") != _fingerprint(path):
         return False
-    present = len(ds.match({schema.SOURCE: source}))
-    if present != prev.get("samples"):
-        return False
-    if store.source_ids_without_files(ds, source):  # e.g. the workspace was deleted
+    files = store.source_files(ds, source)
+    present = len(files)
+    if present != prev.get("samples") or lost_files(files):  # lost: e.g. a deleted workspace
         return False
     report.already_present = present
     report.info.update(unchanged=True, rows=prev.get("rows", 0), skipped_before=prev.get("skipped"))

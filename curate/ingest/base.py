@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -130,8 +131,9 @@ def run_ingest(ds: Any, source: str, items: Iterable[Candidate | Skip], report: 
     re-run, and an interrupted run leaves whole samples only.
     """
     t0 = time.perf_counter()
-    present = store.existing_source_ids(ds, source)  # also: seen earlier in this input
-    lost = store.source_ids_without_files(ds, source) if present else set()
+    files = store.source_files(ds, source)
+    present = set(files)  # also: seen earlier in this input
+    lost = lost_files(files)
     relink = set(lost)  # a lost file's sample is pointed at the new file, not added again
     if lost:
         log.info("%d %s samples have lost their files; writing or finding them again",
@@ -162,6 +164,12 @@ def run_ingest(ds: Any, source: str, items: Iterable[Candidate | Skip], report: 
             _commit(ds, report, *pending, tick, relink)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
+
+
+def lost_files(files: dict[str, str]) -> set[str]:
+    """The source_ids of `store.source_files` whose file is gone (a deleted workspace, a moved
+    folder): ingest writes or finds those files again and points the samples at them."""
+    return {sid for sid, path in files.items() if not os.path.exists(path)}
 
 
 def _materialize_all(work: Callable[[Candidate], store.SampleRecord | Skip],

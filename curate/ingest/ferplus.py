@@ -86,8 +86,11 @@ def attach(ds: Any, path: Path, report: IngestReport) -> IngestReport:
         raise InputError(f"{path}: {len(rows)} rows but the ingested FER-2013 file "
                          f"{Path(src['path']).name} has {src['rows']}; FER+ rows match FER-2013 "
                          "rows by position, so both must be the same published pair")
-    view = ds.match({schema.SOURCE: "fer2013"})
-    ids = dict(zip(view.values(schema.SOURCE_ID), view.values("id")))
+    voted = schema.FERPLUS_VOTES in ds.get_field_schema()
+    sids, sample_ids, *stored = ds.match({schema.SOURCE: "fer2013"}).values(
+        [schema.SOURCE_ID, "id", *([schema.FERPLUS_VOTES] if voted else [])])
+    ids = dict(zip(sids, sample_ids, strict=True))
+    have = dict(zip(sample_ids, stored[0], strict=True)) if voted else {}
     updates: dict[str, Votes] = {}
     report.info["no_votes"] = sum(v == NO_VOTES for v in rows)
     for i, votes in enumerate(rows):
@@ -99,8 +102,6 @@ def attach(ds: Any, path: Path, report: IngestReport) -> IngestReport:
                                                       "(skipped at FER-2013 ingest)"))
             continue
         updates[sid] = votes
-    have = (dict(zip(*view.values(["id", schema.FERPLUS_VOTES]), strict=True))
-            if schema.FERPLUS_VOTES in ds.get_field_schema() else {})
     changed = {i: v for i, v in updates.items() if list(have.get(i) or []) != list(v.counts)}
     _write(ds, changed)
     report.added, report.already_present = len(changed), len(updates) - len(changed)
