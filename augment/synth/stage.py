@@ -38,7 +38,7 @@ from curate.core.imageio import write_png_atomic
 from curate.core.progress import task
 from curate.core.taxonomy import CLASSES
 from curate.core.workspace import Workspace, write_json_atomic
-from train.reference import load_reference, reference_dir
+from train.reference import ReferenceClassifier, load_reference, reference_dir
 
 log = logging.getLogger(__name__)
 STAGE = "synth"
@@ -184,11 +184,14 @@ class BatchSynth:
     rendered image, its gate scores, the generated size and whether the pipeline has a safety
     checker; it never touches the database or writes a file."""
 
-    def __init__(self, *, source: ModelSource, device: str, reference: str, prompts: PromptSet,
+    def __init__(self, *, source: ModelSource, device: str,
+                 reference: str | ReferenceClassifier, prompts: PromptSet,
                  target: TargetFormat, margin: float, steps: int, guidance: float,
                  size: int | None, seed: int, real_hashes: Any, real_ids: list[str]) -> None:
+        """`reference`: the loaded classifier (this process), or its folder (a Ray actor)."""
         self.gen = load_generator(source, device)
-        self.ref = load_reference(Path(reference), device)
+        self.ref = (load_reference(Path(reference), device) if isinstance(reference, str)
+                    else reference)
         self.prompts, self.target, self.margin = prompts, target, margin
         self.steps, self.guidance, self.size, self.seed = steps, guidance, size, seed
         self.real_hashes, self.real_ids = real_hashes, real_ids
@@ -264,7 +267,7 @@ def synthesize(cfg: SynthConfig) -> SynthReport:
                 "prompts": prompts, "target": target, "margin": cfg.margin, "steps": steps,
                 "guidance": guidance, "size": cfg.size, "seed": cfg.seed,
                 "real_hashes": hashes, "real_ids": hash_ids}
-        _generate_all(run, ds, todo, report, work)
+        _generate_all(run, ds, todo, report, work, ref)
         report.model["safety_checker"] = run.safety_checker
     report.seconds = round(time.perf_counter() - t0, 3)
     _record(ds, ws, cfg, report)
@@ -296,7 +299,7 @@ def _model_info(source: ModelSource) -> dict[str, Any]:
 
 
 def _generate_all(run: _Run, ds: Any, todo: dict[str, list[int]], report: SynthReport,
-                  work: dict[str, Any]) -> None:
+                  work: dict[str, Any], ref: ReferenceClassifier) -> None:
     """Waves of (class, index) rows, each exactly what every class still needs, until each
     class has its images or has tried its indices; each wave's results are decided, written
     and inserted as they come back."""
@@ -323,7 +326,7 @@ def _generate_all(run: _Run, ds: Any, todo: dict[str, list[int]], report: SynthR
                 batches = engine.ray_map(rows, BatchSynth, work, batch_size=cfg.batch_size,
                                          workers=cfg.workers, num_gpus=gpus)
             else:
-                local = local or BatchSynth(**work)
+                local = local or BatchSynth(**{**work, "reference": ref})
                 batches = (local({k: v[i:i + cfg.batch_size] for k, v in rows.items()})
                            for i in range(0, len(wave), cfg.batch_size))
             for batch in batches:
