@@ -16,6 +16,7 @@ import numpy as np
 
 from curate.core import schema
 from curate.core.errors import InputError
+from curate.core.workspace import Workspace
 from train import distributed
 from train.data import ImageSet
 from train.external import ExternalTest, ensure_ingested, load_external, score_external
@@ -65,6 +66,8 @@ class CompareConfig:
     score_splits: tuple[str, ...] = ("test",)
     external: tuple[ExternalTest, ...] = ()
     dataset: str | None = None  # where the crowd votes of the scored samples are read
+    # the folder of the datasets' workspaces: an external test is ingested into <it>/<NAME>
+    workspaces: Path = Path("workspace")
 
     def __post_init__(self) -> None:
         if len(self.variants) < 2:
@@ -155,7 +158,11 @@ class CompareSettings:
         return CompareConfig(variants=variants, backbones=names, seeds=self.seeds or p["seeds"],
                              base=base, score_splits=tuple(self.score_split),
                              external=tuple(ExternalTest.parse(t) for t in self.external_test),
-                             dataset=self.dataset)
+                             dataset=self.dataset, workspaces=self.ws().root.parent)
+
+    def ws(self) -> Workspace:
+        """The compared dataset's workspace."""
+        return Workspace.for_dataset(self.dataset, self.workspace)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,9 +188,7 @@ class Verdict:
 
 def run_compare(s: CompareSettings) -> CompareResult:
     """Build the comparison from the options and run it (report under `out`)."""
-    from curate.core.workspace import Workspace
-
-    out = s.out or Workspace.for_dataset(s.dataset, s.workspace).reports / "compare"
+    out = s.out or s.ws().reports / "compare"
     return compare(s.build(), out, progress=s.progress)
 
 
@@ -260,7 +265,7 @@ def describe_truth(t: Truth) -> dict[str, Any]:
 def _score_external(cfg: CompareConfig, results: list[dict[str, Any]], progress: bool) -> None:
     """Every run's best checkpoint on each external test (`r["external"][name]`)."""
     for ext in cfg.external:
-        ensure_ingested(ext)
+        ensure_ingested(ext, cfg.workspaces / ext.name)
         data = load_external(ext, cfg.base.img_size, cfg.base.in_chans, progress)
         log.info("external test %s: %d images", ext.name, len(data))
         for r in results:

@@ -62,11 +62,12 @@ class ExternalTest:
         return f"external-{self.name}.npz"
 
 
-def ensure_ingested(ext: ExternalTest) -> None:
-    """`curate --dataset NAME ingest <source> PATH` in a child process (train never imports a
-    curation stage); its one-line error becomes this command's."""
-    cmd = [sys.executable, "-m", "curate.cli", "--dataset", ext.name, "--no-progress", "ingest",
-           ext.source(), str(ext.path)]
+def ensure_ingested(ext: ExternalTest, workspace: Path) -> None:
+    """`curate --dataset NAME --workspace WS ingest <source> PATH` in a child process (train
+    never imports a curation stage); its one-line error becomes this command's. `workspace` is
+    the external dataset's own (its media and reports), beside the compared dataset's."""
+    cmd = [sys.executable, "-m", "curate.cli", "--dataset", ext.name, "--workspace",
+           str(workspace), "--no-progress", "ingest", ext.source(), str(ext.path)]
     log.info("external test %s: %s", ext.name, " ".join(cmd[2:]))
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:

@@ -306,6 +306,7 @@ def test_compare_scores_the_crowd_on_val_and_an_external_test_without_retraining
         assert r.exit_code == 0, r.output
         assert [m.stat().st_mtime_ns for m in metrics] == stamps  # no run retrained
         assert store.load_dataset(ext).count() == 9  # ingested into its own dataset
+        assert (ws.parent / ext / "reports").is_dir()  # its workspace beside the compared one's
         done = json.loads((out / "results.json").read_text())["results"]
         assert all(run["external"][ext]["n"] == 7 for run in done)
         assert f"{ext} accuracy %" in (out / "report.md").read_text()
