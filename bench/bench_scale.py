@@ -20,7 +20,8 @@ are a fixed random projection (seeded Gaussian, 2304 -> 512, float32) of the cen
 from the store's files (no model is trained on a fresh set; the projection keeps distances,
 Johnson-Lindenstrauss); export = `curate.export.exporter.export` of the raw view as imagefolder.
 
-Timed: the library call only (not the child's imports). Memory: the child's own peak RSS
+Timed: the library call only (not the child's imports), after a `sync` (a stage's file writes
+are not billed to the next); with both stores, the order alternates by size. Memory: the child's own peak RSS
 (getrusage), its workers' largest peak, and the peak of the summed RSS of the child's process
 tree sampled every 0.25 s; the database server's RSS is a separate process (the embedded mongod
 FiftyOne starts, which other users of the machine may share, or the `--store server` mongod of
@@ -233,6 +234,7 @@ def _rss(pid: int | None) -> int:
 def run_stage(spec: dict, env: dict, mongod_pid: int | None, logfile: Path) -> dict:
     """One child process for one stage; its result plus sampled peaks of its tree and mongod."""
     result_path = logfile.with_suffix(".json")
+    os.sync()  # the previous stage's dirty pages are written now, not billed to this one
     cmd = [sys.executable, __file__, "--child", json.dumps({**spec, "result": str(result_path)})]
     peaks = {"tree": 0, "mongod": 0}
     with logfile.open("w") as err:
@@ -401,7 +403,7 @@ def parse() -> argparse.Namespace:
 
 
 def run_size(copies: int, src: tuple, args: argparse.Namespace, stores: dict, tmp: Path,
-             stages: list[str]) -> list[dict]:
+             stages: list[str], flip: bool = False) -> list[dict]:
     rows = copies * len(src[0])
     csv_path = tmp / f"fer2013x{copies}.csv.gz"
     t0 = time.perf_counter()
@@ -409,7 +411,9 @@ def run_size(copies: int, src: tuple, args: argparse.Namespace, stores: dict, tm
     log(f"{rows:,} rows: CSV written in {time.perf_counter() - t0:.0f} s "
         f"({csv_path.stat().st_size / 2**20:,.0f} MiB)")
     out = []
-    for store, (env, pid) in stores.items():
+    order = list(reversed(stores)) if flip else list(stores)  # neither store always first
+    for store in order:
+        env, pid = stores[store]
         base = tmp / f"{store}-{copies}"
         base.mkdir(exist_ok=True)
         spec = {"dataset": f"scale_{copies}", "csv": str(csv_path), "ws": str(base / "ws"),
@@ -467,8 +471,8 @@ def main() -> None:
             env = {k: v for k, v in os.environ.items() if k != "FIFTYONE_PRIVATE_DATABASE_PORT"}
             stores["server"] = ({**env, "FIFTYONE_DATABASE_URI": uri}, pid)
             log(f"server mongod pid {pid} at {uri}")
-        for copies in sizes:
-            new = run_size(copies, src, args, stores, tmp, stages)
+        for k, copies in enumerate(sizes):
+            new = run_size(copies, src, args, stores, tmp, stages, flip=k % 2 == 1)
             key = {(r["rows"], r["store"], r["stage"]) for r in new}
             runs = sorted([r for r in runs if (r["rows"], r["store"], r["stage"]) not in key] + new,
                           key=lambda r: (r["rows"], r["store"], STAGES.index(r["stage"])))

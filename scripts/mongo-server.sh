@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # A shared store: a real MongoDB server (the mongod that scripts/install.sh put in .venv, or
-# one on PATH) as a one-node replica set, for several users or processes on one dataset.
+# one on PATH), standalone, for several users or processes on one dataset.
 # It never touches FiftyOne's embedded instance (its own data folder and port).
 #   scripts/mongo-server.sh start|stop|status
-#   MONGO_DIR   data + log folder (default ~/.local/share/fer-curate/mongo)
-#   MONGO_PORT  port (default 27017); bound to 127.0.0.1 unless MONGO_BIND is set
+#   MONGO_DIR      data + log folder (default ~/.local/share/fer-curate/mongo)
+#   MONGO_PORT     port (default 27017); bound to 127.0.0.1 unless MONGO_BIND is set
+#   MONGO_REPLSET  a name (e.g. rs0): run it as a one-node replica set instead, for an oplog
+#                  (change streams, point-in-time backups, secondaries added later). It costs:
+#                  the store's writes take ~1.5x as long as standalone's (bench/bench_store.py);
+#                  standalone is as fast as FiftyOne's embedded store.
 # Then: export FIFTYONE_DATABASE_URI=<what start prints>; every curate command uses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +16,9 @@ DIR=${MONGO_DIR:-$HOME/.local/share/fer-curate/mongo}
 PORT=${MONGO_PORT:-27017}
 BIND=${MONGO_BIND:-127.0.0.1}
 PY=${PYTHON:-.venv/bin/python}
+RS=${MONGO_REPLSET:-}
 # serverSelectionTimeoutMS: a server that goes down is reported within seconds, not 30
-URI="mongodb://127.0.0.1:$PORT/?replicaSet=rs0&serverSelectionTimeoutMS=5000"
+URI="mongodb://127.0.0.1:$PORT/?${RS:+replicaSet=$RS&}serverSelectionTimeoutMS=5000"
 
 mongod_bin() {
   local bundled
@@ -41,16 +46,16 @@ case "${1:-}" in
       echo "mongo-server.sh: already running on port $PORT ($state)"; echo "export FIFTYONE_DATABASE_URI='$URI'"; exit 0
     fi
     mkdir -p "$DIR/data"
-    "$(mongod_bin)" --dbpath "$DIR/data" --port "$PORT" --bind_ip "$BIND" --replSet rs0 --fork \
-      --logpath "$DIR/mongod.log" --pidfilepath "$DIR/mongod.pid" >/dev/null
-    "$PY" - "$PORT" <<'EOF'
+    "$(mongod_bin)" --dbpath "$DIR/data" --port "$PORT" --bind_ip "$BIND" ${RS:+--replSet "$RS"} \
+      --fork --logpath "$DIR/mongod.log" --pidfilepath "$DIR/mongod.pid" >/dev/null
+    [ -z "$RS" ] || "$PY" - "$PORT" "$RS" <<'EOF'
 import sys, time, pymongo
 from pymongo.errors import OperationFailure
-port = int(sys.argv[1])
+port, name = int(sys.argv[1]), sys.argv[2]
 c = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/", directConnection=True,
                         serverSelectionTimeoutMS=10000)
 try:
-    c.admin.command("replSetInitiate", {"_id": "rs0", "members": [{"_id": 0, "host": f"127.0.0.1:{port}"}]})
+    c.admin.command("replSetInitiate", {"_id": name, "members": [{"_id": 0, "host": f"127.0.0.1:{port}"}]})
 except OperationFailure as e:  # a restart of an initiated set
     if "already initialized" not in str(e):
         raise

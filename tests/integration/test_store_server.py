@@ -1,8 +1,9 @@
-"""The store on a real MongoDB server (scripts/mongo-server.sh: the bundled mongod as a one-node
-replica set on a free port, its own data folder): the CLI works against it unchanged, two
-reviewers and a tagging stage writing at once lose nothing, the server going down is a one-line
-error within seconds, and a re-run after a restart resumes with nothing lost. Every command
-runs in a child process (this test process stays on the embedded database)."""
+"""The store on a real MongoDB server (scripts/mongo-server.sh: the bundled mongod, standalone,
+on a free port, its own data folder): the CLI works against it unchanged, two reviewers and a
+tagging stage writing at once lose nothing, the server going down is a one-line error within
+seconds, and a re-run after a restart resumes with nothing lost; run as a one-node replica set
+(MONGO_REPLSET) it serves the CLI the same way. Every command runs in a child process (this test
+process stays on the embedded database)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ SCRIPT = ROOT / "scripts" / "mongo-server.sh"
 
 
 @pytest.fixture
-def server(tmp_path):
+def server(tmp_path, request):
     env = {**os.environ, "MONGO_DIR": str(tmp_path / "mongo"), "MONGO_PORT": str(free_port()),
-           "PYTHON": sys.executable}
+           "PYTHON": sys.executable, **getattr(request, "param", {})}
 
     def script(cmd: str) -> subprocess.CompletedProcess:
         return subprocess.run(["bash", str(SCRIPT), cmd], env=env, capture_output=True,
@@ -71,6 +72,7 @@ _REVIEWERS = textwrap.dedent("""
 
 def test_the_cli_shares_a_server_and_survives_it_going_down(tmp_path, server):
     script, env = server
+    assert "replicaSet" not in env["FIFTYONE_DATABASE_URI"]  # standalone by default
     ws = tmp_path / "ws"
     csv_path = write_fer_csv(tmp_path / "f.csv", fer_rows(60))
     r = _curate(env, ws, "ingest", "fer2013", str(csv_path))
@@ -95,3 +97,15 @@ def test_the_cli_shares_a_server_and_survives_it_going_down(tmp_path, server):
     assert script("start").returncode == 0
     r = _curate(env, ws, "ingest", "fer2013", str(csv_path))
     assert r.returncode == 0 and "added 0, already present 60" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("server", [{"MONGO_REPLSET": "rs0"}], indirect=True)
+def test_the_server_as_a_one_node_replica_set(tmp_path, server):
+    script, env = server
+    assert "replicaSet=rs0" in env["FIFTYONE_DATABASE_URI"]
+    port = env["FIFTYONE_DATABASE_URI"].split(":")[2].split("/")[0]
+    assert script("status").stdout.startswith(f"running on port {port}: primary")  # elected
+    csv_path = write_fer_csv(tmp_path / "f.csv", fer_rows(20))
+    r = _curate(env, tmp_path / "ws", "ingest", "fer2013", str(csv_path))
+    assert r.returncode == 0 and "added 20" in r.stdout, r.stderr[-2000:]
+    assert script("start").stdout.startswith("mongo-server.sh: already running")
