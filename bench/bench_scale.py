@@ -130,19 +130,20 @@ def _features(ds_name: str) -> tuple[np.ndarray, dict]:
     from curate.clean.pixels import load_pixels
     from curate.core import schema
 
-    t0 = time.perf_counter()
     _, view = open_view(CleanConfig(dataset=ds_name, checks=("duplicates",)))
     ids, paths = view.values(["id", schema.FILEPATH])
-    px = load_pixels(ids, paths, workers=2)
-    t1 = time.perf_counter()
     proj = np.random.default_rng(SEED).normal(size=(48 * 48, FEATURE_DIMS)).astype(np.float32)
     proj /= np.sqrt(FEATURE_DIMS)
-    x = np.empty((len(px.images), FEATURE_DIMS), np.float32)
-    for s in range(0, len(x), 65536):
-        batch = np.stack([im.reshape(-1) for im in px.images[s:s + 65536]]).astype(np.float32)
+    x = np.empty((len(ids), FEATURE_DIMS), np.float32)
+    read_s = project_s = 0.0
+    for s in range(0, len(x), 65536):  # a chunk at a time: only the features are held whole
+        t0 = time.perf_counter()
+        px = load_pixels(ids[s:s + 65536], paths[s:s + 65536], workers=2)
+        t1 = time.perf_counter()
+        batch = np.stack([im.reshape(-1) for im in px.images]).astype(np.float32)
         x[s:s + len(batch)] = (batch / 255.0 - 0.5) @ proj
-    del px
-    return x, {"read_s": round(t1 - t0, 1), "project_s": round(time.perf_counter() - t1, 1)}
+        read_s, project_s = read_s + t1 - t0, project_s + time.perf_counter() - t1
+    return x, {"read_s": round(read_s, 1), "project_s": round(project_s, 1)}
 
 
 def run_child(spec: dict) -> dict:
