@@ -109,11 +109,11 @@ def write_issues(ds: Any, table: IssueTable) -> dict[str, int]:
         store.set_fields(ds, table.ids, {n: _encode(c) for n, c in table.columns.items()})
     tags = [schema.issue_tag(k) for k in table.flags]
     if tags:
-        ds.select(table.ids).untag_samples(tags)
+        for part in store.select_chunks(ds, table.ids):
+            part.untag_samples(tags)
     for kind in table.flags:
-        chosen = table.flagged(kind)
-        if chosen:
-            ds.select(chosen).tag_samples(schema.issue_tag(kind))
+        for part in store.select_chunks(ds, table.flagged(kind)):
+            part.tag_samples(schema.issue_tag(kind))
     ds.reload()
     return table.counts()
 

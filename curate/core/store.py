@@ -11,7 +11,7 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -226,6 +226,18 @@ def _insert_docs(ds: fo_t.Dataset, docs: list[dict[str, Any]]) -> int:
         d["created_at"] = d["last_modified_at"] = now
     ds._sample_collection.insert_many(docs, ordered=True)
     return len(docs)
+
+
+SELECT_CHUNK = 100_000  # ids per select(): ~1.7 MB of the 16 MB a MongoDB command may hold
+
+
+def select_chunks(ds: fo_t.Dataset, ids: list[str], size: int | None = None
+                  ) -> Iterator[fo_t.DatasetView]:
+    """`ds.select(ids)` a chunk at a time: one select puts every id into one aggregate command,
+    which MongoDB refuses above 16 MB (~900k ids; seen at 1M samples in bench/bench_scale.py)."""
+    size = size or SELECT_CHUNK
+    for i in range(0, len(ids), size):
+        yield ds.select(ids[i:i + size])
 
 
 def set_fields(ds: fo_t.Dataset, ids: list[str], columns: dict[str, list],

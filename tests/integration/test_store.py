@@ -15,3 +15,23 @@ def test_telemetry_off_even_when_a_fiftyone_submodule_is_imported_first():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_issue_tags_are_written_a_chunk_of_ids_at_a_time(dataset_name, monkeypatch):
+    # one select() of every id is one aggregate command, refused above 16 MB (~900k ids): the
+    # tags go out in chunks (3 ids here), and a second table moves them exactly
+    import fiftyone as fo
+    import numpy as np
+
+    from curate.core import issues, schema, store
+
+    ds = store.load_dataset(dataset_name, create=True)
+    ids = ds.add_samples([fo.Sample(filepath=f"/nowhere/{i}.png", source="t", source_id=str(i))
+                          for i in range(8)])
+    monkeypatch.setattr(store, "SELECT_CHUNK", 3)
+    tag = schema.issue_tag("blurry")
+    for flags in ([1, 1, 0, 1, 1, 0, 1, 1], [0, 0, 1, 0, 0, 0, 0, 1]):
+        table = issues.IssueTable(check="quality", ids=ids, flags={"blurry": np.array(flags, bool)})
+        assert issues.write_issues(ds, table) == {tag: sum(flags)}
+        tagged = {s.id for s in ds.match_tags(tag)}
+        assert tagged == {i for i, f in zip(ids, flags, strict=True) if f}
