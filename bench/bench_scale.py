@@ -278,12 +278,12 @@ def embedded_mongod() -> int | None:
 class Server:
     """A real mongod on a free port through scripts/mongo-server.sh, in a temp folder."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, **env: str) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.env = {**os.environ, "MONGO_DIR": str(root / "mongo"), "MONGO_PORT": str(self.port),
-                    "PYTHON": sys.executable}
+                    "PYTHON": sys.executable, **env}  # env: e.g. MONGO_REPLSET
         self.dir = root / "mongo"
 
     def start(self) -> tuple[str, int | None]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,8 +31,8 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "mongo-server.sh"
+from bench_scale import ROOT, Server  # a mongod through scripts/mongo-server.sh, free port
+
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
@@ -61,17 +60,6 @@ def child(rows: int) -> None:
     print(json.dumps({"insert": t1 - t0, "update": t2 - t1}))
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _script(cmd: str, env: dict) -> str:
-    return subprocess.run(["bash", str(SCRIPT), cmd], env=env, check=True, capture_output=True,
-                          text=True).stdout
-
-
 def run(env: dict, rows: int) -> dict:
     os.sync()
     time.sleep(2)
@@ -92,15 +80,12 @@ def main() -> None:
     base |= {"FIFTYONE_DO_NOT_TRACK": "true", "FIFTYONE_SHOW_PROGRESS_BARS": "false",
              "PYTHON": sys.executable}
     tmp = Path(tempfile.mkdtemp(prefix="bench_store_"))
-    servers = {name: {**base, "MONGO_DIR": str(tmp / name), "MONGO_PORT": str(_port()),
-                      **({"MONGO_REPLSET": "rs0"} if name == "replset" else {})}
-               for name in ("server", "replset")}
+    servers = {"server": Server(tmp / "server"),
+               "replset": Server(tmp / "replset", MONGO_REPLSET="rs0")}
     envs = {"embedded": base}
     try:
-        for name, senv in servers.items():
-            uri = next(ln.split("=", 1)[1].strip("'") for ln in _script("start", senv).splitlines()
-                       if ln.startswith("export FIFTYONE_DATABASE_URI="))
-            envs[name] = {**base, "FIFTYONE_DATABASE_URI": uri}
+        for name, server in servers.items():
+            envs[name] = {**base, "FIFTYONE_DATABASE_URI": server.start()[0]}
         times: dict[str, list[dict]] = {k: [] for k in envs}
         print(f"{a.rows:,} samples, {a.reps} rounds, cpus {os.cpu_count()}, load "
               f"{os.getloadavg()[0]:.1f}", flush=True)
@@ -112,8 +97,8 @@ def main() -> None:
                 print(f"  round {r + 1} {name:<9} insert {t['insert']:6.1f} s  "
                       f"set_fields {t['update']:6.1f} s", flush=True)
     finally:
-        for senv in servers.values():
-            subprocess.run(["bash", str(SCRIPT), "stop"], env=senv, capture_output=True)
+        for server in servers.values():
+            server.stop()
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
     med = {k: {p: statistics.median(t[p] for t in v) for p in ("insert", "update")}
            for k, v in times.items()}
