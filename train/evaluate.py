@@ -85,7 +85,7 @@ def eval_run(run_dir: Path, dataset: str, *, split: str = "test",
     else:
         if result.eval_key in ds.list_evaluations():
             ds.delete_evaluation(result.eval_key)
-        ds.select(data.ids).evaluate_classifications(result.pred_field, gt_field=gt,
-                                                     eval_key=result.eval_key)
+        store.subset(ds, data.ids).evaluate_classifications(
+            result.pred_field, gt_field=gt, eval_key=result.eval_key)
     write_json_atomic(result.to_dict(), Path(run_dir) / f"eval-{split}-{gt}.json")
     return result

@@ -190,9 +190,8 @@ def crowd_votes(src: DataSource, data: ImageSet, dataset: str | None) -> CrowdVo
         return CrowdVotes(None, 0)
     fields = [schema.FERPLUS_VOTES] + ([schema.CROWD_ROLE] if schema.CROWD_ROLE in have else [])
     if src.folder is None:
-        got = ds.select(data.ids).values(["id", *fields])
-        by_key = {i: rest for i, *rest in zip(*got, strict=True)}
-        found = [by_key.get(i) for i in data.ids]
+        got = store.values_by_id(ds, data.ids, fields)
+        found = list(zip(*got, strict=True))  # a sample gone from the dataset: all None
     else:
         sid = {p: (r[schema.SOURCE], r[schema.SOURCE_ID]) for p, r in manifest.items()}
         got = ds.values([schema.SOURCE, schema.SOURCE_ID, *fields])

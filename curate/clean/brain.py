@@ -30,8 +30,9 @@ def register(ds: Any, ids: list[str], features: np.ndarray, seed: int = 0) -> di
     import fiftyone.brain as fob
 
     store.fo()  # our FiftyOne defaults first
-    view = ds.select(ids, ordered=True)
-    emb = np.asarray(features, dtype=np.float32)
+    view = store.subset(ds, ids)  # in the dataset's order: the features follow it
+    row = {i: k for k, i in enumerate(ids)}
+    emb = np.asarray(features, dtype=np.float32)[[row[i] for i in view.values("id")]]
     out = {}
     for key in (SIMILARITY_KEY, EMBEDDINGS_KEY):
         if key in ds.list_brain_runs():

@@ -11,7 +11,7 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -228,16 +228,49 @@ def _insert_docs(ds: fo_t.Dataset, docs: list[dict[str, Any]]) -> int:
     return len(docs)
 
 
-SELECT_CHUNK = 100_000  # ids per select(): ~1.7 MB of the 16 MB a MongoDB command may hold
+# One select() (or exclude()) puts every id into one aggregate command, and MongoDB refuses a
+# command above 16 MB: ~20 bytes an ObjectId, so ~800k ids (seen at 1M samples in
+# bench/bench_scale.py). Anything that selects by id at an unbounded size goes through the three
+# helpers below, never a bare select() of every id.
+SELECT_CHUNK = 100_000  # ids per select(): ~2 MB of the 16 MB
+SELECT_MAX = 500_000  # the most ids one view may name (select or exclude): ~10 MB
 
 
-def select_chunks(ds: fo_t.Dataset, ids: list[str], size: int | None = None
+def select_chunks(coll: Any, ids: list[str], size: int | None = None
                   ) -> Iterator[fo_t.DatasetView]:
-    """`ds.select(ids)` a chunk at a time: one select puts every id into one aggregate command,
-    which MongoDB refuses above 16 MB (~900k ids; seen at 1M samples in bench/bench_scale.py)."""
+    """`coll.select(ids)` a chunk of `size` ids at a time (for writes and reads that can go in
+    parts)."""
     size = size or SELECT_CHUNK
     for i in range(0, len(ids), size):
-        yield ds.select(ids[i:i + size])
+        yield coll.select(ids[i:i + size])
+
+
+def values_by_id(coll: Any, ids: Sequence[str], fields: Sequence[str]) -> list[list[Any]]:
+    """`coll.select(ids, ordered=True).values(fields)` at any size: one list per field, aligned
+    to `ids` (repeats included); an id that is not in `coll` reads as None."""
+    got: dict[str, list[Any]] = {}
+    for part in select_chunks(coll, list(dict.fromkeys(ids))):
+        cols = part.values(["id", *fields])
+        for i, *rest in zip(*cols, strict=True):
+            got[i] = rest
+    missing = [None] * len(fields)
+    return [[got.get(i, missing)[k] for i in ids] for k in range(len(fields))]
+
+
+def subset(coll: Any, ids: Sequence[str]) -> Any:
+    """The samples of `coll` with these ids, as one view (in `coll`'s order, not `ids`'): a
+    select() of them when they are few enough, else an exclude() of the rest of `coll` (an
+    export of most of a big dataset). StoreError when both sides are over SELECT_MAX."""
+    want = list(dict.fromkeys(ids))
+    if len(want) <= SELECT_MAX:
+        return coll.select(want)
+    keep = set(want)
+    rest = [i for i in coll.values("id") if i not in keep]
+    if len(rest) > SELECT_MAX:
+        raise StoreError(f"cannot name {len(want):,} of {len(want) + len(rest):,} samples in "
+                         f"one MongoDB command (16 MB; at most {SELECT_MAX:,} ids either way): "
+                         "work on a smaller view (e.g. one split)")
+    return coll.exclude(rest)
 
 
 def set_fields(ds: fo_t.Dataset, ids: list[str], columns: dict[str, list],

@@ -120,8 +120,9 @@ def collect_rows(ds: Any, spec: ViewSpec) -> list[Row]:
 def _parent_keys(ds: Any, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
-    got = ds.select(sorted(ids)).values(["id", schema.SOURCE, schema.SOURCE_ID])
-    return {i: f"{s}/{sid}" for i, s, sid in zip(*got, strict=True)}
+    keys = sorted(ids)
+    got = store.values_by_id(ds, keys, [schema.SOURCE, schema.SOURCE_ID])
+    return {i: f"{s}/{sid}" for i, s, sid in zip(keys, *got, strict=True) if s is not None}
 
 
 def _check_out(out: Path, overwrite: bool) -> None:

@@ -170,11 +170,11 @@ def write_fer2013_csv(rows: Sequence[Row], root: Path, workers: int = 4,
 
 def write_fiftyone(rows: Sequence[Row], root: Path, view: Any) -> WriteResult:
     """FiftyOne's own format (`fo.types.FiftyOneDataset`, media included) of the same samples."""
-    from curate.core.store import fo
+    from curate.core import store
 
     missing = [r for r in rows if not os.path.isfile(r.src)]
-    keep = view.select([r.id for r in rows if os.path.isfile(r.src)], ordered=True)
-    keep.export(export_dir=str(root), dataset_type=fo().types.FiftyOneDataset,
+    keep = store.subset(view, [r.id for r in rows if os.path.isfile(r.src)])
+    keep.export(export_dir=str(root), dataset_type=store.fo().types.FiftyOneDataset,
                 export_media=True)
     paths = _fiftyone_paths(root)
     done = [replace(r, path=paths.get(r.id, "")) for r in rows if os.path.isfile(r.src)]

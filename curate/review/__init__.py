@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from curate.apply import review_decision
-from curate.core import schema
+from curate.core import schema, store
 from curate.core.errors import InputError
 from curate.core.schema import (
     CROWD_LABEL,
@@ -142,9 +142,10 @@ def audit(ds: Any) -> Audit:
     """The label-audit panel's figures (module doc)."""
     c = candidates(ds, with_features=False)
     have = ds.get_field_schema()
-    view = ds.select(c.ids, ordered=True)
-    suggested = view.values(SUGGESTED_LABEL) if SUGGESTED_LABEL in have else [None] * len(c.ids)
-    crowd = view.values(CROWD_LABEL) if CROWD_LABEL in have else [None] * len(c.ids)
+    fields = [f for f in (SUGGESTED_LABEL, CROWD_LABEL) if f in have]
+    got = dict(zip(fields, store.values_by_id(ds, c.ids, fields), strict=True))
+    suggested = got.get(SUGGESTED_LABEL, [None] * len(c.ids))
+    crowd = got.get(CROWD_LABEL, [None] * len(c.ids))
     is_reviewed = np.zeros(len(c.ids), bool)
     is_reviewed[c.reviewed] = True
     confirmed = np.zeros(len(c.ids), bool)

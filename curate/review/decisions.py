@@ -211,7 +211,7 @@ def undo_last(ds: Any, reviewer: str | None = None) -> DecisionResult:
         written = review_tags(e["action"], e.get("label"))
         updates[sid] = _pipeline(list(e.get("before") or []), entry, only_if=written)
     store.update_atomically(ds, updates)
-    logs = ds.select(list(updates)).values(REVIEW_LOG)
+    logs = store.values_by_id(ds, list(updates), [REVIEW_LOG])[0]
     result.decided = sum(bool(log and log[-1].get("applied")) for log in logs)
     result.superseded = len(updates) - result.decided
     return result

@@ -35,3 +35,34 @@ def test_issue_tags_are_written_a_chunk_of_ids_at_a_time(dataset_name, monkeypat
         assert issues.write_issues(ds, table) == {tag: sum(flags)}
         tagged = {s.id for s in ds.match_tags(tag)}
         assert tagged == {i for i, f in zip(ids, flags, strict=True) if f}
+
+
+def test_reads_and_views_by_id_hold_past_one_commands_limit(dataset_name, monkeypatch):
+    # values_by_id reads a chunk at a time, aligned to the ids asked (repeats, unknown ids);
+    # subset() selects few ids, excludes the rest when they are many, and refuses when both
+    # sides are over the limit (3 and 4 ids here for ~500k and 100k)
+    import fiftyone as fo
+    import pytest
+    from bson import ObjectId
+
+    from curate.core import store
+    from curate.core.errors import StoreError
+
+    ds = store.load_dataset(dataset_name, create=True)
+    ids = ds.add_samples([fo.Sample(filepath=f"/nowhere/{i}.png", source="t", source_id=str(i))
+                          for i in range(10)])
+    monkeypatch.setattr(store, "SELECT_CHUNK", 3)
+    monkeypatch.setattr(store, "SELECT_MAX", 4)
+    stranger = str(ObjectId())
+    asked = [ids[7], ids[0], stranger, ids[7], *ids[1:6]]
+    got = store.values_by_id(ds, asked, ["source_id", "filepath"])
+    assert got[0] == ["7", "0", None, "7", "1", "2", "3", "4", "5"]
+    assert got[1][2] is None and got[1][0] == "/nowhere/7.png"
+
+    few = store.subset(ds, [ids[5], ids[2]])
+    assert few.values("id") == [ids[2], ids[5]]  # the dataset's order
+    many = store.subset(ds, ids[:8])  # 8 > 4: the view excludes the other 2
+    assert "Exclude" in repr(many) and many.values("id") == ids[:8]
+    assert store.subset(ds, ids).values("id") == ids  # nothing left to exclude
+    with pytest.raises(StoreError, match="one MongoDB command"):
+        store.subset(ds, ids[:5])  # 5 to select, 5 to exclude: both over 4
