@@ -29,6 +29,7 @@ model never saw, so no neighbour's label was memorised), or both. The combinatio
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,13 +138,18 @@ def crowd_posterior(labels: np.ndarray, probs: np.ndarray, crowd: np.ndarray, *,
     others = np.setdiff1d(np.arange(len(labels)), voted)
     if len(others):
         out[others] = _fit_predict(x[voted], crowd[voted], x[others], n_classes)
-    rng = np.random.default_rng(seed)
-    part = rng.permutation(len(voted)) % folds
-    for k in range(folds):
-        held, fit = voted[part == k], voted[part != k]
-        if len(held):
-            out[held] = _fit_predict(x[fit], crowd[fit], x[held], n_classes)
+    for fit, held in cross_fit(voted, folds, seed):
+        out[held] = _fit_predict(x[fit], crowd[fit], x[held], n_classes)
     return out
+
+
+def cross_fit(rows: np.ndarray, folds: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(fit, held) of each of `folds` random parts of `rows` (a seeded permutation), skipping an
+    empty part: fit a model on `fit`, score `held`, and no row is scored by its own answer."""
+    part = np.random.default_rng(seed).permutation(len(rows)) % folds
+    for k in range(folds):
+        if (part == k).any():
+            yield rows[part != k], rows[part == k]
 
 
 @dataclass(frozen=True)

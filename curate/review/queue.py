@@ -106,13 +106,11 @@ def ceiling(p_static: np.ndarray, labels: np.ndarray, probs: np.ndarray,
     model fitted on the answers of the other `folds - 1` folds of *all* rows (cross-fitted, so
     no row scores itself). No queue reviewing in batches can learn more from these inputs than
     this, so it bounds the learning queue's gain over the static order (bench_review)."""
-    rng = np.random.default_rng(seed)
-    part = rng.permutation(len(p_static)) % folds
+    from curate.clean.signals import cross_fit
+
     out = np.zeros(len(p_static))
     y = np.asarray(truth_wrong, dtype=np.float64)
-    for k in range(folds):
-        fit = np.flatnonzero(part != k)
-        held = np.flatnonzero(part == k)
+    for fit, held in cross_fit(np.arange(len(p_static)), folds, seed):
         out[held] = rerank(p_static, labels, probs, features, fit, y[fit])[held]
     return out
 

@@ -146,3 +146,14 @@ def test_a_crowd_of_one_class_is_taken_as_it_is():
     one = np.where(np.arange(700) < 300, 4, -1)
     post = signals.crowd_posterior(given, probs, one)
     assert (post.argmax(1) == 4).all() and np.allclose(post.sum(1), 1.0)
+
+
+def test_cross_fit_holds_out_every_row_once_and_never_fits_on_it():
+    rows = np.array([3, 8, 9, 12, 20, 21, 40])
+    parts = list(signals.cross_fit(rows, folds=3, seed=1))
+    assert len(parts) == 3
+    held = np.concatenate([h for _, h in parts])
+    assert sorted(held.tolist()) == rows.tolist()
+    for fit, h in parts:
+        assert not set(fit) & set(h) and set(fit) | set(h) == set(rows)
+    assert len(list(signals.cross_fit(rows[:2], folds=5, seed=0))) == 2  # empty parts skipped
