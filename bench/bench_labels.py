@@ -67,7 +67,7 @@ def _arrays(dataset: str, ws: Path):  # noqa: ANN202 - (LabelArrays, LabelsConfi
     """The last label check's inputs and settings, read back as `curate clean` read them."""
     from curate.clean import labels
     from curate.clean.oof import read_features
-    from curate.core import runs, schema, store
+    from curate.core import runs, schema, store, views
 
     ds = store.load_dataset(dataset)
     last = runs.last_run(ds, "clean:labels") or {}
@@ -76,7 +76,9 @@ def _arrays(dataset: str, ws: Path):  # noqa: ANN202 - (LabelArrays, LabelsConfi
     if oof is None:
         raise SystemExit(f"dataset {dataset!r} has no label check: run `curate clean`")
     feats = sorted((ws / "runs" / "oof").glob("*/features.npz"), key=lambda p: p.stat().st_mtime)
-    view = ds.match(schema.real())
+    # the labels clean audited (`audited_view`): after `apply --auto` (the main job, or a
+    # pipeline run on this dataset) the current labels are partly the audit's own suggestions
+    view = views.audited_view(ds.match(schema.real()))
     known = {f.name for f in labels.LabelsConfig.__dataclass_fields__.values()}
     lcfg = labels.LabelsConfig(**{k: v for k, v in cfg.items() if k in known and k != "device"})
     return labels._read(view, read_features(feats[-1])), lcfg

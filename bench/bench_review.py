@@ -2,6 +2,7 @@
 a review operator on the full dataset.
 
     .venv/bin/python bench/bench_review.py [--dataset NAME --workspace WS]
+    .venv/bin/python bench/bench_review.py --verdicts default   # the loop per audit verdict
 
 Needs a dataset with a label audit (`curate clean --checks labels`) and the FER+ dev votes on
 val: the README's main job leaves one (dataset fer2013, workspace workspace/fer2013); without
@@ -16,7 +17,10 @@ val: the README's main job leaves one (dataset fer2013, workspace workspace/fer2
    500, 1000, 1500 and 2000 reviewed samples, for batches of 25, 50, 100, 250 and 500, and the
    ratio at 1000 (target >= 1.2x); then the ceiling (`queue.ceiling`): the same re-ranking
    fitted on 4/5 of all the answers, as if the reviewer had already answered most of the
-   queue, the most any order learnt from these inputs can find.
+   queue, the most any order learnt from these inputs can find. `--verdicts PROFILE` runs only
+   this loop, on bench_labels' dataset of that profile, once per verdict of its audit (crowd-free,
+   crowd-calibrated, calibrated on the other half): how much a reviewer's answers add depends on
+   what the static order already learnt from votes.
 2. Operator latency: the plugin's real operators (`@curate/review/accept_suggested`, `keep_label`,
    `undo_decision`) executed through FiftyOne's operator executor on 50 selected train samples
    of a clone of the dataset (the original is never written), median of 5, target < 1 s.
@@ -78,12 +82,32 @@ def _val_arrays(ds, ws: Path):
     return np.array(p, dtype=np.float64)[keep], labels[keep], probs, feats, wrong
 
 
-def review_loop(ds, ws: Path) -> float:
+def _verdict_arrays(profile: str) -> dict[str, tuple]:
+    """bench_labels' dataset of a profile, its audit recomputed three ways on the same inputs
+    (crowd-free, crowd-calibrated cross-fitted, calibrated on the other half): per verdict the
+    arrays of `_val_arrays` on the voted val rows, the queue's static order being that verdict."""
+    import bench_labels
+
+    from curate.core.votes import plurality_wrong
+
+    os.environ.setdefault("FIFTYONE_DATABASE_NAME", "bench_labels")
+    data, cfg = bench_labels._arrays(f"fer_{profile}", bench_labels.WS / profile)
+    checked, _, verdicts, _ = bench_labels._methods(data, cfg)
+    val = np.flatnonzero(np.asarray(data.splits[checked]) == "val")
+    rows = checked[val]
+    keep = data.votes[rows].sum(1) > 0
+    y = data.labels[rows][keep]
+    wrong = plurality_wrong(y, data.votes[rows][keep])
+    return {k: (v.p_wrong[val][keep], y, data.probs[rows][keep], data.features[rows][keep], wrong)
+            for k, v in verdicts.items()}
+
+
+def review_loop(arrays: tuple, title: str) -> float:
     from curate.review import queue
 
-    p, labels, probs, feats, wrong = _val_arrays(ds, ws)
+    p, labels, probs, feats, wrong = arrays
     budget = min(max(CHECKPOINTS), len(p))
-    print(f"\nreview loop: {len(p)} voted val rows, {int(wrong.sum())} wrong labels "
+    print(f"\nreview loop ({title}): {len(p)} voted val rows, {int(wrong.sum())} wrong labels "
           f"({wrong.mean():.1%}); features: {'yes' if feats is not None else 'no'}")
     print("| batch | order | " + " | ".join(f"errors @{c}" for c in CHECKPOINTS) +
           f" | ratio @{TARGET_AT} | seconds |")
@@ -159,8 +183,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default=None)
     ap.add_argument("--workspace", type=Path, default=None)
+    ap.add_argument("--verdicts", metavar="PROFILE", choices=("cpu", "default"),
+                    help="only the review loop, on bench_labels' dataset of this profile, once "
+                         "per audit verdict (crowd-free, crowd-calibrated, other half)")
     args = ap.parse_args()
     from curate.core import store
+
+    if args.verdicts:
+        for name, arrays in _verdict_arrays(args.verdicts).items():
+            review_loop(arrays, f"{args.verdicts} profile, {name} audit")
+        return
 
     if args.dataset is None:
         os.environ.setdefault("FIFTYONE_DATABASE_NAME", "bench_labels")
@@ -174,7 +206,7 @@ def main() -> None:
                                  *bench_labels.PROFILE_ARGS["cpu"])
     ws = args.workspace or Path("workspace") / args.dataset
     ds = store.load_dataset(args.dataset)
-    ratio = review_loop(ds, ws)
+    ratio = review_loop(_val_arrays(ds, ws), f"dataset {args.dataset}'s audit")
     worst = latency(ds)
     print(f"\nsummary: learning queue {ratio:.2f}x the static order's errors at {TARGET_AT} "
           f"(worst batch size); slowest operator median {worst:.3f} s for {LATENCY_SAMPLES} "
