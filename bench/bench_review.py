@@ -5,7 +5,7 @@ a review operator on the full dataset.
     .venv/bin/python bench/bench_review.py --verdicts default   # the loop per audit verdict
 
 Needs a dataset with a label audit (`curate clean --checks labels`) and the FER+ dev votes on
-val: the README's main job leaves one (dataset fer2013, workspace workspace/fer2013); without
+val: the README's main job leaves one (dataset fer, workspace workspace/fer); without
 --dataset, bench/bench_labels.py's (prepared and cleaned with its cpu profile when missing).
 
 1. A simulated reviewer goes through the val rows (the only rows with votes), answering each
