@@ -91,6 +91,28 @@ def _connected() -> None:
         fo().list_datasets()
     except Exception as e:  # noqa: BLE001 - FiftyOne raises several types for a dead DB
         raise StoreError(f"FiftyOne could not start or reach its database: {e}") from None
+    _check_folder()
+
+
+def _check_folder() -> None:
+    """StoreError when FIFTYONE_DATABASE_DIR names a folder the embedded database is not in.
+
+    FiftyOne's embedded database is one service per OS user: a process attaches to the one
+    already running (`MultiClientService.start` matches the service, not the folder), so with
+    another FiftyOne session open, the folder asked for is silently not the one written to.
+    """
+    asked = os.environ.get("FIFTYONE_DATABASE_DIR")
+    if not asked or os.environ.get("FIFTYONE_DATABASE_URI"):
+        return
+    import fiftyone.core.odm.database as fodb
+
+    opts = fodb.get_db_client().admin.command("getCmdLineOpts").get("parsed", {})
+    running = (opts.get("storage") or {}).get("dbPath")
+    if running and os.path.realpath(running) != os.path.realpath(asked):
+        raise StoreError(
+            f"FIFTYONE_DATABASE_DIR={asked} but FiftyOne attached to the embedded database already "
+            f"running on {running} (one per OS user): close the other FiftyOne sessions first, "
+            "or keep datasets apart with FIFTYONE_DATABASE_NAME")
 
 
 def load_dataset(name: str, create: bool = False) -> fo_t.Dataset:

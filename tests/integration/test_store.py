@@ -66,3 +66,19 @@ def test_reads_and_views_by_id_hold_past_one_commands_limit(dataset_name, monkey
     assert store.subset(ds, ids).values("id") == ids  # nothing left to exclude
     with pytest.raises(StoreError, match="one MongoDB command"):
         store.subset(ds, ids[:5])  # 5 to select, 5 to exclude: both over 4
+
+
+def test_a_database_folder_other_than_the_running_services_is_refused(dataset_name, tmp_path):
+    # FiftyOne attaches to the embedded database service already running (this test session's),
+    # whatever FIFTYONE_DATABASE_DIR says: the command must say so, not write elsewhere
+    from curate.core import store
+
+    store.load_dataset(dataset_name, create=True)  # this session's service is up
+    env = {**os.environ, "FIFTYONE_DATABASE_DIR": str(tmp_path / "db")}
+    env.pop("FIFTYONE_DATABASE_URI", None)
+    out = subprocess.run([sys.executable, "-m", "curate.cli", "--dataset", dataset_name, "status"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 3, out.stderr
+    err = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert err and "FIFTYONE_DATABASE_DIR=" in err[0] and "already running on" in err[0]
+    assert not (tmp_path / "db").exists()
