@@ -270,6 +270,8 @@ def select_chunks(coll: Any, ids: list[str], size: int | None = None
 def values_by_id(coll: Any, ids: Sequence[str], fields: Sequence[str]) -> list[list[Any]]:
     """`coll.select(ids, ordered=True).values(fields)` at any size: one list per field, aligned
     to `ids` (repeats included); an id that is not in `coll` reads as None."""
+    if not fields:
+        return []
     got: dict[str, list[Any]] = {}
     for part in select_chunks(coll, list(dict.fromkeys(ids))):
         cols = part.values(["id", *fields])

@@ -172,12 +172,14 @@ def write_fiftyone(rows: Sequence[Row], root: Path, view: Any) -> WriteResult:
     """FiftyOne's own format (`fo.types.FiftyOneDataset`, media included) of the same samples."""
     from curate.core import store
 
-    missing = [r for r in rows if not os.path.isfile(r.src)]
-    keep = store.subset(view, [r.id for r in rows if os.path.isfile(r.src)])
+    found = [os.path.isfile(r.src) for r in rows]  # one stat per file
+    present = [r for r, ok in zip(rows, found, strict=True) if ok]
+    missing = [r for r, ok in zip(rows, found, strict=True) if not ok]
+    keep = store.subset(view, [r.id for r in present])
     keep.export(export_dir=str(root), dataset_type=store.fo().types.FiftyOneDataset,
                 export_media=True)
     paths = _fiftyone_paths(root)
-    done = [replace(r, path=paths.get(r.id, "")) for r in rows if os.path.isfile(r.src)]
+    done = [replace(r, path=paths.get(r.id, "")) for r in present]
     return WriteResult(done, [(f"{r.source}/{r.source_id}", "file not found") for r in missing])
 
 
