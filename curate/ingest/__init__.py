@@ -12,6 +12,7 @@ from typing import Any
 
 from curate.core import schema, store
 from curate.core.errors import InputError
+from curate.core.imageio import BadImage, read_gray
 from curate.core.workspace import Workspace, sha256_file, write_json_atomic
 from curate.ingest import fer2013, ferplus, folder, rafdb
 from curate.ingest.base import Candidate, IngestReport, Skip, lost_files, run_ingest
@@ -22,6 +23,9 @@ Scanner = Callable[[Path, dict], Iterator[Candidate | Skip]]
 # source name -> scanner: the sources that add samples.
 SCANNERS: dict[str, Scanner] = {"fer2013": fer2013.scan, "rafdb": rafdb.scan,
                                 "folder": folder.scan}
+# How many of a changed CSV's rows that are samples already have their pixels checked against
+# them (`_check_same_rows`; every such row has its label checked).
+VERIFY_ROWS = 512
 FERPLUS = "ferplus"  # attaches votes to FER-2013 samples instead of adding samples
 SOURCES = (*SCANNERS, FERPLUS)  # every `curate ingest <source>` (the CLI's choices)
 
@@ -70,6 +74,7 @@ def _scan_and_add(ds: Any, cfg: IngestConfig, path: Path, report: IngestReport,
                   media: Path) -> None:
     stats: dict = {}
     fingerprint = _fingerprint(path)  # of the input as read, before the (long) ingest
+    _check_same_rows(ds, cfg.source, path, fingerprint)
     total = _count_rows(path) if cfg.progress else None
     run_ingest(ds, cfg.source, SCANNERS[cfg.source](path, stats), report, media,
                total=total, workers=cfg.workers, progress=cfg.progress)
@@ -98,6 +103,57 @@ def _fingerprint(path: Path) -> str:
             h.update(f"{f.relative_to(path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n"
                      .encode())
     return h.hexdigest()
+
+
+def _check_same_rows(ds: Any, source: str, path: Path, fingerprint: str) -> None:
+    """Refuse, before anything is written, a CSV whose rows are not the ones this dataset holds.
+
+    A CSV's samples are known by row number, so another file's row 0 would pass for this one's
+    as "already present" (and FER+ votes, matched by row, would land on the wrong faces). A
+    changed file is fine when it holds the same rows (gzipped, grown, a malformed row fixed):
+    every row that is a sample already must carry its label, and an evenly spread VERIFY_ROWS
+    of them its pixels (against the sample's PNG, where it is still there). One pass of the
+    CSV, only when its fingerprint changed."""
+    prev = (ds.info.get("sources") or {}).get(source)
+    if not prev or prev.get("kind") != "csv" or path.is_dir() or prev.get("fingerprint") == fingerprint:
+        return
+    sids, files, labels = ds.match({schema.SOURCE: source}).values(
+        [schema.SOURCE_ID, "filepath", schema.ORIG_LABEL])
+    held = {sid: (file, label) for sid, file, label in zip(sids, files, labels, strict=True)}
+    step, seen = max(1, len(held) // VERIFY_ROWS), 0
+    for item in SCANNERS[source](path, {}):
+        sid = str(item.row)
+        if sid not in held:
+            continue
+        file, label = held[sid]
+        why = None
+        if isinstance(item, Skip):
+            why = f"it is malformed here ({item.reason})"
+        elif item.orig_label != label:
+            why = f"label {item.orig_label} here, {label} there"
+        elif seen % step == 0:
+            why = _pixels_differ(item, file)
+        seen += 1
+        if why is not None:
+            raise InputError(f"{path}: data row {sid} is not the {source} sample of row {sid} "
+                             f"already in dataset {ds.name!r} (from {Path(prev['path']).name}): "
+                             f"{why}. A CSV's rows are known by number, so this is another file: "
+                             "ingest it into another --dataset")
+
+
+def _pixels_differ(item: Candidate, file: str) -> str | None:
+    """Why a CSV row's pixels are not its sample's (None: the same, or the sample's file is gone:
+    `run_ingest` writes it again from this row)."""
+    assert item.decode is not None
+    try:
+        pixels = item.decode()
+    except ValueError as e:
+        return f"it is malformed here ({e})"
+    try:
+        stored = read_gray(file)
+    except (BadImage, OSError):
+        return None
+    return None if stored.shape == pixels.shape and (stored == pixels).all() else "other pixels"
 
 
 def _unchanged(ds: Any, source: str, path: Path, report: IngestReport) -> bool:

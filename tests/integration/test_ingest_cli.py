@@ -84,6 +84,35 @@ def test_fer2013_csv_ingest_with_bad_rows_then_noop_rerun(tmp_path, dataset_name
     assert len(store.load_dataset(dataset_name)) == 20
 
 
+def test_another_csv_is_refused_before_anything_is_written(tmp_path, dataset_name):
+    """A CSV's samples are known by row number: another file's rows must not pass for them."""
+    ws = tmp_path / "ws"
+    rows = fer_rows(12)
+    first = write_fer_csv(tmp_path / "fer2013.csv", rows)
+    assert cli(dataset_name, ws, "ingest", "fer2013", str(first)).exit_code == 0
+    remembered = store.load_dataset(dataset_name).info["sources"]["fer2013"]
+    other = write_fer_csv(tmp_path / "other.csv", rows[:6] + fer_rows(9, start_seed=50))
+    repixelled = write_fer_csv(tmp_path / "repixelled.csv", [
+        (e, px, u) for (e, _, u), (_, px, _) in zip(rows, fer_rows(12, start_seed=50), strict=True)])
+    relabelled = write_fer_csv(tmp_path / "relabelled.csv",
+                               [((e + 1) % 7, px, u) for e, px, u in rows])
+    malformed = write_fer_csv(tmp_path / "bad.csv", [(0, "1 2 3", "Training"), ("x", "", "")])
+    for path, why in ((other, "data row 6 is not the fer2013 sample of row 6"),
+                      (repixelled, "data row 0 is not the fer2013 sample of row 0 already in "
+                                   f"dataset {dataset_name!r} (from fer2013.csv): other pixels"),
+                      (relabelled, "label 1 here, 0 there"),
+                      (malformed, "malformed here (3 pixel values")):
+        r = cli(dataset_name, ws, "ingest", "fer2013", str(path))
+        assert r.exit_code == 2 and why in r.output and "another --dataset" in r.output, r.output
+        assert len(r.output.strip().splitlines()) == 1
+    ds = store.load_dataset(dataset_name)
+    assert len(ds) == 12 and ds.info["sources"]["fer2013"] == remembered
+    # the same rows in another file (gzipped, one row longer) are the same samples
+    same = write_fer_csv(tmp_path / "fer2013.csv.gz", rows + fer_rows(1, start_seed=90), gz=True)
+    r = cli(dataset_name, ws, "ingest", "fer2013", str(same))
+    assert r.exit_code == 0 and "added 1, already present 12" in r.output, r.output
+
+
 def test_interrupted_ingest_leaves_whole_samples_and_resumes(tmp_path, dataset_name, monkeypatch):
     csv_path = write_fer_csv(tmp_path / "fer2013.csv", fer_rows(25))
     ws = tmp_path / "ws"
