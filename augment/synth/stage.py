@@ -92,7 +92,9 @@ class SynthConfig:
             raise InputError("give either --plan balance or --classes, not both")
         if not self.plan and not self.classes:
             raise InputError("give --classes c1,c2 with --per-class N, or --plan balance")
-        if not self.plan and (self.per_class is None or self.per_class < 1):
+        if not self.plan and self.per_class is None:
+            raise InputError("--classes needs --per-class N (admitted images wanted per class)")
+        if not self.plan and self.per_class < 1:
             raise InputError(f"--per-class {self.per_class} must be >= 1 with --classes")
         for name in ("steps", "batch_size", "size", "target_size", "max_attempts"):
             value = getattr(self, name)

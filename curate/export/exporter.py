@@ -206,11 +206,15 @@ def export(cfg: ExportConfig, ds: Any | None = None) -> ExportResult:
 def _write_atomically(cfg: ExportConfig, ds: Any, spec: ViewSpec, rows: list[Row],
                       out: Path) -> formats.WriteResult:
     """Images, manifest.csv and CARD.md into a temp folder beside `out`, then swapped in."""
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.incomplete-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    if cfg.format != FIFTYONE:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
+    except OSError as e:
+        raise InputError(f"--out {out}: cannot write there ({e.strerror or e})") from None
+    if cfg.format == FIFTYONE:
+        tmp.rmdir()  # FiftyOne's exporter makes its folder itself
     try:
         res = WRITERS[cfg.format](cfg, spec, rows, tmp)
         if not res.rows:

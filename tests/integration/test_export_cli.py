@@ -230,6 +230,9 @@ def test_export_round_trip_card_and_errors(tmp_path, dataset_name):
     assert not list(tmp_path.glob(".cur*"))  # no temp or old folders left behind
     r = cli(dataset_name, ws, "export", "--format", "parquet", "--out", str(tmp_path / "x"))
     assert r.exit_code == 2 and not (tmp_path / "x").exists()
+    (tmp_path / "file").write_text("not a folder")
+    r = cli(dataset_name, ws, "export", "--view", "raw", "--out", str(tmp_path / "file" / "out"))
+    assert r.exit_code == 2 and "cannot write there" in r.output, r.output
 
 
 def test_soft_labels_travel_with_the_export_into_training(tmp_path, dataset_name):

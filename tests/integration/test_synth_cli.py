@@ -68,6 +68,8 @@ def test_cli_bad_inputs(tmp_path, dataset_name, sd15):
     r = run(augment_app, dataset_name, ws, "synth", "--model", str(sd15), "--classes",
             "disgust,joy", "--per-class", "1")
     assert r.exit_code == 2 and "unknown class(es) joy" in r.output
+    r = run(augment_app, dataset_name, ws, "synth", "--model", str(sd15), "--classes", "fear")
+    assert r.exit_code == 2 and "--classes needs --per-class N" in r.output
     r = run(augment_app, dataset_name, ws, "synth", "--model", str(tmp_path), "--classes",
             "fear", "--per-class", "1", "--device", "cpu")
     assert r.exit_code == 4 and "is not a diffusers model" in r.output
