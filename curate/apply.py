@@ -11,7 +11,7 @@
   dropping them shifts the class priors (FER-2013: -13% of train surprise, whose test F1 fell by
   3 pts). `--auto` also relabels a sample where the label check's posterior
   (`label_posterior`, P(true class | image, label)) makes another class more probable than the
-  source's label (not when its out-of-fold accuracy is below RELABEL_MIN_ACCURACY). A re-run of
+  source's label (not when its out-of-fold accuracy is below the label check's WEAK_MODEL_ACCURACY). A re-run of
   `--auto` recomputes the policy: a sample it excluded or relabelled before and no longer
   would is included again / gets the source's label back.
 - `--labels crowd`: where `curate clean` wrote a crowd consensus (`crowd_label`, samples with
@@ -82,10 +82,6 @@ PROTECTED = "test"
 # (out-of-fold accuracy 61.1%) raised test macro-F1 by 4.7 pts; those of `clean --fast`
 # (52.3%) lowered it by 3.1. Below this accuracy apply warns.
 SOFT_MIN_ACCURACY = 0.58
-# Below this out-of-fold accuracy --auto relabels nothing (the label check warns below the same
-# value: `curate.clean.labels.WEAK_MODEL_ACCURACY`; a 16%-accurate model on a tiny dataset
-# relabelled a whole class away).
-RELABEL_MIN_ACCURACY = 0.45
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,12 +255,16 @@ def weak_teacher(ds: Any) -> str | None:
 
 
 def weak_relabeller(ds: Any) -> str | None:
-    """Why --auto relabels nothing: the label check's model is below RELABEL_MIN_ACCURACY."""
+    """Why --auto relabels nothing: the label check's model is below the accuracy at which the
+    label check itself warns that its flags cannot be trusted (a 16%-accurate model on a tiny
+    dataset relabelled a whole class away)."""
+    from curate.clean.labels import WEAK_MODEL_ACCURACY
+
     acc = _oof_accuracy(ds)
-    if acc is None or acc >= RELABEL_MIN_ACCURACY:
+    if acc is None or acc >= WEAK_MODEL_ACCURACY:
         return None
     return (f"--auto relabels nothing: the label check's out-of-fold accuracy {acc:.1%} is "
-            f"below {RELABEL_MIN_ACCURACY:.0%}, too weak for its suggestions to overrule a "
+            f"below {WEAK_MODEL_ACCURACY:.0%}, too weak for its suggestions to overrule a "
             "label (run `curate clean` without --fast, or with more epochs)")
 
 
