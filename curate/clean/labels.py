@@ -26,7 +26,7 @@ import csv
 import logging
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +59,8 @@ FILTERS = ("precision", *CLEANLAB_FILTERS)
 DEFAULT_FILTER = "precision"
 CSV_NAME = "label_issues.csv"
 # Below this out-of-fold accuracy the label flags are mostly the model's errors (FER-2013: human
-# agreement ~65%, published single networks ~70%); the report says so.
+# agreement ~65%, published single networks ~70%): no `issue:label` is tagged (the scores are
+# still written, to sort by) and the report says why.
 WEAK_MODEL_ACCURACY = 0.45
 CSV_COLUMNS = ("source_id", "split", "given_label", "label_quality", "label_error_prob",
                "suggested_label", "suggested_prob", "is_issue", "outlier_score", "is_outlier",
@@ -357,6 +358,10 @@ def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
                               knn=cfg.knn, seed=cfg.seed,
                               crowd_class=crowd_class[p] if cfg.crowd_calibration else None)
                  for p in parts])
+    withheld = None
+    if _oof_accuracy(data, checked) < WEAK_MODEL_ACCURACY:
+        withheld = int(v.is_issue[: len(checked)].sum())
+        v = replace(v, is_issue=np.zeros_like(v.is_issue))
     order = np.concatenate(parts)
     rows, row_feat = data.take(order), feat.take(order)
     audit = crowd.audit(rows.labels, v.suggested, v.sig.probs("combined"), rows.votes)
@@ -364,6 +369,8 @@ def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
     stats = {**_stats(rows, is_checked, v, row_feat, audit),
              **_near_duplicate_stats(feat.set_id, data.splits),
              **_role_stats(role[order], is_checked, v, rows)}
+    if withheld is not None:
+        stats["flags_withheld"] = withheld
     return LabelScores(rows, is_checked, v, row_feat, audit, stats, role[order])
 
 
@@ -494,12 +501,16 @@ def _write_csv(path: Path, rows: list[tuple]) -> Path:
     return path
 
 
-def _weak_model_warning(accuracy: float) -> str | None:
-    if accuracy >= WEAK_MODEL_ACCURACY:
+def _oof_accuracy(data: LabelArrays, rows: np.ndarray) -> float:
+    return float((data.probs[rows].argmax(1) == data.labels[rows]).mean())
+
+
+def _weak_model_warning(accuracy: float, withheld: Stat | None) -> str | None:
+    if withheld is None:
         return None
     return (f"out-of-fold accuracy {accuracy:.1%} is below {WEAK_MODEL_ACCURACY:.0%}: the model "
-            "is too weak for its label flags to be trusted (review only the lowest "
-            "label_quality, or run without --fast / with more epochs)")
+            f"is too weak for its label flags to be trusted, so none is tagged ({withheld} "
+            "withheld); sort by label_quality to look, or run without --fast / with more epochs")
 
 
 def _record_features(ds: Any, path: Path) -> None:
@@ -540,7 +551,7 @@ def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
     brain.register(ds, data.ids, data.features, seed=cfg.seed)
     _record_features(ds, oof.features)
     _write_csv(path, csv_rows(scores))
-    warning = _weak_model_warning(oof.oof_accuracy)
+    warning = _weak_model_warning(oof.oof_accuracy, scores.stats.get("flags_withheld"))
     if warning:
         log.warning(warning)
     result = LabelsResult(scores.stats, tagged, oof, path, time.perf_counter() - t0, warning)

@@ -157,6 +157,24 @@ def test_score_is_a_table_that_tags_train_and_val_only():
     assert table.counts()["issue:label"] == table.stats["flagged"]
 
 
+def test_a_model_below_the_weak_accuracy_tags_no_label_flag():
+    """Flags of a model that mostly disagrees with every label are its own errors: none is
+    tagged, the scores stay (to sort by) and the stats say how many were withheld."""
+    from curate.clean.labels import WEAK_MODEL_ACCURACY, score
+
+    rng = np.random.default_rng(6)
+    data = _arrays(rng, ["train"] * 300, np.zeros(0, np.int64))
+    good = score(data, LabelsConfig())
+    assert "flags_withheld" not in good.stats
+    data.probs[:] = rng.dirichlet(np.ones(7) * 0.3, size=300)  # a model that knows nothing
+    data.features[:] = rng.normal(size=data.features.shape)  # (its embeddings: features, heldout)
+    assert (data.probs.argmax(1) == data.labels).mean() < WEAK_MODEL_ACCURACY
+    weak = score(data, LabelsConfig())
+    assert weak.stats["flagged"] == 0 and not weak.flags["label"].any()
+    assert weak.stats["flags_withheld"] > 0
+    assert np.ptp(weak.columns["label_quality"].values) > 0  # the ranking is still written
+
+
 def test_thresholds_reach_the_feature_flags():
     from curate.clean.labels import score
 
