@@ -20,7 +20,7 @@ from typing import Any
 
 from curate.core import schema, store
 from curate.core.errors import InputError, StoreError
-from curate.core.taxonomy import FERPLUS_COLUMNS, ferplus_majority
+from curate.core.taxonomy import FER2013_USAGE, FERPLUS_COLUMNS, ferplus_majority
 from curate.ingest.base import IngestReport, Skip
 
 HEADER = ("Usage", "Image name", *FERPLUS_COLUMNS)
@@ -50,9 +50,9 @@ class Votes:
 NO_VOTES = "no votes"  # parse's marker of a row whose ten vote cells are all empty
 
 
-def parse(path: Path) -> tuple[list[Votes | str | None], list[Skip]]:
+def parse(path: Path) -> tuple[list[Votes | str | None], list[Skip], list[str]]:
     """One entry per data row: its votes, NO_VOTES (every vote cell empty), or None with a Skip
-    for a malformed row."""
+    for a malformed row; and each row's Usage."""
     if not path.is_file():
         raise InputError(f"{path}: no such file (expected FER+ fer2013new.csv)")
     with path.open(newline="", encoding="utf-8") as fh:
@@ -63,7 +63,9 @@ def parse(path: Path) -> tuple[list[Votes | str | None], list[Skip]]:
                              f"{','.join(HEADER)}")
         rows: list[Votes | str | None] = []
         skips: list[Skip] = []
+        usages: list[str] = []
         for i, fields in enumerate(reader):
+            usages.append(fields[0].strip() if fields else "")
             votes = fields[2:12]
             if len(votes) == 10 and not any(v.strip() for v in votes):
                 rows.append(NO_VOTES)
@@ -72,7 +74,7 @@ def parse(path: Path) -> tuple[list[Votes | str | None], list[Skip]]:
                 skips.append(Skip(path.name, i, "malformed vote counts"))
             else:
                 rows.append(Votes(tuple(int(v) for v in votes)))
-    return rows, skips
+    return rows, skips, usages
 
 
 def attach(ds: Any, path: Path, report: IngestReport) -> IngestReport:
@@ -81,16 +83,23 @@ def attach(ds: Any, path: Path, report: IngestReport) -> IngestReport:
     if not src or src.get("kind") != "csv":
         raise StoreError(f"dataset {ds.name!r} has no FER-2013 CSV ingest to attach FER+ votes to; "
                          "run `curate ingest fer2013 <fer2013.csv>` first")
-    rows, report.skipped = parse(path)
+    rows, report.skipped, usages = parse(path)
     if len(rows) != src["rows"]:
         raise InputError(f"{path}: {len(rows)} rows but the ingested FER-2013 file "
                          f"{Path(src['path']).name} has {src['rows']}; FER+ rows match FER-2013 "
                          "rows by position, so both must be the same published pair")
-    voted = schema.FERPLUS_VOTES in ds.get_field_schema()
-    sids, sample_ids, *stored = ds.match({schema.SOURCE: "fer2013"}).values(
-        [schema.SOURCE_ID, "id", *([schema.FERPLUS_VOTES] if voted else [])])
+    have_fields = ds.get_field_schema()
+    voted, resplit = schema.FERPLUS_VOTES in have_fields, schema.ORIG_SPLIT in have_fields
+    fields = [schema.SOURCE_ID, "id", schema.SPLIT, *([schema.ORIG_SPLIT] if resplit else []),
+              *([schema.FERPLUS_VOTES] if voted else [])]
+    columns = dict(zip(fields, ds.match({schema.SOURCE: "fer2013"}).values(fields), strict=True))
+    sids, sample_ids = columns[schema.SOURCE_ID], columns["id"]
     ids = dict(zip(sids, sample_ids, strict=True))
-    have = dict(zip(sample_ids, stored[0], strict=True)) if voted else {}
+    have = dict(zip(sample_ids, columns[schema.FERPLUS_VOTES], strict=True)) if voted else {}
+    # the CSV's split: `orig_split` where `balance --resplit` moved a sample
+    splits = [o or s for o, s in zip(columns.get(schema.ORIG_SPLIT, columns[schema.SPLIT]),
+                                     columns[schema.SPLIT], strict=True)]
+    _check_aligned(path, usages, dict(zip(sids, splits, strict=True)))
     updates: dict[str, Votes] = {}
     report.info["no_votes"] = sum(v == NO_VOTES for v in rows)
     for i, votes in enumerate(rows):
@@ -108,6 +117,18 @@ def attach(ds: Any, path: Path, report: IngestReport) -> IngestReport:
     if updates and not changed:
         report.info["unchanged"] = True  # the same votes: nothing written (a no-op re-run)
     return report
+
+
+def _check_aligned(path: Path, usages: list[str], split_of: dict[str, str]) -> None:
+    """FER+ rows match FER-2013 rows by position: each row's Usage must be its sample's split
+    (a reordered or another FER-2013 file of the same length would put votes on other faces)."""
+    for i, usage in enumerate(usages):
+        split = split_of.get(str(i))
+        if split is not None and FER2013_USAGE.get(usage, split) != split:
+            raise InputError(f"{path}: row {i} is {usage} here but its FER-2013 sample is in "
+                             f"{split}: FER+ rows match FER-2013 rows by position, so the "
+                             "FER-2013 file ingested must be the one FER+ was made from, in its "
+                             "order")
 
 
 def _write(ds: Any, updates: dict[str, Votes]) -> None:

@@ -150,6 +150,13 @@ def test_ferplus_votes_attach_by_row_and_count_mismatch_is_an_error(tmp_path, da
     bad = write_ferplus_csv(tmp_path / "short.csv", 11)
     r = cli(dataset_name, ws, "ingest", "ferplus", str(bad))
     assert r.exit_code == 2 and "11 rows but the ingested FER-2013 file" in r.output
+    lines = write_ferplus_csv(tmp_path / "shifted.csv", 12).read_text().splitlines()
+    shifted = tmp_path / "shifted.csv"  # another order: the rows' Usage no longer match
+    shifted.write_text("\n".join([lines[0], *lines[2:], lines[1]]) + "\n")
+    r = cli(dataset_name, ws, "ingest", "ferplus", str(shifted))
+    assert r.exit_code == 2 and "row 0 is PublicTest here but its FER-2013 sample is in train" \
+        in r.output, r.output
+    assert "ferplus_votes" not in store.load_dataset(dataset_name).get_field_schema()
 
     plus = write_ferplus_csv(tmp_path / "fer2013new.csv", 12, bad_rows=(4,))
     r = cli(dataset_name, ws, "ingest", "ferplus", str(plus))
@@ -166,6 +173,12 @@ def test_ferplus_votes_attach_by_row_and_count_mismatch_is_an_error(tmp_path, da
     r = cli(dataset_name, ws, "ingest", "ferplus", str(plus))   # the same votes: nothing written
     assert r.exit_code == 0 and "updated 0, already present 10" in r.output, r.output
     assert store.load_dataset(dataset_name).info["runs"]["ingest"][-1]["added"] == 0
+    r = cli(dataset_name, ws, "balance", "--resplit", "--yes")  # Usage is now orig_split
+    assert r.exit_code == 0, r.output
+    moved = store.load_dataset(dataset_name).exists("orig_split").values(["split", "orig_split"])
+    assert any(a != b for a, b in zip(*moved, strict=True))
+    r = cli(dataset_name, ws, "ingest", "ferplus", str(plus))
+    assert r.exit_code == 0 and "already present 10" in r.output, r.output
 
 
 def test_partial_ferplus_file_rows_without_votes_are_counted_not_malformed(tmp_path,
