@@ -78,3 +78,34 @@ def test_clean_thresholds_are_pipeline_keys_that_reach_the_checks(tmp_path):
     path.write_text("[clean]\nblurry_threshold = 2.0\n")
     with pytest.raises(InputError, match="--blurry-threshold 2.0"):
         _build(load_config(path).stages[0], load_config(path), progress=False)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[clean]\nfolds = "three"\n', "p.toml: clean.folds: must be a whole number, got 'three'"),
+    ('[clean]\nfast = 1\n', "clean.fast: must be true or false, got 1"),
+    ('[clean]\nchecks = "labels"\n', "clean.checks: must be a list of strings, got 'labels'"),
+    ('[clean]\nknn = 2.5\n', "clean.knn: must be a whole number, got 2.5"),
+    ('[[export]]\nview = "raw"\nout = 3\n', "export[0].out: must be a path (string), got 3"),
+    ('seed = "x"\n', "p.toml: seed: must be a whole number, got 'x'"),
+])
+def test_a_value_of_the_wrong_type_is_refused_before_any_stage_runs(tmp_path, text, message):
+    """Types are checked when the file is read: a typo must not surface as a TypeError an
+    hour into the run, after the stages before it."""
+    from curate.core.errors import InputError
+    from curate.pipeline.config import load_config
+
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(InputError) as e:
+        load_config(path)
+    assert message in str(e.value)
+
+
+def test_values_of_the_right_type_pass(tmp_path):
+    from curate.pipeline.config import load_config
+
+    path = tmp_path / "p.toml"
+    path.write_text('seed = 3\n[clean]\ntarget_precision = 1\nfolds = 4\ndevice = "cpu"\n'
+                    'checks = ["labels"]\n[[export]]\nview = "raw"\nout = "x"\n')
+    cfg = load_config(path)
+    assert cfg.seed == 3 and cfg.stages[0].settings["checks"] == ("labels",)
