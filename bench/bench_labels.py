@@ -65,12 +65,12 @@ def _prepare(dataset: str, ws: Path) -> None:
 
 def _arrays(dataset: str, ws: Path):  # noqa: ANN202 - (LabelArrays, LabelsConfig)
     """The last label check's inputs and settings, read back as `curate clean` read them."""
-    from curate.clean import labels
+    from curate.clean import labels, run_name
     from curate.clean.oof import read_features
     from curate.core import runs, schema, store, views
 
     ds = store.load_dataset(dataset)
-    last = runs.last_run(ds, "clean:labels") or {}
+    last = runs.last_run(ds, run_name("labels")) or {}
     cfg = last.get("config") or {}
     oof = runs.last_run(ds, "oof")
     if oof is None:

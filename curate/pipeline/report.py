@@ -89,8 +89,10 @@ def _label_lines(lab: dict[str, Any]) -> list[str]:
 
 def _check_lines(ds: Any) -> list[str]:
     """What `curate clean` found, from its run history (counts only: no timings)."""
-    dup = (runs.last_run(ds, "clean:duplicates") or {}).get("counts") or {}
-    lab = (runs.last_run(ds, "clean:labels") or {}).get("counts") or {}
+    from curate.clean import run_name
+
+    dup = (runs.last_run(ds, run_name("duplicates")) or {}).get("counts") or {}
+    lab = (runs.last_run(ds, run_name("labels")) or {}).get("counts") or {}
     return _duplicate_line(dup) + _label_lines(lab)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from curate.apply import review_decision
-from curate.core import schema, store
+from curate.core import runs, schema, store
 from curate.core.errors import InputError
 from curate.core.schema import (
     CROWD_LABEL,
@@ -136,6 +136,7 @@ class Audit:
     rows: list[dict[str, Any]]  # per class: flags, est_precision, reviewed, confirmed, remaining
     confusion: dict[str, Counter] = field(default_factory=dict)  # given -> suggested counts
     crowd_confusion: dict[str, Counter] = field(default_factory=dict)  # given -> crowd counts
+    warning: str | None = None  # the last label check's (e.g. a model too weak to flag)
 
 
 def audit(ds: Any) -> Audit:
@@ -158,7 +159,10 @@ def audit(ds: Any) -> Audit:
                      "reviewed": int((flag & is_reviewed).sum()),
                      "confirmed": int((flag & confirmed).sum()),
                      "remaining": int((flag & ~is_reviewed).sum())})
-    out = Audit(rows)
+    from curate.clean import run_name
+
+    last = (runs.last_run(ds, run_name("labels")) or {}).get("counts") or {}
+    out = Audit(rows, warning=last.get("warning"))
     for row in np.flatnonzero(c.flagged).tolist():
         given = CLASSES[c.labels[row]]
         if suggested[row]:
@@ -193,6 +197,8 @@ def audit_markdown(a: Audit) -> str:
     lines.append(f"| **all** | {total['flags']} | | {total['reviewed']} | {total['confirmed']} | "
                  f"{total['remaining']} |")
     out = "\n".join(lines)
+    if a.warning:
+        out = f"**{a.warning}**\n\n{out}"
     for title, conf, against in (("Given vs suggested label (flags)", a.confusion, "suggested"),
                                  ("Given vs crowd label (flags with votes)", a.crowd_confusion,
                                   "crowd")):
