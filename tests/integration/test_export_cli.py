@@ -326,3 +326,22 @@ def test_empty_view_is_an_error(tmp_path, dataset_name):
     r = cli(dataset_name, ws, "export", "--curate-test", "--out", str(tmp_path / "e"))
     assert r.exit_code == 2 and "empty" in r.output and not (tmp_path / "e").exists()
     assert np.array_equal(np.asarray(Image.open(ds.first().filepath)), face(0))
+
+
+def test_unreadable_sources_are_listed_failures_not_exported(tmp_path, dataset_name):
+    """A missing or truncated PNG is a failure listed in CARD.md, never a file in the export
+    (PNGs are copied byte for byte, once their chunks check out)."""
+    ws = tmp_path / "ws"
+    csv_path = write_fer_csv(tmp_path / "fer.csv", fer_rows(12))
+    assert cli(dataset_name, ws, "ingest", "fer2013", str(csv_path)).exit_code == 0
+    media = ws / "media" / "fer2013"
+    (media / "000003.png").unlink()
+    png = (media / "000004.png").read_bytes()
+    (media / "000004.png").write_bytes(png[: len(png) // 2])
+    out = tmp_path / "raw"
+    r = cli(dataset_name, ws, "export", "--view", "raw", "--out", str(out))
+    assert r.exit_code == 0 and "2 images could not be read" in r.output, r.output
+    card = (out / "CARD.md").read_text()
+    assert "`fer2013/3`" in card and "`fer2013/4`" in card
+    assert {m["source_id"] for m in _manifest(out)} == {str(i) for i in range(12)} - {"3", "4"}
+    assert len(list(out.rglob("*.png"))) == 10
