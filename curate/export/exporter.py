@@ -168,7 +168,7 @@ def _fer2013_csv(cfg: ExportConfig, spec: ViewSpec, rows: list[Row],
 
 def _fiftyone(cfg: ExportConfig, spec: ViewSpec, rows: list[Row],
               tmp: Path) -> formats.WriteResult:
-    return formats.write_fiftyone(rows, tmp, spec.view)
+    return formats.write_fiftyone(rows, tmp, spec.view, cfg.workers, cfg.progress)
 
 
 # --format name -> writer: the registry of export formats (the CLI's choices).

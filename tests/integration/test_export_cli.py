@@ -328,9 +328,10 @@ def test_empty_view_is_an_error(tmp_path, dataset_name):
     assert np.array_equal(np.asarray(Image.open(ds.first().filepath)), face(0))
 
 
-def test_unreadable_sources_are_listed_failures_not_exported(tmp_path, dataset_name):
+@pytest.mark.parametrize("fmt", ["imagefolder", "fiftyone"])
+def test_unreadable_sources_are_listed_failures_not_exported(tmp_path, dataset_name, fmt):
     """A missing or truncated PNG is a failure listed in CARD.md, never a file in the export
-    (PNGs are copied byte for byte, once their chunks check out)."""
+    (PNGs are copied byte for byte, by us or by FiftyOne, once their chunks check out)."""
     ws = tmp_path / "ws"
     csv_path = write_fer_csv(tmp_path / "fer.csv", fer_rows(12))
     assert cli(dataset_name, ws, "ingest", "fer2013", str(csv_path)).exit_code == 0
@@ -339,7 +340,7 @@ def test_unreadable_sources_are_listed_failures_not_exported(tmp_path, dataset_n
     png = (media / "000004.png").read_bytes()
     (media / "000004.png").write_bytes(png[: len(png) // 2])
     out = tmp_path / "raw"
-    r = cli(dataset_name, ws, "export", "--view", "raw", "--out", str(out))
+    r = cli(dataset_name, ws, "export", "--view", "raw", "--format", fmt, "--out", str(out))
     assert r.exit_code == 0 and "2 images could not be read" in r.output, r.output
     card = (out / "CARD.md").read_text()
     assert "`fer2013/3`" in card and "`fer2013/4`" in card
