@@ -44,6 +44,28 @@ def register_plugin() -> str:
     return str(PLUGINS_DIR)
 
 
+def _check_port(address: str, port: int) -> None:
+    """A port held by another program is a one-line error. (FiftyOne would start its server,
+    which cannot bind, and then retry connecting every 10 s forever.) A FiftyOne App server
+    there is fine: FiftyOne connects to it."""
+    import json
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        if sock.connect_ex((address, port)) != 0:
+            return  # free
+    try:
+        with urllib.request.urlopen(f"http://{address}:{port}/fiftyone", timeout=2) as r:
+            if "version" in json.loads(r.read()):
+                return
+    except (OSError, ValueError):
+        pass
+    raise InputError(f"port {port} on {address} is in use by another program (not a FiftyOne "
+                     "App): pass --port N")
+
+
 def launch(name: str, port: int = 5151, address: str = "127.0.0.1", wait: bool = True,
            review: str | None = None, reviewer: str | None = None,
            workspace: Path | None = None) -> Any:
@@ -69,6 +91,7 @@ def launch(name: str, port: int = 5151, address: str = "127.0.0.1", wait: bool =
         log.info("review queue: %d of %d flags left, %d reviewed", len(batch.ids),
                  batch.remaining, batch.reviewed)
         view = ds.select(batch.ids, ordered=True)
+    _check_port(address, port)
     session = store.fo().launch_app(ds, view=view, port=port, address=address, remote=True,
                                     auto=False)
     if wait:

@@ -57,3 +57,21 @@ def test_app_serves_the_dataset_and_stops(tmp_path, dataset_name):
             raise AssertionError(f"the App did not stop within 120 s of Ctrl-C:\n{out[-2000:]}") from None
     assert proc.returncode == 0, out
     assert "App stopped" in out
+
+
+def test_a_port_held_by_another_program_is_a_one_line_error(tmp_path, dataset_name):
+    """FiftyOne alone would retry connecting to it every 10 s, forever."""
+    import http.server
+    import threading
+
+    csv_path = write_fer_csv(tmp_path / "f.csv", fer_rows(3))
+    cli = ["--dataset", dataset_name, "--workspace", str(tmp_path / "ws"), "--no-progress"]
+    assert CliRunner().invoke(app, [*cli, "ingest", "fer2013", str(csv_path)]).exit_code == 0
+    other = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        port = other.server_address[1]
+        r = CliRunner().invoke(app, [*cli, "app", "--port", str(port)])
+    finally:
+        other.shutdown()
+    assert r.exit_code == 2 and f"port {port} on 127.0.0.1 is in use by another program" in r.output
