@@ -1,8 +1,9 @@
 """FER-2013: the challenge CSV (`fer2013.csv[.gz]`, `icml_face_data.csv`, Kaggle `train.csv`)
 or the folder layout `train/<class>/*.jpg`, `test/<class>/*.jpg`.
 
-`source_id` is the 0-based data-row number of the CSV as given (never a content hash, so
-byte-identical faces stay separate samples), or the path relative to the root for folders.
+`source_id` is the 0-based data-row number of the CSV as given (blank lines are not rows; never
+a content hash, so byte-identical faces stay separate samples), or the path relative to the root
+for folders. A UTF-8 byte-order mark (Excel's "CSV UTF-8") is read past.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def _open_text(path: Path) -> io.TextIOBase:
     with path.open("rb") as fh:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return path.open("r", encoding="utf-8-sig", newline="")
 
 
 def decode_pixels(text: str) -> np.ndarray:
@@ -89,7 +90,7 @@ def scan_csv(path: Path, stats: dict) -> Iterator[Candidate | Skip]:
         width = max(i_emo, i_pix, i_use or 0) + 1
         row = -1
         try:
-            for row, fields in enumerate(reader):
+            for row, fields in enumerate(f for f in reader if f):  # a blank line is no row
                 stats["rows"] = row + 1
                 yield _row(fields, row, name, width, i_emo, i_pix, i_use)
         except (OSError, EOFError, UnicodeDecodeError, csv.Error) as e:

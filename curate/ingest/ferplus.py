@@ -55,7 +55,7 @@ def parse(path: Path) -> tuple[list[Votes | str | None], list[Skip], list[str]]:
     for a malformed row; and each row's Usage."""
     if not path.is_file():
         raise InputError(f"{path}: no such file (expected FER+ fer2013new.csv)")
-    with path.open(newline="", encoding="utf-8") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         header = [h.strip() for h in next(reader, [])]
         if tuple(header[: len(HEADER)]) != HEADER:
@@ -64,7 +64,7 @@ def parse(path: Path) -> tuple[list[Votes | str | None], list[Skip], list[str]]:
         rows: list[Votes | str | None] = []
         skips: list[Skip] = []
         usages: list[str] = []
-        for i, fields in enumerate(reader):
+        for i, fields in enumerate(f for f in reader if f):  # a blank line is no row
             usages.append(fields[0].strip() if fields else "")
             votes = fields[2:12]
             if len(votes) == 10 and not any(v.strip() for v in votes):

@@ -36,7 +36,7 @@ def scan_official(root: Path, stats: dict) -> Iterator[Candidate | Skip]:
     aligned = root / "Image" / "aligned"
     if not aligned.is_dir():
         raise InputError(f"{root}: no Image/aligned/ folder (unzip aligned.zip there)")
-    lines = (root / LABEL_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = (root / LABEL_FILE).read_text(encoding="utf-8-sig", errors="replace").splitlines()
     stats["rows"] = len(lines)
     for row, line in enumerate(lines):
         if not line.strip():
@@ -72,7 +72,7 @@ def _csv_labels(root: Path, base: Path, split: str) -> dict[str, str] | None:
     for where in (root, base):
         f = where / f"{split}_labels.csv"
         if f.is_file():
-            with f.open(newline="", encoding="utf-8") as fh:
+            with f.open(newline="", encoding="utf-8-sig") as fh:
                 return {r[0].strip(): r[1].strip() for r in csv.reader(fh)
                         if len(r) >= 2 and r[0].strip().lower() != "image"}
     return None

@@ -113,6 +113,23 @@ def test_another_csv_is_refused_before_anything_is_written(tmp_path, dataset_nam
     assert r.exit_code == 0 and "added 1, already present 12" in r.output, r.output
 
 
+def test_a_byte_order_mark_and_blank_lines_are_read_past(tmp_path, dataset_name):
+    """Excel's "CSV UTF-8" starts with a BOM; a blank line is no row (FER+ rows stay aligned)."""
+    ws = tmp_path / "ws"
+    plain = write_fer_csv(tmp_path / "plain.csv", fer_rows(6))
+    lines = plain.read_text().splitlines()
+    bom = tmp_path / "bom.csv"
+    bom.write_text("\ufeff" + "\r\n".join([*lines[:3], "", *lines[3:]]) + "\r\n\r\n", encoding="utf-8")
+    r = cli(dataset_name, ws, "ingest", "fer2013", str(bom))
+    assert r.exit_code == 0 and "added 6, already present 0, skipped 0" in r.output, r.output
+    assert sorted(store.load_dataset(dataset_name).values("source_id"), key=int) == [
+        str(i) for i in range(6)]
+    plus = write_ferplus_csv(tmp_path / "plus.csv", 6)
+    plus.write_text("\ufeff" + plus.read_text() + "\n")
+    r = cli(dataset_name, ws, "ingest", "ferplus", str(plus))
+    assert r.exit_code == 0 and "updated 6" in r.output, r.output
+
+
 def test_interrupted_ingest_leaves_whole_samples_and_resumes(tmp_path, dataset_name, monkeypatch):
     csv_path = write_fer_csv(tmp_path / "fer2013.csv", fer_rows(25))
     ws = tmp_path / "ws"
