@@ -72,6 +72,8 @@ def _label_lines(lab: dict[str, Any]) -> list[str]:
     out = [f"- label issues: {lab.get('flagged')} of {lab.get('checked')} train+val flagged "
            f"({per}); out-of-fold accuracy {lab['oof_accuracy']:.1%}, log-loss "
            f"{lab.get('log_loss', float('nan')):.3f} over {lab.get('folds')} folds"]
+    if lab.get("warning"):
+        out.append(f"- **{lab['warning']}**")
     if lab.get("outliers") is not None:
         out.append(f"- outliers (Datalab's rule on the fold model's features, tagged for "
                    f"review, never dropped): {lab['outliers']}")

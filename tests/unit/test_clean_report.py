@@ -39,3 +39,15 @@ def test_example_captions_show_given_and_suggested_labels():
     s = report._Samples(["train", "train"], ["happy", "sad"], ["a.png", "b.png"],
                         ["sad", None])
     assert report._caption(s, 0) == "happy -> sad" and report._caption(s, 1) == "sad"
+
+
+def test_the_pipeline_report_carries_the_label_checks_warning():
+    from curate.pipeline.report import _label_lines
+
+    counts = {"oof_accuracy": 0.17, "flagged": 0, "checked": 400, "flagged_per_class": {},
+              "log_loss": 1.9, "folds": 2, "flags_withheld": 379,
+              "warning": "out-of-fold accuracy 17.0% is below 45%: ... (379 withheld)"}
+    lines = _label_lines(counts)
+    assert lines[0].startswith("- label issues: 0 of 400")
+    assert lines[1] == "- **out-of-fold accuracy 17.0% is below 45%: ... (379 withheld)**"
+    assert not any("below 45%" in line for line in _label_lines({**counts, "warning": None}))
