@@ -38,6 +38,17 @@ class Workspace:
         return self.root / "reports"
 
 
+def _file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+# What open() gives a new file under this process's umask (0644 under the usual 022), so that
+# another user of a shared workspace (a reviewer's App, a teammate's export) can read it.
+FILE_MODE = _file_mode()
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `path` to write to; on success it replaces `path`
@@ -50,6 +61,7 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".incomplete{suffix}",
                                 dir=path.parent)
+    os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600; the file gets the mode open() would give it
     os.close(fd)
     tmp = Path(name)
     try:

@@ -36,6 +36,9 @@ def test_atomic_png_write_leaves_no_temp_files(tmp_path):
     size = imageio.write_png_atomic(face(3), out)
     assert size == out.stat().st_size and list(out.parent.iterdir()) == [out]
     np.testing.assert_array_equal(imageio.read_gray(out), face(3))
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")  # the mode open() gives under this umask (mkstemp's 0600 was kept)
+    assert out.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
 
 
 def test_a_failed_png_write_names_the_file(tmp_path, monkeypatch):
