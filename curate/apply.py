@@ -11,9 +11,9 @@
   dropping them shifts the class priors (FER-2013: -13% of train surprise, whose test F1 fell by
   3 pts). `--auto` also relabels a sample where the label check's posterior
   (`label_posterior`, P(true class | image, label)) makes another class more probable than the
-  source's label (not when its out-of-fold accuracy is below the label check's WEAK_MODEL_ACCURACY). A re-run of
-  `--auto` recomputes the policy: a sample it excluded or relabelled before and no longer
-  would is included again / gets the source's label back.
+  source's label (not when its out-of-fold accuracy is below the label check's
+  WEAK_MODEL_ACCURACY). A re-run of `--auto` recomputes the policy: a sample it excluded or
+  relabelled before and no longer would is included again / gets the source's label back.
 - `--labels crowd`: where `curate clean` wrote a crowd consensus (`crowd_label`, samples with
   FER+ votes), that is the label; `--labels given` gives the crowd's relabels back.
 - Every relabel records why in `label_reason` (`review`, `crowd: ...`, `auto: ...`).

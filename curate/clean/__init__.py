@@ -34,10 +34,10 @@ log = logging.getLogger(__name__)
 _QUALITY = quality.QualityConfig()  # the defaults of the quality thresholds
 
 
-
 def run_name(check: str) -> str:
     """The run-history stage of one check (`runs.last_run(ds, run_name("labels"))`)."""
     return f"clean:{check}"
+
 
 def check_names() -> tuple[str, ...]:
     """The checks of the registry (`curate.clean.checks.CHECKS`), in run order."""

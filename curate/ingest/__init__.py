@@ -115,7 +115,8 @@ def _check_same_rows(ds: Any, source: str, path: Path, fingerprint: str) -> None
     of them its pixels (against the sample's PNG, where it is still there). One pass of the
     CSV, only when its fingerprint changed."""
     prev = (ds.info.get("sources") or {}).get(source)
-    if not prev or prev.get("kind") != "csv" or path.is_dir() or prev.get("fingerprint") == fingerprint:
+    if (not prev or prev.get("kind") != "csv" or path.is_dir()
+            or prev.get("fingerprint") == fingerprint):
         return
     sids, files, labels = ds.match({schema.SOURCE: source}).values(
         [schema.SOURCE_ID, "filepath", schema.ORIG_LABEL])

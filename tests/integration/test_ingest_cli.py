@@ -92,8 +92,9 @@ def test_another_csv_is_refused_before_anything_is_written(tmp_path, dataset_nam
     assert cli(dataset_name, ws, "ingest", "fer2013", str(first)).exit_code == 0
     remembered = store.load_dataset(dataset_name).info["sources"]["fer2013"]
     other = write_fer_csv(tmp_path / "other.csv", rows[:6] + fer_rows(9, start_seed=50))
+    others = fer_rows(12, start_seed=50)
     repixelled = write_fer_csv(tmp_path / "repixelled.csv", [
-        (e, px, u) for (e, _, u), (_, px, _) in zip(rows, fer_rows(12, start_seed=50), strict=True)])
+        (e, px, u) for (e, _, u), (_, px, _) in zip(rows, others, strict=True)])
     relabelled = write_fer_csv(tmp_path / "relabelled.csv",
                                [((e + 1) % 7, px, u) for e, px, u in rows])
     malformed = write_fer_csv(tmp_path / "bad.csv", [(0, "1 2 3", "Training"), ("x", "", "")])
@@ -119,7 +120,8 @@ def test_a_byte_order_mark_and_blank_lines_are_read_past(tmp_path, dataset_name)
     plain = write_fer_csv(tmp_path / "plain.csv", fer_rows(6))
     lines = plain.read_text().splitlines()
     bom = tmp_path / "bom.csv"
-    bom.write_text("\ufeff" + "\r\n".join([*lines[:3], "", *lines[3:]]) + "\r\n\r\n", encoding="utf-8")
+    text = "\r\n".join([*lines[:3], "", *lines[3:]]) + "\r\n\r\n"
+    bom.write_text("\ufeff" + text, encoding="utf-8")
     r = cli(dataset_name, ws, "ingest", "fer2013", str(bom))
     assert r.exit_code == 0 and "added 6, already present 0, skipped 0" in r.output, r.output
     assert sorted(store.load_dataset(dataset_name).values("source_id"), key=int) == [
