@@ -65,7 +65,7 @@ def parse(path: Path) -> tuple[list[Votes | str | None], list[Skip], list[str]]:
         skips: list[Skip] = []
         usages: list[str] = []
         for i, fields in enumerate(f for f in reader if f):  # a blank line is no row
-            usages.append(fields[0].strip() if fields else "")
+            usages.append(fields[0].strip())
             votes = fields[2:12]
             if len(votes) == 10 and not any(v.strip() for v in votes):
                 rows.append(NO_VOTES)
