@@ -19,6 +19,9 @@ combination (what `curate clean` writes) and, as the same-run reference, plain c
 (`find_label_issues` + self-confidence ranking on the same out-of-fold probabilities, what a
 notebook wires by hand); then the targets each `curate apply` policy makes, on the voted val
 rows: agreement with the crowd plurality and the soft-label mass on the vote distribution.
+Last, the ceilings of the crowd-free audit: the flag recall at precision 0.80 and the `--auto`
+gain that any cut on its scores could reach if the cut were chosen with the votes (upper bounds,
+not rules), and each class's error rate to the crowd beside the audit's estimates.
 The same figures again on the half of the voted rows that the main job's `--crowd-holdout 0.5`
 keeps out of the calibration (the judges), with the audit calibrated on the other half only:
 the figures of a crowd-aware audit on rows whose votes it never saw, in any fold.
@@ -47,6 +50,7 @@ KS = (100, 250, 500, 1000)
 PROFILE_ARGS = {"cpu": ["--fast", "--folds", "3", "--epochs", "5"], "default": []}
 SOFTEN = (0.3, 0.5)
 HOLDOUT = 0.5  # the main job's `--crowd-holdout`: the judging half of the voted rows
+TARGET_PRECISION = 0.8  # issue 16's flag-set target (the ceilings below)
 
 
 def _curate(dataset: str, ws: Path, *args: str) -> None:
@@ -160,6 +164,64 @@ def _score(dataset: str, ws: Path, seconds: float | None) -> None:
               "every voted val row")
     _policies(data, checked, voted & judge, {k: v for k, v in verdicts.items()
                                              if k != "crowd-calibrated"}, "the judges")
+    _ceilings(data, checked, voted, verdicts["crowd-free"])
+
+
+def _ceilings(data, checked, voted, verdict) -> None:  # noqa: ANN001
+    """What any rule on the crowd-free audit could reach, each cut chosen WITH the votes: upper
+    bounds of the issue's crowd-free targets (flag recall at precision 0.80, `--auto`'s gain),
+    never rules to ship, and the per-class error rates a crowd-free rule would have to know."""
+    from curate.clean import crowd
+    from curate.core.taxonomy import CLASSES
+
+    given = data.labels[checked][voted]
+    votes = data.votes[checked][voted]
+    wrong = crowd.plurality_wrong(given, votes)
+    p_wrong = verdict.p_wrong[voted]
+    order = np.argsort(-p_wrong, kind="stable")
+    tp = np.cumsum(wrong[order])
+    ok = tp / np.arange(1, len(tp) + 1) >= TARGET_PRECISION
+    single = tp[ok].max() / wrong.sum() if ok.any() else 0.0
+    per_class = []  # each class's cumulative true flags down its own ranking
+    for c in range(len(CLASSES)):
+        m = np.flatnonzero(given == c)
+        per_class.append(np.cumsum(wrong[m][np.argsort(-p_wrong[m], kind="stable")]))
+    best = 0.0
+    for mu in np.linspace(0.3, 1.0, 281):  # Lagrangian scan over the per-class cut depths
+        hits = cuts = 0
+        for t in per_class:
+            gain = np.concatenate([[0.0], t - mu * np.arange(1, len(t) + 1)])
+            k = int(gain.argmax())
+            hits, cuts = hits + (t[k - 1] if k else 0), cuts + k
+        if cuts and hits / cuts >= TARGET_PRECISION:
+            best = max(best, hits / wrong.sum())
+    post = verdict.sig.posterior[voted]
+    rows = np.arange(len(given))
+    other = np.where(np.arange(len(CLASSES))[None, :] == given[:, None], -1.0, post).argmax(1)
+    margin = post[rows, other] - post[rows, given]
+    plurality = votes.argmax(1)
+    change = ((crowd.CLASS_COLUMN[other] == plurality).astype(int)
+              - (crowd.CLASS_COLUMN[given] == plurality).astype(int))
+    m_order = np.argsort(-margin, kind="stable")
+    cum = np.cumsum(change[m_order])
+    k = int(cum.argmax())
+    print("\nceilings of the crowd-free audit on every voted val row (cuts chosen WITH the "
+          "votes: upper bounds, not rules):")
+    print(f"- flag recall at precision >= {TARGET_PRECISION}: one threshold {single:.3f}; "
+          f"per-class thresholds {best:.3f}")
+    print(f"- --auto, agreement with the crowd: the Bayes rule (margin > 0) "
+          f"{100 * change[margin > 0].sum() / len(given):+.1f} points; the best cut on the "
+          f"margin {100 * cum[k] / len(given):+.1f} (margin > {margin[m_order[k]]:.2f}, "
+          f"{k + 1} relabels)")
+    joint = verdict.sig.joint
+    print("\n| given label | " + " | ".join(CLASSES) + " |")
+    print("|---|" + "---:|" * len(CLASSES))
+    print("| wrong to the crowd | " + " | ".join(
+        f"{wrong[given == c].mean():.3f}" for c in range(len(CLASSES))) + " |")
+    print("| mean label_error_prob | " + " | ".join(
+        f"{p_wrong[given == c].mean():.3f}" for c in range(len(CLASSES))) + " |")
+    print("| confident joint's error rate | " + " | ".join(
+        f"{1 - joint[c, c] / max(joint[c].sum(), 1e-12):.3f}" for c in range(len(CLASSES))) + " |")
 
 
 def _table(title: str, rows: np.ndarray, methods: dict, data, checked) -> None:  # noqa: ANN001
