@@ -234,6 +234,7 @@ class LabelScores:
     crowd: crowd.CrowdAudit
     stats: dict[str, Stat]
     role: np.ndarray  # schema.CROWD_ROLES per row, "" = no votes (`crowd_roles`)
+    warning: str | None = None  # why no label flag was tagged (`_weak_model_warning`)
 
 
 def _concat(parts: list[Verdict]) -> Verdict:
@@ -358,9 +359,11 @@ def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
                               knn=cfg.knn, seed=cfg.seed,
                               crowd_class=crowd_class[p] if cfg.crowd_calibration else None)
                  for p in parts])
-    withheld = None
-    if _oof_accuracy(data, checked) < WEAK_MODEL_ACCURACY:
+    accuracy = float((data.probs[checked].argmax(1) == data.labels[checked]).mean())
+    warning, withheld = None, 0
+    if accuracy < WEAK_MODEL_ACCURACY:
         withheld = int(v.is_issue[: len(checked)].sum())
+        warning = _weak_model_warning(accuracy, withheld)
         v = replace(v, is_issue=np.zeros_like(v.is_issue))
     order = np.concatenate(parts)
     rows, row_feat = data.take(order), feat.take(order)
@@ -369,9 +372,9 @@ def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
     stats = {**_stats(rows, is_checked, v, row_feat, audit),
              **_near_duplicate_stats(feat.set_id, data.splits),
              **_role_stats(role[order], is_checked, v, rows)}
-    if withheld is not None:
+    if warning is not None:
         stats["flags_withheld"] = withheld
-    return LabelScores(rows, is_checked, v, row_feat, audit, stats, role[order])
+    return LabelScores(rows, is_checked, v, row_feat, audit, stats, role[order], warning)
 
 
 def _role_stats(role: np.ndarray, checked: np.ndarray, v: Verdict,
@@ -501,13 +504,7 @@ def _write_csv(path: Path, rows: list[tuple]) -> Path:
     return path
 
 
-def _oof_accuracy(data: LabelArrays, rows: np.ndarray) -> float:
-    return float((data.probs[rows].argmax(1) == data.labels[rows]).mean())
-
-
-def _weak_model_warning(accuracy: float, withheld: Stat | None) -> str | None:
-    if withheld is None:
-        return None
+def _weak_model_warning(accuracy: float, withheld: int) -> str:
     return (f"out-of-fold accuracy {accuracy:.1%} is below {WEAK_MODEL_ACCURACY:.0%}: the model "
             f"is too weak for its label flags to be trusted, so none is tagged ({withheld} "
             "withheld); sort by label_quality to look, or run without --fast / with more epochs")
@@ -551,10 +548,10 @@ def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
     brain.register(ds, data.ids, data.features, seed=cfg.seed)
     _record_features(ds, oof.features)
     _write_csv(path, csv_rows(scores))
-    warning = _weak_model_warning(oof.oof_accuracy, scores.stats.get("flags_withheld"))
-    if warning:
-        log.warning(warning)
-    result = LabelsResult(scores.stats, tagged, oof, path, time.perf_counter() - t0, warning)
+    if scores.warning:
+        log.warning(scores.warning)
+    result = LabelsResult(scores.stats, tagged, oof, path, time.perf_counter() - t0,
+                          scores.warning)
     runs.record(ds, STAGE, config=settings, fp=fp, counts=result.record(),
                 seconds=result.seconds)
     return result

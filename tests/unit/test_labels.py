@@ -160,7 +160,7 @@ def test_score_is_a_table_that_tags_train_and_val_only():
 def test_a_model_below_the_weak_accuracy_tags_no_label_flag():
     """Flags of a model that mostly disagrees with every label are its own errors: none is
     tagged, the scores stay (to sort by) and the stats say how many were withheld."""
-    from curate.clean.labels import WEAK_MODEL_ACCURACY, score
+    from curate.clean.labels import WEAK_MODEL_ACCURACY, score, score_rows
 
     rng = np.random.default_rng(6)
     data = _arrays(rng, ["train"] * 300, np.zeros(0, np.int64))
@@ -173,6 +173,10 @@ def test_a_model_below_the_weak_accuracy_tags_no_label_flag():
     assert weak.stats["flagged"] == 0 and not weak.flags["label"].any()
     assert weak.stats["flags_withheld"] > 0
     assert np.ptp(weak.columns["label_quality"].values) > 0  # the ranking is still written
+    warning = score_rows(data, LabelsConfig()).warning  # the one the report and the App show
+    assert warning and f"({weak.stats['flags_withheld']} withheld)" in warning
+    assert score_rows(_arrays(rng, ["train"] * 300, np.zeros(0, np.int64)),
+                      LabelsConfig()).warning is None
 
 
 def test_thresholds_reach_the_feature_flags():
