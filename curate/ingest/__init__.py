@@ -57,8 +57,10 @@ def ingest(cfg: IngestConfig) -> tuple[IngestReport, Path]:
     t0 = time.perf_counter()
     if cfg.source == FERPLUS:
         ferplus.attach(ds, path, report)
-    elif not _unchanged(ds, cfg.source, path, report):
-        _scan_and_add(ds, cfg, path, report, ws.media)
+    else:
+        fingerprint = _fingerprint(path)  # of the input as read, before the (long) ingest
+        if not _unchanged(ds, cfg.source, fingerprint, path, report):
+            _scan_and_add(ds, cfg, path, fingerprint, report, ws.media)
     report.seconds = round(time.perf_counter() - t0, 3)
     store.record_run(ds, "ingest", {"source": cfg.source, "path": str(path),
                                     "added": report.added, "skipped": len(report.skipped),
@@ -70,10 +72,9 @@ def ingest(cfg: IngestConfig) -> tuple[IngestReport, Path]:
     return report, out
 
 
-def _scan_and_add(ds: Any, cfg: IngestConfig, path: Path, report: IngestReport,
-                  media: Path) -> None:
+def _scan_and_add(ds: Any, cfg: IngestConfig, path: Path, fingerprint: str,
+                  report: IngestReport, media: Path) -> None:
     stats: dict = {}
-    fingerprint = _fingerprint(path)  # of the input as read, before the (long) ingest
     _check_same_rows(ds, cfg.source, path, fingerprint)
     total = _count_rows(path) if cfg.progress else None
     run_ingest(ds, cfg.source, SCANNERS[cfg.source](path, stats), report, media,
@@ -157,10 +158,12 @@ def _pixels_differ(item: Candidate, file: str) -> str | None:
     return None if stored.shape == pixels.shape and (stored == pixels).all() else "other pixels"
 
 
-def _unchanged(ds: Any, source: str, path: Path, report: IngestReport) -> bool:
-    """True (and the report filled) when the same input was fully ingested and is all there."""
+def _unchanged(ds: Any, source: str, fingerprint: str, path: Path,
+               report: IngestReport) -> bool:
+    """True (and the report filled) when the same input (`fingerprint`) was fully ingested and
+    is all there."""
     prev = (ds.info.get("sources") or {}).get(source)
-    if not prev or prev.get("fingerprint") != _fingerprint(path):
+    if not prev or prev.get("fingerprint") != fingerprint:
         return False
     files = store.source_files(ds, source)
     present = len(files)
