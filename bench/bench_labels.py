@@ -171,6 +171,7 @@ def _ceilings(data, checked, voted, verdict) -> None:  # noqa: ANN001
     """What any rule on the crowd-free audit could reach, each cut chosen WITH the votes: upper
     bounds of the issue's crowd-free targets (flag recall at precision 0.80, `--auto`'s gain),
     never rules to ship, and the per-class error rates a crowd-free rule would have to know."""
+    from curate import apply
     from curate.clean import crowd
     from curate.core.taxonomy import CLASSES
 
@@ -200,8 +201,12 @@ def _ceilings(data, checked, voted, verdict) -> None:  # noqa: ANN001
     other = np.where(np.arange(len(CLASSES))[None, :] == given[:, None], -1.0, post).argmax(1)
     margin = post[rows, other] - post[rows, given]
     plurality = votes.argmax(1)
-    change = ((crowd.CLASS_COLUMN[other] == plurality).astype(int)
-              - (crowd.CLASS_COLUMN[given] == plurality).astype(int))
+
+    def agree(labels: np.ndarray) -> np.ndarray:
+        return (crowd.CLASS_COLUMN[labels] == plurality).astype(int)
+
+    change = agree(other) - agree(given)
+    bayes = agree(apply.auto_relabel_targets(given, post)).sum() - agree(given).sum()
     m_order = np.argsort(-margin, kind="stable")
     cum = np.cumsum(change[m_order])
     k = int(cum.argmax())
@@ -209,8 +214,8 @@ def _ceilings(data, checked, voted, verdict) -> None:  # noqa: ANN001
           "votes: upper bounds, not rules):")
     print(f"- flag recall at precision >= {TARGET_PRECISION}: one threshold {single:.3f}; "
           f"per-class thresholds {best:.3f}")
-    print(f"- --auto, agreement with the crowd: the Bayes rule (margin > 0) "
-          f"{100 * change[margin > 0].sum() / len(given):+.1f} points; the best cut on the "
+    print(f"- --auto, agreement with the crowd: its rule (relabel where likelier) "
+          f"{100 * bayes / len(given):+.1f} points; the best cut on the "
           f"margin {100 * cum[k] / len(given):+.1f} (margin > {margin[m_order[k]]:.2f}, "
           f"{k + 1} relabels)")
     joint = verdict.sig.joint
