@@ -114,7 +114,7 @@ def status(ctx: typer.Context) -> None:
     if s.tags:
         console.print("tags: " + ", ".join(f"{t} ({n})" for t, n in sorted(s.tags.items())))
     for stage, run in s.runs.items():
-        console.print(f"stage {stage}: last run {run.get('finished_at', '?')}")
+        console.print(f"stage {stage}: last run {run.finished_at}")
 
 
 class ReviewMode(str, Enum):

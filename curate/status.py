@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
-
-from curate.core import schema, store
+from curate.core import runs, schema, store
 
 # Fields every FiftyOne sample has: not worth listing.
 BASE_FIELDS = {"id", schema.FILEPATH, schema.TAGS, schema.METADATA, "created_at",
@@ -19,7 +17,7 @@ class Status:
     samples: int
     counts: dict[tuple[str, str, str], int]  # (source, split, class) -> n
     fields: list[str]
-    runs: dict[str, dict[str, Any]]  # stage -> its last run
+    runs: dict[str, runs.Run]  # stage -> its last run
     tags: dict[str, int] = field(default_factory=dict)
 
     def by(self, axis: int) -> Counter:
@@ -35,6 +33,5 @@ def dataset_status(name: str) -> Status:
     keys = zip(*ds.values([schema.SOURCE, schema.SPLIT, schema.LABEL_PATH]))
     counts = Counter((str(s), str(p), str(c)) for s, p, c in keys)
     fields = sorted(set(ds.get_field_schema()) - BASE_FIELDS)
-    runs = {stage: (hist[-1] if isinstance(hist, list) and hist else hist)
-            for stage, hist in (ds.info.get("runs") or {}).items()}
-    return Status(ds.name, len(ds), dict(counts), fields, runs, ds.count_sample_tags())
+    last = {stage: runs.last(ds, stage) for stage in runs.history(ds)}
+    return Status(ds.name, len(ds), dict(counts), fields, last, ds.count_sample_tags())

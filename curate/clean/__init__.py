@@ -34,11 +34,6 @@ log = logging.getLogger(__name__)
 _QUALITY = quality.QualityConfig()  # the defaults of the quality thresholds
 
 
-def run_name(check: str) -> str:
-    """The run-history stage of one check (`runs.last_run(ds, run_name("labels"))`)."""
-    return f"clean:{check}"
-
-
 def check_names() -> tuple[str, ...]:
     """The checks of the registry (`curate.clean.checks.CHECKS`), in run order."""
     from curate.clean.checks import CHECKS
@@ -153,7 +148,7 @@ def clean(cfg: CleanConfig) -> CleanResult:
     for name in cfg.checks:
         settings = check_settings(name, cfg)
         fp = runs.fingerprint({"check": name, "splits": sorted(cfg.splits), **settings}, state)
-        stage = run_name(name)
+        stage = runs.check_stage(name)
         result.settings[name] = settings
         if runs.is_done(ds, stage, fp):
             log.info("%s: same settings and samples as its last run; nothing to do", name)

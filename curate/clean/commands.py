@@ -1,4 +1,4 @@
-"""`curate clean` and `curate apply`: thin commands over curate.clean and curate.apply."""
+"""`curate clean`: a thin command over curate.clean."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from curate.apply import LABEL_POLICIES, SOFT_SOURCES
 from curate.clean import CleanConfig, CleanResult, check_names, duplicates, features, quality, signals
 from curate.clean.labels import DEFAULT_FILTER, FILTERS
 from curate.clean.oof import PROFILES
@@ -18,8 +17,6 @@ from curate.core.errors import cli_errors
 console = Console()
 # The closed choices, generated from the library's registries.
 FilterBy = Enum("FilterBy", {f: f for f in FILTERS}, type=str)  # type: ignore[misc]
-LabelPolicy = Enum("LabelPolicy", {p: p for p in LABEL_POLICIES}, type=str)  # type: ignore[misc]
-SoftSource = Enum("SoftSource", {p: p for p in SOFT_SOURCES}, type=str)  # type: ignore[misc]
 _Q = quality.QualityConfig()
 _DEF, _FAST = PROFILES["default"], PROFILES["fast"]
 _ALL_CHECKS = ",".join(check_names())
@@ -162,46 +159,6 @@ def _print_result(res: CleanResult, dataset: str) -> None:
     console.print(f"report: {res.report}")
 
 
-def apply_cmd(
-    ctx: typer.Context,
-    auto: Annotated[bool, typer.Option(
-        "--auto", help="Also drop from train/val the exact copies of test (val) images and "
-        "the duplicates with conflicting labels, and relabel a sample where the label check "
-        "finds its suggested class more probable than its label.")] = False,
-    include_test: Annotated[bool, typer.Option(
-        "--include-test", help="Allow changes to the test split (never by default).")] = False,
-    user: Annotated[str, typer.Option(
-        help="Who made the decisions, for the run history (default: your login).")] = "",
-    soften: Annotated[float | None, typer.Option(
-        help="Soft labels for train/val: (1 - A) * label + A * --soft-from's distribution "
-        "(needs `curate clean --checks labels`); 0 removes them (default: the last apply's)",
-        min=0.0, max=0.99)] = None,
-    labels: Annotated[LabelPolicy | None, typer.Option(
-        help="'crowd': take the crowd's consensus label where FER+ votes exist (`crowd_label`); "
-        "'given': keep the labels (default: the last apply's, else given)")] = None,
-    soft_from: Annotated[SoftSource | None, typer.Option(
-        help="What --soften mixes in: 'model' (the label check's P(true class | image, "
-        "label)) or 'votes' (the FER+ vote shares where votes exist, the model elsewhere) "
-        "(default: the last apply's, else model)")] = None,
-) -> None:
-    """Commit review tags (review:drop, review:keep, review:relabel:<class>) to the samples."""
-    from curate.apply import ApplyConfig, apply_reviews
-
-    st = state(ctx)
-    with cli_errors(st.verbose):
-        res = apply_reviews(ApplyConfig(
-            dataset=st.dataset, auto=auto, include_test=include_test, user=user, soften=soften,
-            labels=labels.value if labels else None,
-            soft_from=soft_from.value if soft_from else None))
-    console.print(res.summary())
-    if res.warning:
-        console.print(f"  warning: {res.warning}")
-    if res.skipped_test:
-        console.print(f"  {res.skipped_test} review tags on the test split left alone "
-                      "(pass --include-test to apply them)")
-
-
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the `curate` app."""
     app.command("clean")(clean_cmd)
-    app.command("apply")(apply_cmd)

@@ -11,10 +11,27 @@ import hashlib
 import json
 import platform
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from curate.core import store
+
+# The stage names of the run history (`dataset.info["runs"]`): each defined here once.
+INGEST = "ingest"
+APPLY = "apply"
+RESTORE = "restore"
+SYNTH = "synth"
+RESPLIT = "resplit"
+BALANCE = "balance"
+EXPORT = "export"
+CLEAN_PREFIX = "clean:"  # one record per check: `check_stage("labels")` = "clean:labels"
+
+
+def check_stage(check: str) -> str:
+    """The run-history stage of one `curate clean` check (duplicates, quality, labels)."""
+    return f"{CLEAN_PREFIX}{check}"
+
 
 PACKAGES = ("fer-curate", "fiftyone", "torch", "timm", "cleanlab", "diffusers", "imagehash",
             "spandrel", "transformers", "opencv-python-headless", "numpy", "pillow")
@@ -51,14 +68,53 @@ def sample_state(view: Any, *fields: str) -> list[tuple]:
     return sorted(zip(*cols), key=lambda r: r[0])
 
 
-def last_run(ds: Any, stage: str) -> dict[str, Any] | None:
-    history = (ds.info.get("runs") or {}).get(stage) or []
-    return history[-1] if history else None
+@dataclass(frozen=True)
+class Run:
+    """A stage's last recorded run, read through one accessor (`last`). A stage that never ran
+    gives an empty Run: falsy, with empty `config` and `counts`."""
+
+    stage: str
+    entry: dict[str, Any] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.entry)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.entry.get("config") or {})
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        return dict(self.entry.get("counts") or {})
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.entry.get("fingerprint")
+
+    @property
+    def finished_at(self) -> str:
+        return str(self.entry.get("finished_at", "?"))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Any other key the stage recorded with its run (e.g. restore's `check`)."""
+        value = self.entry.get(key)
+        return default if value is None else value
+
+
+def history(ds: Any) -> dict[str, list[dict[str, Any]]]:
+    """Every stage's recorded runs, oldest first."""
+    return {k: v if isinstance(v, list) else [v] for k, v in (ds.info.get("runs") or {}).items()}
+
+
+def last(ds: Any, stage: str) -> Run:
+    """The stage's last recorded run (an empty Run when it never ran)."""
+    runs = history(ds).get(stage) or []
+    return Run(stage, dict(runs[-1]) if runs else {})
 
 
 def is_done(ds: Any, stage: str, fp: str) -> bool:
-    run = last_run(ds, stage)
-    return bool(run and run.get("fingerprint") == fp and run.get("status", "done") == "done")
+    run = last(ds, stage)
+    return bool(run) and run.fingerprint == fp and run.get("status", "done") == "done"
 
 
 def record(ds: Any, stage: str, *, config: dict[str, Any], fp: str, counts: dict[str, Any],

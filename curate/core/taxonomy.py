@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+# The split names, defined once. The test split is audited and reported, never changed unless
+# the user asks (`--include-test`); the label checks and the review work on EDITABLE_SPLITS.
+TRAIN, VAL, TEST = "train", "val", "test"
+SPLITS: tuple[str, ...] = (TRAIN, VAL, TEST)
+EDITABLE_SPLITS: tuple[str, ...] = (TRAIN, VAL)
+
 CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 CLASS_INDEX: dict[str, int] = {name: i for i, name in enumerate(CLASSES)}
 
 # FER-2013 `emotion` column: 0..6 in the order of CLASSES.
 FER2013_IDS: dict[int, str] = dict(enumerate(CLASSES))
 # FER-2013 `Usage` column -> split.
-FER2013_USAGE: dict[str, str] = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+FER2013_USAGE: dict[str, str] = {"Training": TRAIN, "PublicTest": VAL, "PrivateTest": TEST}
 
 # RAF-DB basic expression labels 1..7.
 RAFDB_IDS: dict[int, str] = {
@@ -41,11 +47,10 @@ ALIASES: dict[str, str] = {
     "neutral": "neutral", "calm": "neutral",
 }
 
-SPLITS: tuple[str, ...] = ("train", "val", "test")
 _SPLIT_ALIASES: dict[str, str] = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val", "publictest": "val",
-    "test": "test", "testing": "test", "privatetest": "test",
+    "train": TRAIN, "training": TRAIN,
+    "val": VAL, "valid": VAL, "validation": VAL, "publictest": VAL,
+    "test": TEST, "testing": TEST, "privatetest": TEST,
 }
 
 

@@ -91,10 +91,8 @@ def _label_lines(lab: dict[str, Any]) -> list[str]:
 
 def _check_lines(ds: Any) -> list[str]:
     """What `curate clean` found, from its run history (counts only: no timings)."""
-    from curate.clean import run_name
-
-    dup = (runs.last_run(ds, run_name("duplicates")) or {}).get("counts") or {}
-    lab = (runs.last_run(ds, run_name("labels")) or {}).get("counts") or {}
+    dup = runs.last(ds, runs.check_stage("duplicates")).counts
+    lab = runs.last(ds, runs.check_stage("labels")).counts
     return _duplicate_line(dup) + _label_lines(lab)
 
 
@@ -121,7 +119,7 @@ def _issues_section(ds: Any) -> list[str]:
                       and before[i] != lab)
         out.append(f"- relabelled (ground_truth differs from the source's label): {changed}")
     if SOFT_LABEL in have:
-        soften = ((runs.last_run(ds, "apply") or {}).get("config") or {}).get("soften")
+        soften = runs.last(ds, runs.APPLY).config.get("soften")
         out.append(f"- soft labels (apply --soften {soften}: the curated trainer's targets): "
                    f"{len(ds.exists(SOFT_LABEL))} train/val samples")
     return [*out, ""]

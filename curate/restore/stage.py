@@ -244,9 +244,9 @@ def restore(cfg: RestoreConfig) -> RestoreResult:
                         weights=wf)
     _declare_fields(ds)
     todo, res.already_done = _plan(view, Path(res.out_dir), sha)
-    if not todo and runs.is_done(ds, "restore", fp):
+    if not todo and runs.is_done(ds, runs.RESTORE, fp):
         res.unchanged = True
-        res.check = CheckSummary.from_dict((runs.last_run(ds, "restore") or {}).get("check", {}))
+        res.check = CheckSummary.from_dict(runs.last(ds, runs.RESTORE).get("check", {}))
         res.seconds = round(time.perf_counter() - t0, 3)
         return res
     with _engine_session(cfg):
@@ -257,7 +257,7 @@ def restore(cfg: RestoreConfig) -> RestoreResult:
                      else CheckSummary(status=NO_CHECK))
     res.seconds = round(time.perf_counter() - t0, 3)
     res.report = str(_write_report(ws, cfg, res))
-    runs.record(ds, "restore", config=settings, fp=fp, seconds=res.seconds,
+    runs.record(ds, runs.RESTORE, config=settings, fp=fp, seconds=res.seconds,
                 counts={"selected": res.selected, "already_done": res.already_done,
                         "restored": res.restored, "skipped": len(res.skipped)},
                 check=res.check.to_dict(), weights=_weights_dict(wf), report=res.report)

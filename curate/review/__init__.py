@@ -159,10 +159,7 @@ def audit(ds: Any) -> Audit:
                      "reviewed": int((flag & is_reviewed).sum()),
                      "confirmed": int((flag & confirmed).sum()),
                      "remaining": int((flag & ~is_reviewed).sum())})
-    from curate.clean import run_name
-
-    last = (runs.last_run(ds, run_name("labels")) or {}).get("counts") or {}
-    out = Audit(rows, warning=last.get("warning"))
+    out = Audit(rows, warning=runs.last(ds, runs.check_stage("labels")).counts.get("warning"))
     for row in np.flatnonzero(c.flagged).tolist():
         given = CLASSES[c.labels[row]]
         if suggested[row]:

@@ -76,7 +76,7 @@ def test_clean_tags_fields_report_and_noop_rerun(cleaned):
     assert r.exit_code == 0 and "nothing to do" in r.output
     r = cli(name, ws, "clean", "--checks", "duplicates", "--radius", "2")
     assert r.exit_code == 0 and "duplicates:" in r.output and "nothing to do" not in r.output
-    assert runs.last_run(store.load_dataset(name), "clean:duplicates")["config"]["radius"] == 2
+    assert runs.last(store.load_dataset(name), runs.check_stage("duplicates")).config["radius"] == 2
 
 
 def test_thresholds_are_options_recorded_with_the_run(cleaned):
@@ -86,8 +86,8 @@ def test_thresholds_are_options_recorded_with_the_run(cleaned):
             "--dark-threshold", "0.99")
     assert r.exit_code == 0 and "nothing to do" not in r.output, r.output
     ds = store.load_dataset(name)
-    run = runs.last_run(ds, "clean:quality")
-    assert run["config"]["dark_threshold"] == 0.99 and run["config"]["lowinfo_threshold"] == 0.0
+    run = runs.last(ds, runs.check_stage("quality"))
+    assert run.config["dark_threshold"] == 0.99 and run.config["lowinfo_threshold"] == 0.0
     after = ds.count_sample_tags()
     assert after["issue:lowinfo"] == len(ds) - 1 > before["issue:lowinfo"]  # all readable ones
     assert after.get("issue:dark", 0) <= before.get("issue:dark", 0)

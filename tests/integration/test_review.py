@@ -11,7 +11,6 @@ import pytest
 from review_fixtures import LABEL_TAG, audited_dataset
 
 from curate.apply import ApplyConfig, apply_reviews
-from curate.clean import run_name
 from curate.core import runs, schema
 from curate.core.errors import InputError
 from curate.review import audit, audit_markdown, decide, review_queue, undo_last
@@ -129,7 +128,7 @@ def test_queue_and_audit_follow_the_decisions(tmp_path, dataset_name):
     text = audit_markdown(a)
     assert "| **all** | " + str(len(flagged)) in text and "Given vs suggested" in text
     assert a.warning is None and not text.startswith("**")
-    runs.record(ds, run_name("labels"), config={}, fp="x", seconds=1.0,
+    runs.record(ds, runs.check_stage("labels"), config={}, fp="x", seconds=1.0,
                 counts={"warning": "out-of-fold accuracy 17.2% is below 45%: ..."})
     assert audit_markdown(audit(ds)).startswith("**out-of-fold accuracy 17.2% is below 45%")
     with pytest.raises(InputError, match="queue order"):
