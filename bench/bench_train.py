@@ -104,7 +104,7 @@ def bench_throughput(args: argparse.Namespace) -> None:
 
 def bench_oof(args: argparse.Namespace) -> None:
     """Fast-profile out-of-fold probabilities on (a subset of) the ingested real FER-2013."""
-    from curate.clean.labels import LabelsConfig
+    from curate.clean.config import LabelsConfig
     from curate.clean.oof import ensure_oof
     from curate.core import schema, store
     from curate.core.workspace import Workspace

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curate.clean import duplicates, features, quality, signals
-from curate.clean.labels import DEFAULT_FILTER
+from curate.clean.config import DEFAULT_FILTER
 from curate.core import engine, runs, schema, store, views
 from curate.core.errors import InputError, StoreError
 from curate.core.issues import Stat

@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 
 from curate.clean import CleanConfig, CleanResult, check_names, duplicates, features, quality, signals
-from curate.clean.labels import DEFAULT_FILTER, FILTERS
-from curate.clean.oof import PROFILES
+from curate.clean.config import DEFAULT_FILTER, FILTERS, PROFILES
 from curate.core.clikit import LOCAL_ENGINE, EngineName, NProc, pick_device, state
 from curate.core.errors import cli_errors
 

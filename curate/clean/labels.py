@@ -26,16 +26,17 @@ import csv
 import logging
 import time
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from curate.clean import brain, crowd, features, signals
-from curate.clean.oof import CHECKED_SPLITS, PROFILES, Embeddings, OofConfig, OofResult
+from curate.clean.config import DEFAULT_FILTER, WEAK_MODEL_ACCURACY, LabelsConfig
+from curate.clean.oof import CHECKED_SPLITS, Embeddings, OofResult
 from curate.core import runs, schema
-from curate.core.errors import InputError, StoreError
+from curate.core.errors import StoreError
 from curate.core.issues import Column, IssueTable, Stat, write_issues
 from curate.core.taxonomy import CLASS_INDEX, CLASSES, FERPLUS_COLUMNS
 from curate.core.workspace import Workspace, atomic_path
@@ -50,72 +51,11 @@ OUTLIER_TAG = schema.issue_tag("outlier")
 NEAR_DUPLICATE_TAG = schema.issue_tag("near_duplicate")
 CHECKED = CHECKED_SPLITS
 TEST = "test"
-# The flag rule: "precision" (per class, the most suspect labels up to a target estimated
-# precision: `signals.flag_to_precision`) or one of cleanlab.filter.find_label_issues's filter_by
-# methods on the combined probabilities (one global rule, as a notebook would wire it).
-CLEANLAB_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
-                    "predicted_neq_given")
-FILTERS = ("precision", *CLEANLAB_FILTERS)
-DEFAULT_FILTER = "precision"
 CSV_NAME = "label_issues.csv"
-# Below this out-of-fold accuracy the label flags are mostly the model's errors (FER-2013: human
-# agreement ~65%, published single networks ~70%): no `issue:label` is tagged (the scores are
-# still written, to sort by) and the report says why.
-WEAK_MODEL_ACCURACY = 0.45
 CSV_COLUMNS = ("source_id", "split", "given_label", "label_quality", "label_error_prob",
                "suggested_label", "suggested_prob", "is_issue", "outlier_score", "is_outlier",
                "near_duplicate_score", "is_near_duplicate", "near_duplicate_set", "crowd_label",
                "crowd_agreement")
-PROFILED = ("folds", "epochs", "backbone", "img_size", "batch_size", "shift")
-
-
-@dataclass(frozen=True, kw_only=True)
-class LabelsConfig:
-    """Settings of the label check; None = the profile's value (`oof.PROFILES`; `fast` picks
-    the CPU budget)."""
-
-    folds: int | None = None
-    epochs: int | None = None
-    backbone: str | None = None
-    img_size: int | None = None
-    batch_size: int | None = None
-    shift: int | None = None
-    seed: int = 0
-    device: str = "cpu"
-    nproc: int = 1  # torchrun ranks of each fold's training (curate.clean.oof)
-    fast: bool = False
-    filter_by: str = DEFAULT_FILTER
-    target_precision: float = signals.TARGET_PRECISION
-    knn: int = signals.K_LABEL
-    crowd_calibration: bool = True
-    crowd_holdout: float = 0.0  # share of the voted rows whose votes only judge (`judges`)
-    outlier_threshold: float = features.OUTLIER_THRESHOLD
-    near_duplicate_threshold: float = features.NEAR_DUPLICATE_THRESHOLD
-
-    def __post_init__(self) -> None:
-        if self.filter_by not in FILTERS:
-            raise InputError(f"--filter-by {self.filter_by!r}: use one of {', '.join(FILTERS)}")
-        if not 0.0 < self.target_precision <= 1.0:
-            raise InputError(f"--target-precision {self.target_precision}: use a value in (0, 1]")
-        if self.knn < 0:
-            raise InputError(f"--knn {self.knn}: use 0 (no neighbour signal) or more neighbours")
-        if not 0.0 <= self.crowd_holdout < 1.0:
-            raise InputError(f"--crowd-holdout {self.crowd_holdout}: use a share in [0, 1)")
-        features.check_thresholds(self.outlier_threshold, self.near_duplicate_threshold)
-        self.oof_config()  # validates folds, epochs, backbone name, sizes
-
-    def resolved(self, key: str) -> Any:
-        value = getattr(self, key)
-        return PROFILES["fast" if self.fast else "default"][key] if value is None else value
-
-    def oof_config(self) -> OofConfig:
-        return OofConfig(**{k: self.resolved(k) for k in PROFILED}, seed=self.seed,
-                         device=self.device, nproc=self.nproc)
-
-    def settings(self) -> dict[str, Stat]:
-        """The resolved settings (where they run is not part of them: device, nproc)."""
-        out = {k: v for k, v in asdict(self).items() if k not in ("device", "nproc")}
-        return {**out, **{k: self.resolved(k) for k in PROFILED}}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ field and reused while the samples, labels and settings are unchanged. The first
 also embeds every sample (its pooled features, one space for all splits) into
 `features.npz` beside the folds: the features of Datalab's outlier and near-duplicate checks.
 
-`PROFILES` is the one place of the K-fold defaults; `OofConfig` takes resolved values.
+`OofConfig` takes resolved values (the K-fold defaults: `curate.clean.config.PROFILES`).
 """
 
 from __future__ import annotations
@@ -35,21 +35,12 @@ log = logging.getLogger(__name__)
 STAGE = "oof"
 CHECKED_SPLITS = ("train", "val")
 FEATURES = "features.npz"
-# What the default and `--fast` (the CPU budget) mean for the K-fold training.
-# resnet10t, not mobilenetv3_small_100: on 8k real FER-2013 train faces, 3 epochs at 48 px,
-# resnet10t reached 45.7% PublicTest accuracy, resnet18 44.1% (1.6x slower) and
-# mobilenetv3_small_100 26.2% (near the class prior: it does not learn at this size/budget).
-PROFILES: dict[str, dict[str, Any]] = {
-    "default": {"folds": 5, "epochs": 6, "backbone": "resnet10t", "img_size": 48,
-                "batch_size": 128, "shift": 3},
-    "fast": {"folds": 3, "epochs": 2, "backbone": "resnet10t", "img_size": 48,
-             "batch_size": 128, "shift": 3},
-}
 
 
 @dataclass(frozen=True, kw_only=True)
 class OofConfig:
-    """Resolved K-fold settings (see `PROFILES` for the defaults of the profiled ones)."""
+    """Resolved K-fold settings (`curate.clean.config.PROFILES` has the defaults of the profiled
+    ones)."""
 
     folds: int
     backbone: str

@@ -13,7 +13,8 @@ import pytest
 from train_fixtures import class_image, export_tree
 from typer.testing import CliRunner
 
-from curate.clean.labels import NEAR_DUPLICATE_TAG, OUTLIER_TAG, TAG, LabelsConfig
+from curate.clean.config import LabelsConfig
+from curate.clean.labels import NEAR_DUPLICATE_TAG, OUTLIER_TAG, TAG
 from curate.clean.labels import run as check_labels
 from curate.core import schema, store
 from curate.core.imageio import write_png_atomic

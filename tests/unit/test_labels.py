@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from curate.clean.config import LabelsConfig
 from curate.clean.features import score_features
-from curate.clean.labels import LabelsConfig, ferplus_agreement, score_labels
+from curate.clean.labels import ferplus_agreement, score_labels
 from curate.core.errors import InputError
 from curate.core.taxonomy import CLASSES
 
@@ -105,7 +106,7 @@ def test_config_profiles_and_validation():
     assert fast.folds < full.folds and fast.epochs < full.epochs
     assert LabelsConfig(fast=True, folds=4).oof_config().folds == 4
     with pytest.raises(InputError, match="unknown backbone"):
-        LabelsConfig(backbone="resnet18x")
+        LabelsConfig(backbone="resnet18x").oof_config()  # checked where timm is imported
     with pytest.raises(InputError, match="--filter-by"):
         LabelsConfig(filter_by="magic")
     with pytest.raises(InputError, match="--outlier-threshold"):
@@ -160,7 +161,8 @@ def test_score_is_a_table_that_tags_train_and_val_only():
 def test_a_model_below_the_weak_accuracy_tags_no_label_flag():
     """Flags of a model that mostly disagrees with every label are its own errors: none is
     tagged, the scores stay (to sort by) and the stats say how many were withheld."""
-    from curate.clean.labels import WEAK_MODEL_ACCURACY, score, score_rows
+    from curate.clean.config import WEAK_MODEL_ACCURACY
+    from curate.clean.labels import score, score_rows
 
     rng = np.random.default_rng(6)
     data = _arrays(rng, ["train"] * 300, np.zeros(0, np.int64))
@@ -193,7 +195,7 @@ def test_thresholds_reach_the_feature_flags():
 
 
 def test_config_resolves_profiles_into_the_oof_config():
-    from curate.clean.oof import PROFILES
+    from curate.clean.config import PROFILES
 
     full = LabelsConfig().oof_config()
     assert (full.folds, full.epochs) == (PROFILES["default"]["folds"],
