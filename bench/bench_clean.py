@@ -97,7 +97,7 @@ def main() -> None:
         view = ds.select(ids[:n])
         for fast in (True, False):
             cfg = CleanConfig(dataset="fer", workspace=WS, checks=("quality",), fast=fast,
-                              progress=False)
+                              progress=False)  # --fast passes down to the quality check
             ctx = CheckContext(ds, view, cfg, Workspace(WS))
             t = time.perf_counter()
             res = run_quality(ctx)

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from curate.core.errors import InputError
+from curate.core.options import option
 from curate.core.taxonomy import CLASSES, SPLITS
 
 # How the extra copies of a rare class's images are made. `classical`: rotation/shift/zoom/
@@ -36,12 +37,19 @@ AUGMENT_MODES = ("classical", "copy")
 class BalanceConfig:
     """Settings of `curate balance`; `target` None means no balancing (e.g. only a re-split)."""
 
-    target: int | None = None
-    max_synthetic: float = 0.0
-    max_augment: float = 4.0
-    seed: int = 0
-    undersample: bool = True
-    augment: str = "classical"
+    target: int | None = option(None, help="Train images per class after balancing.")
+    max_synthetic: float = option(0.0, help="Largest fraction of a class's final train count "
+                                  "that may be synthetic.")
+    max_augment: float = option(4.0, help="Most classical-augmentation copies per real train "
+                                "image.")
+    seed: int = option(0, help="Seed of every choice (undersampling, augmentation, re-split).")
+    undersample: bool = option(True, help="Cut classes above --target down to it "
+                               "(--no-undersample: the target is a floor and larger classes "
+                               "keep every image).")
+    augment: str = option("classical", choices=AUGMENT_MODES, help="How rare-class copies are "
+                          "made: classical (rotation, shift, zoom, brightness) or copy (the "
+                          "parent's pixels: random oversampling, for trainers that augment "
+                          "every image themselves).")
 
     def __post_init__(self) -> None:
         if self.augment not in AUGMENT_MODES:

@@ -32,6 +32,7 @@ from curate.balance.plan import (
     stratified_group_split,
 )
 from curate.core import runs, schema, store
+from curate.core.options import option, sub
 from curate.core.errors import InputError
 from curate.core.imageio import IMAGE_FORMATS, write_png_atomic
 from curate.core.progress import task
@@ -290,26 +291,22 @@ def balance_fingerprint(cfg: BalanceConfig, t: Table) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BalanceStageConfig(BalanceConfig):
-    """What `curate balance` was asked to do (fields = its CLI options = pipeline keys): the
-    planner's settings (inherited) plus where and how to apply them."""
+class BalanceStageConfig:
+    """What `curate balance` was asked to do: the planner's settings (`balance`, what plans and
+    fingerprints record) and where and how to apply them; each option declared once."""
 
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
-    resplit: bool = False
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    dry_run: bool = False
     progress: bool = True
-
-    @property
-    def balance(self) -> BalanceConfig:
-        """The planner's settings alone (what plans and fingerprints record)."""
-        return BalanceConfig(**{f.name: getattr(self, f.name) for f in fields(BalanceConfig)})
+    balance: BalanceConfig = sub(BalanceConfig)
+    resplit: bool = option(False, flags=("--resplit",), help="New stratified train/val/test, "
+                           "duplicate groups kept together.")
+    val_fraction: float = option(0.1, help="Val share for --resplit.")
+    test_fraction: float = option(0.1, help="Test share for --resplit.")
+    dry_run: bool = option(False, flags=("--dry-run",), help="Print the plan, change nothing.")
 
     def __post_init__(self) -> None:
-        super().__post_init__()  # the planner's settings
-        if self.target is None and not self.resplit:
+        if self.balance.target is None and not self.resplit:
             raise InputError("nothing to do: give --target N (per-class train count) and/or "
                              "--resplit")
         for name, v in (("--val-fraction", self.val_fraction),

@@ -14,88 +14,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curate.clean import duplicates, features, quality, signals
-from curate.clean.config import DEFAULT_FILTER
-from curate.core import engine, runs, schema, store, views
+from curate.clean.config import CleanConfig, check_names
+from curate.core import options, runs, schema, store, views
 from curate.core.errors import InputError, StoreError
 from curate.core.issues import Stat
-from curate.core.taxonomy import SPLITS
 from curate.core.workspace import Workspace
 
 if TYPE_CHECKING:
     from curate.clean.checks import CheckResult
 
+__all__ = ["CleanConfig", "CleanResult", "check_names", "clean", "open_view"]
 log = logging.getLogger(__name__)
-
-_QUALITY = quality.QualityConfig()  # the defaults of the quality thresholds
-
-
-def check_names() -> tuple[str, ...]:
-    """The checks of the registry (`curate.clean.checks.CHECKS`), in run order."""
-    from curate.clean.checks import CHECKS
-
-    return tuple(CHECKS)
-
-
-@dataclass(frozen=True, kw_only=True)
-class CleanConfig:
-    """The `curate clean` options. Thresholds: see curate.clean.quality and .features."""
-
-    dataset: str = store.DEFAULT_DATASET
-    workspace: Path | None = None
-    checks: tuple[str, ...] = field(default_factory=check_names)
-    fast: bool = False
-    radius: int = duplicates.DEFAULT_RADIUS
-    splits: tuple[str, ...] = SPLITS
-    device: str = "cpu"
-    nproc: int = 1  # labels check: torchrun ranks of the out-of-fold training
-    seed: int = 0
-    workers: int = 2
-    engine: str = engine.LOCAL  # where the images are read (same arrays either way)
-    progress: bool = True
-    folds: int | None = None  # labels check: None = the profile's (curate.clean.oof.PROFILES)
-    epochs: int | None = None
-    lowinfo_threshold: float = _QUALITY.lowinfo_threshold
-    dark_threshold: float = _QUALITY.dark_threshold
-    light_threshold: float = _QUALITY.light_threshold
-    blurry_threshold: float = _QUALITY.blurry_threshold
-    nonface_threshold: float = _QUALITY.nonface_threshold
-    fast_face_entropy: float = quality.FAST_FACE_ENTROPY
-    outlier_threshold: float = features.OUTLIER_THRESHOLD
-    near_duplicate_threshold: float = features.NEAR_DUPLICATE_THRESHOLD
-    filter_by: str = DEFAULT_FILTER  # one of curate.clean.labels.FILTERS
-    target_precision: float = signals.TARGET_PRECISION
-    crowd_calibration: bool = True
-    crowd_holdout: float = 0.0  # labels check: share of the voted rows whose votes only judge
-    knn: int = signals.K_LABEL
-
-    def __post_init__(self) -> None:
-        from curate.clean.checks import labels_config, quality_config
-
-        known = check_names()
-        unknown = [c for c in self.checks if c not in known]
-        if unknown or not self.checks:
-            raise InputError(f"unknown check {', '.join(map(repr, unknown)) or '(none given)'}; "
-                             f"choose from {', '.join(known)} (comma-separated)")
-        bad = [s for s in self.splits if s not in SPLITS]
-        if bad or not self.splits:
-            raise InputError(f"unknown split {', '.join(map(repr, bad)) or '(none given)'}; "
-                             f"choose from {', '.join(SPLITS)}")
-        if not 0 <= self.radius <= duplicates.MAX_RADIUS:
-            raise InputError(f"--radius must be in 0..{duplicates.MAX_RADIUS} bits, "
-                             f"got {self.radius}")
-        if self.workers < 1:
-            raise InputError(f"--workers must be >= 1, got {self.workers}")
-        engine.check_engine(self.engine)
-        quality_config(self)
-        quality.QualityConfig(fast_face_entropy=self.fast_face_entropy)
-        features.check_thresholds(self.outlier_threshold, self.near_duplicate_threshold)
-        if "labels" in self.checks:
-            labels_config(self)  # folds, epochs, filter_by
 
 
 @dataclass
@@ -129,13 +62,17 @@ def open_view(cfg: CleanConfig) -> tuple[Any, Any]:
     return ds, view
 
 
+def _globals(cfg: CleanConfig) -> dict[str, Any]:
+    return {"dataset": cfg.dataset, "workspace": cfg.workspace, "progress": cfg.progress}
+
+
 def _jsonable(obj: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(obj, default=str))
 
 
 def clean(cfg: CleanConfig) -> CleanResult:
     """Run the selected checks (those not already done), then the report and saved views."""
-    from curate.clean.checks import CHECKS, CheckContext, check_settings
+    from curate.clean.checks import CHECKS, CheckContext
     from curate.clean.report import write_report
     from curate.core.issues import ensure_saved_views
 
@@ -146,7 +83,7 @@ def clean(cfg: CleanConfig) -> CleanResult:
     result = CleanResult(cfg.dataset, len(view))
     state = runs.sample_state(view, schema.FILEPATH)
     for name in cfg.checks:
-        settings = check_settings(name, cfg)
+        settings = cfg.check_settings(name)
         fp = runs.fingerprint({"check": name, "splits": sorted(cfg.splits), **settings}, state)
         stage = runs.check_stage(name)
         result.settings[name] = settings
@@ -156,7 +93,7 @@ def clean(cfg: CleanConfig) -> CleanResult:
             continue
         t1 = time.perf_counter()
         res = CHECKS[name](ctx)
-        runs.record(ds, stage, config=_jsonable({**asdict(cfg), **settings}), fp=fp,
+        runs.record(ds, stage, config=_jsonable({**_globals(cfg), **options.settings(cfg), **settings}), fp=fp,
                     counts=res.counts(), seconds=time.perf_counter() - t1)
         result.ran[name] = res
     if result.ran:

@@ -23,8 +23,7 @@ from curate.core.progress import task
 from curate.core.workspace import Workspace
 
 if TYPE_CHECKING:
-    from curate.clean import CleanConfig
-    from curate.clean.labels import LabelsConfig
+    from curate.clean.config import CleanConfig
 
 log = logging.getLogger(__name__)
 
@@ -73,23 +72,13 @@ def run_duplicates(ctx: CheckContext) -> CheckResult:
         raise RuntimeError("the images were read without pHashes")
     splits, labels, sources = ctx.view.values([schema.SPLIT, schema.LABEL_PATH, schema.SOURCE])
     data = duplicates.DuplicateInputs(px.ids, px.digests, px.phashes, splits, labels, sources)
-    return _store(ctx, duplicates.score(data, radius=ctx.cfg.radius))
-
-
-def quality_config(cfg: CleanConfig) -> quality.QualityConfig:
-    """The quality check's thresholds from the clean options; the face detector's entropy gate
-    applies with --fast only."""
-    return quality.QualityConfig(
-        lowinfo_threshold=cfg.lowinfo_threshold, dark_threshold=cfg.dark_threshold,
-        light_threshold=cfg.light_threshold, blurry_threshold=cfg.blurry_threshold,
-        nonface_threshold=cfg.nonface_threshold,
-        fast_face_entropy=cfg.fast_face_entropy if cfg.fast else None)
+    return _store(ctx, duplicates.score(data, radius=ctx.cfg.duplicates.radius))
 
 
 def run_quality(ctx: CheckContext) -> CheckResult:
     """Low information, dark, light, blurry and non-face measures, scores and flags."""
     px = ctx.pixels()
-    table = quality.score(px.ids, px.images, quality_config(ctx.cfg), progress=ctx.cfg.progress)
+    table = quality.score(px.ids, px.images, ctx.cfg.quality, progress=ctx.cfg.progress)
     return _store(ctx, table)
 
 
@@ -102,33 +91,11 @@ def _labels_module() -> ModuleType:
                           "--checks duplicates,quality") from None
 
 
-def labels_config(cfg: CleanConfig) -> LabelsConfig:
-    """curate.clean.labels.LabelsConfig from the clean options."""
-    return _labels_module().LabelsConfig(
-        folds=cfg.folds, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device, nproc=cfg.nproc,
-        fast=cfg.fast,
-        filter_by=cfg.filter_by, target_precision=cfg.target_precision, knn=cfg.knn,
-        crowd_calibration=cfg.crowd_calibration, crowd_holdout=cfg.crowd_holdout,
-        outlier_threshold=cfg.outlier_threshold,
-        near_duplicate_threshold=cfg.near_duplicate_threshold)
-
-
 def run_labels(ctx: CheckContext) -> CheckResult:
     """Label issues (cleanlab, out-of-fold): lives in curate.clean.labels, imported lazily."""
-    res = _labels_module().run(ctx.ds, ctx.view, labels_config(ctx.cfg), workspace=ctx.ws,
+    res = _labels_module().run(ctx.ds, ctx.view, ctx.cfg.labels, workspace=ctx.ws,
                                progress=ctx.cfg.progress)
     return CheckResult(res.summary(), res.tagged)
-
-
-def check_settings(name: str, cfg: CleanConfig) -> dict[str, Stat]:
-    """What a check's fingerprint includes besides the samples (its resolved settings)."""
-    if name == "duplicates":
-        return {"radius": cfg.radius, "hash": duplicates.HASH}
-    if name == "quality":
-        return {"fast": cfg.fast, **quality_config(cfg).settings()}
-    if name == "labels":
-        return labels_config(cfg).settings()
-    return {}
 
 
 CHECKS: dict[str, Callable[[CheckContext], CheckResult]] = {

@@ -1,4 +1,5 @@
-"""The label check's settings: `LabelsConfig`, the K-fold profiles and the flag rules.
+"""The `curate clean` options: `CleanConfig`, composed of each check's config (`DuplicatesConfig`,
+`quality.QualityConfig`, `LabelsConfig`), the K-fold profiles and the flag rules.
 
 Torch-free: building (validating) a config imports no torch and no timm. The backbone name is
 checked when the out-of-fold training is set up (`LabelsConfig.oof_config`, `curate.clean.oof`).
@@ -7,11 +8,17 @@ checked when the out-of-fold training is set up (`LabelsConfig.oof_config`, `cur
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curate.clean import features, signals
+from curate.clean import duplicates, features, signals
+from curate.clean.quality import QualityConfig
+from curate.core import engine, store
+from curate.core.clikit import NPROC_HELP, pick_device
 from curate.core.errors import InputError
 from curate.core.issues import Stat
+from curate.core.options import inherit, option, pass_down, sub
+from curate.core.taxonomy import SPLITS
 
 if TYPE_CHECKING:
     from curate.clean.oof import OofConfig
@@ -38,28 +45,54 @@ DEFAULT_FILTER = "precision"
 WEAK_MODEL_ACCURACY = 0.45
 
 
+def _profile_help(what: str, key: str) -> str:
+    return (f"Labels check: {what} (default {PROFILES['default'][key]}; "
+            f"{PROFILES['fast'][key]} with --fast).")
+
+
 @dataclass(frozen=True, kw_only=True)
 class LabelsConfig:
     """Settings of the label check; None = the profile's value (`PROFILES`; `fast` picks
     the CPU budget)."""
 
-    folds: int | None = None
-    epochs: int | None = None
+    folds: int | None = option(None, help=_profile_help("K of the K-fold training", "folds"))
+    epochs: int | None = option(None, help=_profile_help("epochs per fold", "epochs"))
     backbone: str | None = None
     img_size: int | None = None
     batch_size: int | None = None
     shift: int | None = None
-    seed: int = 0
-    device: str = "cpu"
-    nproc: int = 1  # torchrun ranks of each fold's training (curate.clean.oof)
-    fast: bool = False
-    filter_by: str = DEFAULT_FILTER
-    target_precision: float = signals.TARGET_PRECISION
-    knn: int = signals.K_LABEL
-    crowd_calibration: bool = True
-    crowd_holdout: float = 0.0  # share of the voted rows whose votes only judge (`judges`)
-    outlier_threshold: float = features.OUTLIER_THRESHOLD
-    near_duplicate_threshold: float = features.NEAR_DUPLICATE_THRESHOLD
+    seed: int = option(0, help="Seed for every RNG of the labels check.")
+    device: str = option("cpu", help="auto, cpu or cuda (labels check).", cli_default="auto",
+                         convert=pick_device)
+    nproc: int = option(1, help=NPROC_HELP)
+    fast: bool = inherit(False)
+    filter_by: str = option(DEFAULT_FILTER, choices=FILTERS, help="Labels check: the flag rule: "
+                            "'precision' (per class, up to --target-precision) or one of "
+                            "cleanlab's find_label_issues filter_by methods (one global rule).")
+    target_precision: float = option(
+        signals.TARGET_PRECISION, min=0.01, max=1.0,
+        help="Labels check: flag, per class, the most suspect labels while their estimated "
+             "precision (mean probability that the label is wrong) stays at least this.")
+    knn: int = option(signals.K_LABEL, min=0, help="Labels check: neighbours of the kNN label "
+                      "signal on held-out embeddings (0: the model alone).")
+    crowd_calibration: bool = option(
+        True, help="Labels check: where FER+ votes exist for enough rows, learn from them how "
+        "the labels relate to the crowd and score every other row that way (each voted row by "
+        "the other voted rows only); --no-crowd-calibration: the crowd-free estimate.")
+    crowd_holdout: float = option(
+        0.0, min=0.0, max=0.99,
+        help="Labels check: this share of the voted rows (a stable seeded draw) never "
+             "calibrates the audit: their votes only judge it (crowd_role = judge), and `train "
+             "compare` scores the crowd on them alone, as rows whose votes calibrated the "
+             "curation cannot judge it.")
+    outlier_threshold: float = option(
+        features.OUTLIER_THRESHOLD, min=0.0, max=1.0,
+        help="Labels check: Datalab's outlier threshold (flag above Q3 + (1/t - 1) IQR of the "
+             "mean kNN distance; 0 flags none).")
+    near_duplicate_threshold: float = option(
+        features.NEAR_DUPLICATE_THRESHOLD, min=0.0,
+        help="Labels check: flag issue:near_duplicate when a neighbour is closer than this x "
+             "the median nearest-neighbour distance (0 flags none).")
 
     def __post_init__(self) -> None:
         if self.filter_by not in FILTERS:
@@ -103,3 +136,70 @@ class LabelsConfig:
         """The resolved settings (where they run is not part of them: device, nproc)."""
         out = {k: v for k, v in asdict(self).items() if k not in ("device", "nproc")}
         return {**out, **{k: self.resolved(k) for k in PROFILED}}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DuplicatesConfig:
+    """Settings of the duplicates check."""
+
+    radius: int = option(duplicates.DEFAULT_RADIUS, min=0, max=duplicates.MAX_RADIUS,
+                         help="Hamming radius (bits of 64) for near-duplicate pHashes.")
+
+    def settings(self) -> dict[str, Stat]:
+        return {"radius": self.radius, "hash": duplicates.HASH}
+
+
+def check_names() -> tuple[str, ...]:
+    """The checks of the registry (`curate.clean.checks.CHECKS`), in run order."""
+    from curate.clean.checks import CHECKS
+
+    return tuple(CHECKS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CleanConfig:
+    """The `curate clean` options: its own and, composed, each check's (`duplicates`,
+    `quality`, `labels`), all declared once (curate.core.options)."""
+
+    dataset: str = store.DEFAULT_DATASET
+    workspace: Path | None = None
+    progress: bool = True
+    checks: tuple[str, ...] = option(factory=check_names, choices=check_names,
+                                     help="Checks to run.")
+    fast: bool = option(False, flags=("--fast",), help="The CPU-budget profile.")
+    splits: tuple[str, ...] = option(SPLITS, flags=("--split", "--splits"),
+                                     help="Split(s) to check.")
+    workers: int = option(2, help="Threads reading and hashing images (local engine); actors "
+                          "with --engine ray.")
+    engine: str = option(engine.LOCAL, choices=engine.ENGINES, help="Where the images are read "
+                         "and hashed. local: this process; ray: Ray Data actor pools (a local "
+                         "cluster, or the one at RAY_ADDRESS). Same arrays either way "
+                         "(docs/scale.md).")
+    duplicates: DuplicatesConfig = sub(DuplicatesConfig)
+    quality: QualityConfig = sub(QualityConfig)
+    labels: LabelsConfig = sub(LabelsConfig)
+
+    def __post_init__(self) -> None:
+        pass_down(self)  # --fast reaches the quality and labels checks
+        known = check_names()
+        unknown = [c for c in self.checks if c not in known]
+        if unknown or not self.checks:
+            raise InputError(f"unknown check {', '.join(map(repr, unknown)) or '(none given)'}; "
+                             f"choose from {', '.join(known)} (comma-separated)")
+        bad = [s for s in self.splits if s not in SPLITS]
+        if bad or not self.splits:
+            raise InputError(f"unknown split {', '.join(map(repr, bad)) or '(none given)'}; "
+                             f"choose from {', '.join(SPLITS)}")
+        if self.workers < 1:
+            raise InputError(f"--workers must be >= 1, got {self.workers}")
+        engine.check_engine(self.engine)
+
+    def check_settings(self, name: str) -> dict[str, Stat]:
+        """What a check's fingerprint includes besides the samples (its resolved settings)."""
+        if name == "duplicates":
+            return self.duplicates.settings()
+        if name == "quality":
+            return {"fast": self.fast, **self.quality.settings()}
+        if name == "labels":
+            return self.labels.settings()
+        return {}

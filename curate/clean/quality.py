@@ -33,6 +33,7 @@ import numpy as np
 from curate.core import schema
 from curate.core.errors import InputError
 from curate.core.issues import Column, IssueTable, Stat
+from curate.core.options import inherit, option
 from curate.core.progress import task
 
 SIDE = 48
@@ -48,18 +49,31 @@ SCORE_FIELDS = {k: f"{k}_score" for k in SCORED}
 DIGITS = 5  # stored measures are rounded
 
 
+def _threshold(what: str) -> str:
+    return f"Quality check: {what}."
+
+
 @dataclass(frozen=True, kw_only=True)
 class QualityConfig:
     """Flag thresholds (flag when score >= threshold; nonface when face_score < it), and where
-    the face detector runs: nowhere (`face=False`), on every crop (`fast_face_entropy=None`) or
-    only on crops of lower entropy (bits)."""
+    the face detector runs: nowhere (`face=False`), on every crop, or with `fast` only on crops
+    below `fast_face_entropy` bits (`entropy_gate`)."""
 
-    lowinfo_threshold: float = 0.32
-    dark_threshold: float = 0.65
-    light_threshold: float = 0.64
-    blurry_threshold: float = 0.74
-    nonface_threshold: float = 0.25
-    fast_face_entropy: float | None = None
+    lowinfo_threshold: float = option(0.32, min=0.0, max=1.0, help=_threshold(
+        "flag issue:lowinfo at lowinfo_score >= this"))
+    dark_threshold: float = option(0.65, min=0.0, max=1.0, help=_threshold(
+        "flag issue:dark at dark_score >= this"))
+    light_threshold: float = option(0.64, min=0.0, max=1.0, help=_threshold(
+        "flag issue:light at light_score >= this"))
+    blurry_threshold: float = option(0.74, min=0.0, max=1.0, help=_threshold(
+        "flag issue:blurry at blurry_score >= this"))
+    nonface_threshold: float = option(0.25, min=0.0, max=1.0, help=_threshold(
+        "flag issue:nonface at face_score < this"))
+    fast_face_entropy: float = option(
+        FAST_FACE_ENTROPY, min=0.0, max=8.0,
+        help="With --fast: run the face detector only on crops below this entropy (bits); the "
+             "others get no face_score and no issue:nonface.")
+    fast: bool = inherit(False)
     face_side: int = 96
     face: bool = True  # the slow part: ~200 crops/s per core
 
@@ -68,17 +82,25 @@ class QualityConfig:
             v = self.threshold(kind)
             if not 0.0 <= v <= 1.0:
                 raise InputError(f"--{kind}-threshold {v}: must be in [0, 1]")
-        gate = self.fast_face_entropy
-        if gate is not None and not 0.0 <= gate <= 8.0:
-            raise InputError(f"--fast-face-entropy {gate}: must be in [0, 8] bits")
+        if not 0.0 <= self.fast_face_entropy <= 8.0:
+            raise InputError(f"--fast-face-entropy {self.fast_face_entropy}: must be in [0, 8] "
+                             "bits")
         if not 48 <= self.face_side <= 512:
             raise InputError(f"face_side {self.face_side}: must be in 48..512 pixels")
+
+    @property
+    def entropy_gate(self) -> float | None:
+        """The face detector's entropy gate (bits): `fast_face_entropy` with --fast, else none."""
+        return self.fast_face_entropy if self.fast else None
 
     def threshold(self, kind: str) -> float:
         return getattr(self, f"{kind}_threshold")
 
     def settings(self) -> dict[str, Stat]:
-        return asdict(self)
+        """The settings a run's fingerprint records (the gate as it applies)."""
+        out: dict[str, Stat] = {f"{k}_threshold": self.threshold(k) for k in KINDS}
+        return {**out, "fast_face_entropy": self.entropy_gate, "face_side": self.face_side,
+                "face": self.face}
 
 
 @dataclass
@@ -163,9 +185,9 @@ def face_candidates(entropy: np.ndarray, cfg: QualityConfig) -> np.ndarray:
     """Indices the face detector runs on (none when `cfg.face` is off)."""
     if not cfg.face:
         return np.zeros(0, np.int64)
-    if cfg.fast_face_entropy is None:
+    if cfg.entropy_gate is None:
         return np.arange(len(entropy))
-    return np.flatnonzero(entropy < cfg.fast_face_entropy)
+    return np.flatnonzero(entropy < cfg.entropy_gate)
 
 
 def _pixel_measures(batch: np.ndarray) -> tuple[np.ndarray, ...]:

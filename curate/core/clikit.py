@@ -14,14 +14,15 @@ from curate.core.engine import ENGINES, LOCAL
 from curate.core.errors import InputError
 from curate.core.store import DEFAULT_DATASET
 
-Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda, cuda:1 ...")]
+DEVICE_HELP = "auto (CUDA when present), cpu, cuda, cuda:1 ..."
+Device = Annotated[str, typer.Option(help=DEVICE_HELP)]
 # --engine of the stages with per-image work on Ray (curate.core.engine)
 EngineName = Enum("EngineName", {e: e for e in ENGINES}, type=str)  # type: ignore[misc]
 LOCAL_ENGINE = EngineName(LOCAL)
 # --nproc of the commands that train (train run / compare, clean's out-of-fold models)
-NProc = Annotated[int, typer.Option(
-    help="Processes to train on through torchrun (DDP: gloo on CPU, NCCL on CUDA, one GPU "
-         "each); the same global batch and seed as one process.")]
+NPROC_HELP = ("Processes to train on through torchrun (DDP: gloo on CPU, NCCL on CUDA, one GPU "
+              "each); the same global batch and seed as one process.")
+NProc = Annotated[int, typer.Option(help=NPROC_HELP)]
 
 
 def pick_device(device: str) -> str:

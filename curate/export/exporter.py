@@ -22,6 +22,7 @@ from typing import Any
 
 from curate.core import runs, schema, store
 from curate.core.errors import InputError
+from curate.core.options import option
 from curate.core.schema import (
     CROWD_ROLE,
     FERPLUS_VOTES,
@@ -41,16 +42,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class ExportConfig:
-    view: str
-    format: str  # noqa: A003 - the CLI flag is --format
-    out: Path | None = None  # default: <workspace>/exports/<dataset>-<view>-<format>
+    """The `curate export` options (each declared once: curate.core.options)."""
+
+    view: str = option(help="Which view to export.", choices=VIEWS, cli_default="curated")
+    format: str = option(help="Output format.", choices=lambda: FORMATS,  # noqa: A003
+                         cli_default="imagefolder")
+    out: Path | None = option(None, help="Output folder (default: "
+                              "<workspace>/exports/<dataset>-<view>-<format>).")
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
-    overwrite: bool = False
-    include_excluded: bool = False
-    restored: bool = True
-    curate_test: bool = False
-    workers: int = 4
+    overwrite: bool = option(False, flags=("--overwrite",), help="Replace an existing output.")
+    include_excluded: bool = option(False, flags=("--include-excluded",),
+                                    help="Keep excluded samples (curated view).")
+    restored: bool = option(True, help="Use restored files when present.")
+    curate_test: bool = option(False, flags=("--curate-test",), help="Apply exclusions/"
+                               "corrections/restoration to test too.")
+    workers: int = option(4, help="Threads copying/converting images.")
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curate.core import options
 from curate.core.errors import InputError, ModelError
 from curate.pipeline.config import STAGES, PipelineConfig, StageEntry, load_config
 
@@ -43,18 +44,14 @@ class PipelineResult:
 
 def _build(entry: StageEntry, cfg: PipelineConfig, progress: bool) -> Any:
     cls, _ = entry.spec.load()
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = options.flat_fields(cls)
     kwargs = dict(entry.settings)
     injected = {"dataset": cfg.dataset, "workspace": cfg.workspace, "progress": progress,
                 "seed": cfg.seed}
     for key, value in injected.items():
         if key in names and key not in kwargs:
             kwargs[key] = value
-    if "device" in kwargs:
-        from curate.core.clikit import pick_device
-
-        kwargs["device"] = pick_device(kwargs["device"])
-    return cls(**kwargs)
+    return options.build(cls, kwargs)
 
 
 def _missing_input(entry: StageEntry) -> str | None:

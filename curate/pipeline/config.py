@@ -19,33 +19,27 @@ method = "lanczos"
 required = false                      # pipeline-only: a missing model (or, on an ingest, a missing
                                       # input) skips the stage (reported)
 ```
-Each table's keys are exactly the stage's CLI option names with `-` written as `_` (the fields
-of its config dataclass; tests/unit/test_pipeline_keys.py checks both agree); unknown keys and
-values of the wrong type are errors when the file is read, before any stage runs, and bad values
-when their stage starts; each names the key and what is allowed. [clean] takes, besides checks,
-fast, radius, splits, device, seed, workers, folds and epochs: lowinfo_threshold,
-dark_threshold, light_threshold, blurry_threshold, nonface_threshold, fast_face_entropy,
-outlier_threshold, near_duplicate_threshold, filter_by, target_precision, knn,
-crowd_calibration and crowd_holdout.
+Each table's keys are the stage's options, declared once on its config dataclass
+(`curate.core.options`), with `-` written as `_`: the same names as the CLI flags (`curate clean
+--help` lists them). Unknown keys and values of the wrong type are errors when the file is read,
+before any stage runs, and bad values when their stage starts; each names the key and what is
+allowed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curate.core import options
 from curate.core.errors import InputError
 
 PIPELINE_KEYS = ("required",)  # keys the pipeline reads itself, not passed to the stage
 GLOBAL_TYPES: dict[str, Any] = {"dataset": str, "workspace": Path, "seed": int}
 GLOBAL_KEYS = tuple(GLOBAL_TYPES)
-INJECTED = ("dataset", "workspace", "progress")  # filled by the pipeline, not by the file
 
 
 @dataclass(frozen=True)
@@ -104,7 +98,7 @@ class PipelineConfig:
         return list(dict.fromkeys(e.spec.name for e in self.stages))
 
 
-def _coerce(key: str, value: Any, hint: Any, base: Path) -> Any:
+def _coerce(value: Any, hint: Any, base: Path) -> Any:
     text = str(hint)
     if "Path" in text and isinstance(value, str):
         p = Path(value).expanduser()
@@ -114,42 +108,10 @@ def _coerce(key: str, value: Any, hint: Any, base: Path) -> Any:
     return value
 
 
-def _type_ok(value: Any, hint: Any) -> bool:
-    """Whether a TOML value fits a config field's type (the types the stage configs use:
-    bool, int, float, str, Path, tuple[str, ...], each optionally `| None`); a type this does
-    not know passes, for the stage to validate."""
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        return any(_type_ok(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is str or hint is Path:
-        return isinstance(value, str | Path)
-    if typing.get_origin(hint) is tuple:
-        inner = typing.get_args(hint)[:1]
-        return isinstance(value, list | tuple) and all(_type_ok(v, *inner) for v in value)
-    return True
-
-
-def _type_name(hint: Any) -> str:
-    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
-             Path: "a path (string)", type(None): "absent"}
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        return " or ".join(_type_name(h) for h in typing.get_args(hint) if h is not type(None))
-    if typing.get_origin(hint) is tuple:
-        return "a list of strings"
-    return names.get(hint, str(hint))
-
-
 def _table(spec: StageSpec, table: dict[str, Any], base: Path, where: str) -> StageEntry:
     cls, _ = spec.load()
-    hints = typing.get_type_hints(cls)
-    allowed = [f.name for f in dataclasses.fields(cls) if f.name not in INJECTED]
+    flat = options.flat_fields(cls)
+    allowed = options.keys(cls)
     settings: dict[str, Any] = {}
     for key, value in table.items():
         if key in PIPELINE_KEYS:
@@ -157,9 +119,8 @@ def _table(spec: StageSpec, table: dict[str, Any], base: Path, where: str) -> St
         if key not in allowed:
             raise InputError(f"{where}: unknown key {key!r}; allowed: "
                              f"{', '.join(sorted([*allowed, *PIPELINE_KEYS]))}")
-        if key in hints and not _type_ok(value, hints[key]):
-            raise InputError(f"{where}.{key}: must be {_type_name(hints[key])}, got {value!r}")
-        settings[key] = _coerce(key, value, hints.get(key), base)
+        options.check_value(key, value, flat[key].hint, f"{where}.")
+        settings[key] = _coerce(value, flat[key].hint, base)
     required = table.get("required", True)
     if not isinstance(required, bool):
         raise InputError(f"{where}.required: must be true or false, got {required!r}")
@@ -180,8 +141,8 @@ def load_config(path: Path) -> PipelineConfig:
         raise InputError(f"{path}: unknown key {unknown[0]!r}; allowed: "
                          f"{', '.join([*GLOBAL_KEYS, *STAGES])}")
     for key, hint in GLOBAL_TYPES.items():
-        if key in data and not _type_ok(data[key], hint):
-            raise InputError(f"{path.name}: {key}: must be {_type_name(hint)}, got {data[key]!r}")
+        if key in data:
+            options.check_value(key, data[key], hint, f"{path.name}: ")
     entries: list[StageEntry] = []
     for name, spec in STAGES.items():
         if name not in data:

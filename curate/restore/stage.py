@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from curate.core import engine, runs, schema, store
+from curate.core.clikit import DEVICE_HELP, pick_device
 from curate.core.errors import InputError, ModelError
 from curate.core.issues import write_issues
+from curate.core.options import option
 from curate.core.progress import task
 from curate.core.schema import RESTORE_METHOD, RESTORE_WEIGHTS_SHA256, RESTORED_FILEPATH
 from curate.core.taxonomy import CLASSES
@@ -40,25 +42,41 @@ NO_CHECK = "skipped by request (--no-check)"
 
 @dataclass(frozen=True, kw_only=True)
 class RestoreConfig:
+    """The `curate restore` options (each declared once: curate.core.options)."""
+
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
-    method: str = "gfpgan"
-    size: int = 224
-    color: str = "gray"
-    unsharp: bool = False
-    weights: Path | None = None
-    model: str = wts.DEFAULT_MODEL
-    cache_dir: Path | None = None
-    download: bool = False
-    view: str | None = None
-    split: str | None = None
-    label: str | None = None
-    batch_size: int | None = None
-    device: str = "cpu"
-    precision: str = "auto"
-    check: bool = True
-    workers: int = 2
-    engine: str = engine.LOCAL
+    method: str = option("gfpgan", help="gfpgan (needs weights) or a classical resize.",
+                         choices=METHODS)
+    size: int = option(224, help="Output side in pixels (48..512; GFPGAN works at 512 and is "
+                       "resized to this).")
+    color: str = option("gray", help="Output images in grayscale or RGB.", choices=COLORS)
+    unsharp: bool = option(False, help="Unsharp mask after a classical resize.")
+    weights: Path | None = option(None, help="A local GFPGAN .pth file.")
+    model: str = option(wts.DEFAULT_MODEL, help="Registry weights to use from the cache "
+                        f"({', '.join(wts.REGISTRY)}).")
+    cache_dir: Path | None = option(None, help="Weights cache (default: $FER_CURATE_CACHE/"
+                                    "weights or ~/.cache/fer-curate/weights).")
+    download: bool = option(False, help="Fetch the official weights into the cache when "
+                            "missing.")
+    view: str | None = option(None, help="A saved view or tag, e.g. issue:lowinfo (default: the "
+                              "whole dataset).")
+    split: str | None = option(None, help="Only this split (train/val/test).")
+    label: str | None = option(None, flags=("--label", "--class"),
+                               help="Only this ground-truth class.")
+    batch_size: int | None = option(None, help="Images per batch (default: 4 for gfpgan, 256 "
+                                    "classical); halved on GPU OOM.")
+    device: str = option("cpu", help=DEVICE_HELP, cli_default="auto", convert=pick_device)
+    precision: str = option("auto", help="auto: fp32 on CPU; fp16 on CUDA where safe for the "
+                            "model, else bf16.", choices=PRECISIONS)
+    check: bool = option(True, help="Compare the reference classifier's predictions on original "
+                         "vs restored images (--no-check skips it, recorded as skipped by "
+                         "request).")
+    workers: int = option(2, help="Threads for the classical path (local engine); actors with "
+                          "--engine ray.")
+    engine: str = option(engine.LOCAL, help="local: this process; ray: Ray Data actor pools (a "
+                         "local cluster, or the one at RAY_ADDRESS; one GPU per actor on CUDA). "
+                         "Same outputs (docs/scale.md).", choices=engine.ENGINES)
     progress: bool = True
 
     def __post_init__(self) -> None:

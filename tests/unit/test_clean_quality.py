@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from curate.clean import quality
-from curate.clean.checks import quality_config
 from curate.core.errors import InputError
 
 
@@ -107,17 +106,22 @@ def test_thresholds_reach_the_flags():
 
 def test_clean_options_reach_the_quality_config_and_the_fast_gate():
     from curate.clean import CleanConfig
+    from curate.core.options import build
 
-    cfg = CleanConfig(checks=("quality",), dark_threshold=0.9, nonface_threshold=0.1)
-    q = quality_config(cfg)
-    assert (q.dark_threshold, q.nonface_threshold, q.fast_face_entropy) == (0.9, 0.1, None)
-    fast = quality_config(CleanConfig(checks=("quality",), fast=True, fast_face_entropy=5.5))
-    assert fast.fast_face_entropy == 5.5
+    q = build(CleanConfig, {"checks": ("quality",), "dark_threshold": 0.9,
+                            "nonface_threshold": 0.1}).quality
+    assert (q.dark_threshold, q.nonface_threshold, q.entropy_gate) == (0.9, 0.1, None)
+    fast = build(CleanConfig, {"checks": ("quality",), "fast": True,
+                               "fast_face_entropy": 5.5}).quality
+    assert fast.entropy_gate == 5.5
+    # built directly, --fast still reaches the check (one option, passed down)
+    assert CleanConfig(fast=True).quality.entropy_gate == quality.FAST_FACE_ENTROPY
+    assert CleanConfig(fast=True).labels.resolved("epochs") == 2
     ent = np.array([4.0, 5.0, 6.0, 7.0])
     assert quality.face_candidates(ent, fast).tolist() == [0, 1]
     assert quality.face_candidates(ent, q).tolist() == [0, 1, 2, 3]
     with pytest.raises(InputError, match="--light-threshold -0.1"):
-        CleanConfig(checks=("quality",), light_threshold=-0.1)
+        build(CleanConfig, {"checks": ("quality",), "light_threshold": -0.1})
     with pytest.raises(TypeError):
         CleanConfig("fer")  # keyword arguments only
 

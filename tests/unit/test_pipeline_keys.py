@@ -8,7 +8,8 @@ import dataclasses
 import pytest
 import typer
 
-from curate.pipeline.config import INJECTED, STAGES
+from curate.core import options
+from curate.pipeline.config import STAGES
 
 # Config fields filled from the command line in another way (an argument, not an option).
 ARGUMENTS = {"ingest": {"source", "path"}}
@@ -45,7 +46,8 @@ def _flags(cmd) -> set[str]:  # noqa: ANN001 - a click command or group
 def test_config_keys_are_cli_flags(name):
     spec = STAGES[name]
     cls, _ = spec.load()
-    keys = {f.name for f in dataclasses.fields(cls)} - set(INJECTED) - ARGUMENTS.get(name, set())
+    keys = set(options.keys(cls)) - ARGUMENTS.get(name, set())
+    assert keys, f"{name}: its config declares no option"
     missing = keys - _flags(_command(spec))
     assert not missing, f"{name}: config keys without a same-named CLI option: {sorted(missing)}"
 
@@ -61,7 +63,6 @@ def test_shipped_pipeline_configs_are_valid(name):
 
 
 def test_clean_thresholds_are_pipeline_keys_that_reach_the_checks(tmp_path):
-    from curate.clean.checks import labels_config, quality_config
     from curate.core.errors import InputError
     from curate.pipeline import _build
     from curate.pipeline.config import load_config
@@ -71,9 +72,9 @@ def test_clean_thresholds_are_pipeline_keys_that_reach_the_checks(tmp_path):
                     'outlier_threshold = 0.2\nfilter_by = "both"\nradius = 2\n')
     cfg = load_config(path)
     clean = _build(cfg.stages[0], cfg, progress=False)
-    q = quality_config(clean)
-    assert (q.dark_threshold, q.fast_face_entropy, clean.radius) == (0.9, 5.0, 2)
-    lab = labels_config(clean)
+    q = clean.quality
+    assert (q.dark_threshold, q.entropy_gate, clean.duplicates.radius) == (0.9, 5.0, 2)
+    lab = clean.labels
     assert (lab.outlier_threshold, lab.filter_by) == (0.2, "both")
     path.write_text("[clean]\nblurry_threshold = 2.0\n")
     with pytest.raises(InputError, match="--blurry-threshold 2.0"):

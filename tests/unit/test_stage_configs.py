@@ -23,7 +23,7 @@ CONFIGS = {
     ApplyConfig: {},
     RestoreConfig: {"method": "lanczos"},
     BalanceConfig: {"target": 5},
-    BalanceStageConfig: {"target": 5},
+    BalanceStageConfig: {"balance": BalanceConfig(target=5)},
     ExportConfig: {"view": "raw", "format": "imagefolder"},
 }
 
@@ -39,13 +39,14 @@ def test_configs_are_frozen_and_keyword_only(cls):
 
 
 def test_cli_choices_are_the_registries():
-    from curate.balance.commands import Augment
-    from curate.export.commands import Format
-    from curate.restore.commands import Color, Method, Precision
+    from typer.testing import CliRunner
 
-    for enum, names in ((Method, METHODS), (Color, COLORS), (Precision, PRECISIONS),
-                        (Format, FORMATS), (Augment, AUGMENT_MODES)):
-        assert [m.value for m in enum] == list(names), enum
+    from curate.cli import app
+
+    for command, names in (("restore", METHODS), ("restore", COLORS), ("restore", PRECISIONS),
+                           ("export", FORMATS), ("balance", AUGMENT_MODES)):
+        out = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"}).output
+        assert f"<{'|'.join(names)}>" in out, (command, names)
     assert FORMATS == tuple(WRITERS) and "lanczos" in METHODS
 
 
