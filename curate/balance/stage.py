@@ -15,7 +15,7 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,9 @@ from curate.balance.plan import (
     stratified_group_split,
 )
 from curate.core import runs, schema, store
-from curate.core.options import option, sub
 from curate.core.errors import InputError
 from curate.core.imageio import IMAGE_FORMATS, write_png_atomic
+from curate.core.options import option, sub
 from curate.core.progress import task
 from curate.core.schema import (
     AUGMENTED_SOURCE,

@@ -137,8 +137,11 @@ def build(cls: type, values: Mapping[str, Any]) -> Any:
     """`cls` from one flat mapping of option values: each field, and each sub-config's, takes
     its value by name (absent: its default); `convert` applies to the values given."""
     flat = flat_fields(cls)
-    given = {k: (flat[k].spec.convert(v) if k in flat and flat[k].spec.convert else v)
-             for k, v in values.items()}
+    given = dict(values)
+    for key, value in values.items():
+        convert = flat[key].spec.convert if key in flat else None
+        if convert is not None:
+            given[key] = convert(value)
     return _compose(cls, given)
 
 

@@ -39,7 +39,7 @@ from typing import Any
 from curate.core import schema
 from curate.core.errors import InputError
 from curate.core.schema import SOFT_LABEL
-from curate.core.taxonomy import ALIASES, FER2013_IDS, RAFDB_IDS
+from curate.core.taxonomy import ALIASES, FER2013_IDS, RAFDB_IDS, TEST, TRAIN
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +96,19 @@ def audited_label(source: str, orig_label: str | None, label: str | None,
 
 def _raw_label_expr() -> dict:
     """MongoDB expression computing `raw_label(source, orig_label, ground_truth.label)`."""
-    text = {"$toLower": {"$trim": {"input": {"$ifNull": ["$orig_label", ""]}}}}
+    text = {"$toLower": {"$trim": {"input": {"$ifNull": [_ref(schema.ORIG_LABEL), ""]}}}}
     branches = [
-        {"case": {"$and": [{"$eq": ["$source", src]}, {"$eq": [text, key]}]}, "then": cls}
+        {"case": {"$and": [{"$eq": [_ref(schema.SOURCE), src]}, {"$eq": [text, key]}]},
+         "then": cls}
         for src, ids in _SOURCE_IDS.items() for key, cls in ids.items()
     ]
     branches += [{"case": {"$eq": [text, alias]}, "then": cls} for alias, cls in ALIASES.items()]
-    return {"$switch": {"branches": branches, "default": "$ground_truth.label"}}
+    return {"$switch": {"branches": branches, "default": _ref(schema.LABEL_PATH)}}
+
+
+def _ref(field: str) -> str:
+    """A MongoDB expression's reference to a sample field (`$` + its schema name)."""
+    return f"${field}"
 
 
 def _expr(mongo: dict) -> Any:
@@ -113,7 +119,7 @@ def _expr(mongo: dict) -> Any:
 
 def raw_view(ds: Any) -> ViewSpec:
     """Every real sample, nothing excluded, original files, the source's own labels."""
-    view = ds.match(schema.real()).set_field("ground_truth.label", _expr(_raw_label_expr()))
+    view = ds.match(schema.real()).set_field(schema.LABEL_PATH, _expr(_raw_label_expr()))
     if SOFT_LABEL in ds.get_field_schema():
         view = view.exclude_fields(SOFT_LABEL)
     return ViewSpec("raw", view)
@@ -123,10 +129,10 @@ def audited_view(view: Any) -> Any:
     """`view` with the labels `curate clean` audits (see the module docstring)."""
     if schema.LABEL_REASON not in view.get_field_schema():
         return view
-    reason = {"$ifNull": [f"${schema.LABEL_REASON}", ""]}
+    reason = {"$ifNull": [_ref(schema.LABEL_REASON), ""]}
     by_policy = {"$or": [{"$eq": [{"$indexOfCP": [reason, prefix]}, 0]}
                          for prefix in schema.POLICY_LABEL_REASONS]}
-    label = {"$cond": [by_policy, _raw_label_expr(), "$ground_truth.label"]}
+    label = {"$cond": [by_policy, _raw_label_expr(), _ref(schema.LABEL_PATH)]}
     return view.set_field(schema.LABEL_PATH, _expr(label))
 
 
@@ -134,23 +140,24 @@ def curated_view(ds: Any, *, include_excluded: bool = False, use_restored: bool 
                  curate_test: bool = False) -> ViewSpec:
     """Curated samples: see the module docstring."""
     fields = ds.get_field_schema()
-    keep_test = {"$and": [schema.real(), {"split": "test"}]}
+    keep_test = {"$and": [schema.real(), {schema.SPLIT: TEST}]}
     conds: list[dict] = [
-        {"$or": [schema.real(), {"split": "train"}]},  # derived samples are train-only
+        {"$or": [schema.real(), {schema.SPLIT: TRAIN}]},  # derived samples are train-only
         {schema.BALANCE_DROP: {"$ne": True}},
     ]
     if not include_excluded:
         not_excluded = schema.not_excluded()
         conds.append(not_excluded if curate_test else {"$or": [not_excluded, keep_test]})
     view = ds.match({"$and": conds})
-    is_test = {"$eq": ["$split", "test"]}
+    is_test = {"$eq": [_ref(schema.SPLIT), TEST]}
     if not curate_test:
-        label = {"$cond": [is_test, _raw_label_expr(), "$ground_truth.label"]}
-        view = view.set_field("ground_truth.label", _expr(label))
+        label = {"$cond": [is_test, _raw_label_expr(), _ref(schema.LABEL_PATH)]}
+        view = view.set_field(schema.LABEL_PATH, _expr(label))
     if use_restored and schema.RESTORED_FILEPATH in fields:
-        has = {"$gt": [{"$strLenCP": {"$ifNull": ["$restored_filepath", ""]}}, 0]}
-        path: dict = {"$cond": [has, "$restored_filepath", "$filepath"]}
-        view = view.set_field("filepath", _expr(path))
+        restored = _ref(schema.RESTORED_FILEPATH)
+        has = {"$gt": [{"$strLenCP": {"$ifNull": [restored, ""]}}, 0]}
+        path: dict = {"$cond": [has, restored, _ref(schema.FILEPATH)]}
+        view = view.set_field(schema.FILEPATH, _expr(path))
     return ViewSpec("curated", view)
 
 
