@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 SIMILARITY_KEY = "curate_similarity"  # grid: sort by similarity
 EMBEDDINGS_KEY = "curate_embeddings"  # the Embeddings panel
-# PCA: seconds on FER-2013 on 2 cores, with no extra package (t-SNE took minutes; UMAP needs
-# umap-learn: `fob.compute_visualization(..., method="umap")` on the same features works too)
+# PCA: fast and needs no extra package (docs/results.md#code-defaults); UMAP needs umap-learn:
+# `fob.compute_visualization(..., method="umap")` on the same features works too
 MAP_METHOD = "pca"
 
 

@@ -104,7 +104,7 @@ def phash_batch(batch: np.ndarray) -> np.ndarray:
 
 
 # Images per batch: a 48 px batch of 256 keeps the float64 resize buffers (~5 MB) in cache;
-# 4096 spilled them and took 2x longer on FER-2013 (1.18 s vs 0.60 s, one thread).
+# larger batches spill them (docs/results.md#code-defaults).
 CHUNK = 256
 
 

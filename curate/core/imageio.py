@@ -62,8 +62,8 @@ def read_gray(path: str | os.PathLike) -> np.ndarray:
         return np.asarray(im.convert("L"))
 
 
-# zlib level 1 with Huffman-only coding: about 3x faster than Pillow's level 1 on 48 px faces
-# and ~40% on 224 px ones (bench/bench_restore.py), lossless, files no larger.
+# zlib level 1 with Huffman-only coding: faster than Pillow's level 1, lossless, files no larger
+# (docs/results.md#code-defaults).
 _PNG = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY,
         cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
 
