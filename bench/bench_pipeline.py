@@ -1,12 +1,8 @@
 """Benchmark: the README's main job (`curate pipeline --config pipelines/fer2013-cpu.toml`) from
 scratch on the real FER-2013, then again (a no-op), each stage's wall time against its budget
-(issue 7: ingest 1 min, clean 10, classical restore 2, balance + export 2, compare 50, report 1;
-whole job < 90 min; second run < 1 min). The profile's clean trains 3 folds x 5 epochs (~17 min)
-instead of --fast's 3 x 2 (~8 min): soft labels from the weaker models lowered macro-F1, from
-these they raise it (README); its budget is 20 min, taken from compare's (~35 of 50 used).
-Issue 17 put the robust-training baselines (raw+smooth, raw+gce, raw+scn) beside raw and
-curated in the main job: 15 runs instead of 6, so compare's budget is 100 min and the whole
-job's 150 min.
+(`BUDGET`: the whole job and a second, no-op run within `TOTAL_BUDGET` / `NOOP_BUDGET`). Clean's
+budget fits the profile's 3 folds x 5 epochs; compare's, the 15 runs of raw, curated and the three
+robust-training baselines x 3 seeds. The measured times: docs/results.md#main-job-time.
 
     .venv/bin/python bench/bench_pipeline.py [--config pipelines/fer2013-cpu.toml]
 
@@ -25,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("FIFTYONE_DATABASE_NAME", "bench_pipeline")
 ROOT = Path(__file__).resolve().parents[1]
 
-# Seconds per stage (issue 7); balance and the exports share one 2-minute budget.
+# Seconds per stage; balance and the exports share one 2-minute budget.
 BUDGET = {"ingest": 60, "clean": 1200, "restore": 120, "balance+export": 120, "compare": 6000}
 TOTAL_BUDGET, NOOP_BUDGET = 150 * 60, 60
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command install: a virtualenv in .venv with everything the project needs.
-# Handles the wheels that need special care (see README "Installation notes"):
+# Handles the wheels that need special care (docs/install.md):
 #   - torch/torchvision: pinned builds that pip finds locally on this machine kind;
 #   - basicsr (pulled by gfpgan): sdist that imports torch at build time -> --no-build-isolation;
 #   - opencv-python (pulled by basicsr/gfpgan/facexlib) shadows FiftyOne's opencv-python-headless

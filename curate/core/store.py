@@ -35,7 +35,7 @@ def _env_defaults() -> None:
     os.environ.setdefault("FIFTYONE_SHOW_PROGRESS_BARS", "false")
     if not os.environ.get("FIFTYONE_DATABASE_URI"):
         # the embedded MongoDB 6.0 that install.sh pins triggers an "oldest supported
-        # version" notice on every command; it is a known, deliberate choice (README)
+        # version" notice on every command; it is a known, deliberate choice (docs/install.md)
         os.environ.setdefault("FIFTYONE_DATABASE_VALIDATION", "false")
 
 
@@ -54,7 +54,7 @@ def check_database(timeout_s: float = PING_TIMEOUT_S) -> str:
     """Fail fast, with a fix, when the database cannot be reached. Returns a description.
 
     An external MongoDB (`FIFTYONE_DATABASE_URI`) is pinged with a short timeout instead of
-    FiftyOne's 30 s default; the embedded one must have its mongod binary (see README).
+    FiftyOne's 30 s default; the embedded one must have its mongod binary (docs/install.md).
     """
     _env_defaults()
     uri = os.environ.get("FIFTYONE_DATABASE_URI")
