@@ -32,12 +32,11 @@ from curate.core.schema import (
     ORIG_LABEL,
     SUGGESTED_LABEL,
 )
-from curate.core.taxonomy import CLASS_INDEX, CLASSES
+from curate.core.taxonomy import CLASS_INDEX, CLASSES, EDITABLE_SPLITS
 from curate.core.views import raw_label
 from curate.review import queue
 from curate.review.decisions import (
     ACTIONS,
-    REVIEWABLE_SPLITS,
     DecisionResult,
     decide,
     default_reviewer,
@@ -85,7 +84,7 @@ def candidates(ds: Any, with_features: bool = True) -> Candidates:
     have = ds.get_field_schema()
     if LABEL_ERROR_PROB not in have:
         raise InputError("no label audit on this dataset: run `curate clean --checks labels`")
-    view = ds.match({"$and": [schema.real_in_splits(REVIEWABLE_SPLITS),
+    view = ds.match({"$and": [schema.real_in_splits(EDITABLE_SPLITS),
                               {LABEL_ERROR_PROB: {"$ne": None}}]})
     ids, source, orig, label, p, oof, tags = view.values(
         ["id", schema.SOURCE, ORIG_LABEL, LABEL_PATH, LABEL_ERROR_PROB, OOF, schema.TAGS])

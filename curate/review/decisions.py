@@ -38,11 +38,10 @@ from curate.core.schema import (
     SUGGESTED_LABEL,
     relabel_tag,
 )
-from curate.core.taxonomy import CLASSES
+from curate.core.taxonomy import CLASSES, EDITABLE_SPLITS
 
 ACTIONS = ("accept", "relabel", "drop", "keep")
 UNDO = "undo"
-REVIEWABLE_SPLITS = ("train", "val")  # apply never edits test unless asked (--include-test)
 REVIEWER_ENV = "CURATE_REVIEWER"  # `curate app --reviewer NAME` sets it for the App server
 WORKSPACE_ENV = "CURATE_WORKSPACE"  # `curate app --workspace` too (the App's stage operator)
 
@@ -111,7 +110,7 @@ def _validated(ds: Any, ids: list[str], action: str, label: str | None
     if len(rows) != len(set(ids)):
         raise InputError(f"{len(set(ids)) - len(rows)} of the selected samples are not in "
                          f"dataset {ds.name!r}")
-    outside = Counter(r[1] for r in rows if r[1] not in REVIEWABLE_SPLITS)
+    outside = Counter(r[1] for r in rows if r[1] not in EDITABLE_SPLITS)
     if outside:
         where = ", ".join(f"{n} in {s}" for s, n in sorted(outside.items(), key=str))
         raise InputError(f"{sum(outside.values())} selected samples are outside train/val "

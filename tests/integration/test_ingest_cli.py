@@ -313,8 +313,8 @@ def test_full_disk_names_the_file_keeps_whole_samples_and_resumes(tmp_path, data
 def test_every_ingest_source_has_its_command():
     import typer
 
-    from curate.cli import Source
     from curate.ingest import SCANNERS, SOURCES
+    from curate.ingest.commands import Source
 
     group = typer.main.get_command(app).commands["ingest"]  # type: ignore[attr-defined]
     assert [s.value for s in Source] == list(SOURCES) and set(SCANNERS) < set(SOURCES)

@@ -3,7 +3,9 @@
 - `curate.core` imports nothing of the project outside `curate.core`;
 - `train` and `augment` import only `curate.core` of `curate` (never a stage);
 - a stage (`curate.<stage>`) reaches `train` / `augment` only lazily, inside a function, so
-  importing a stage never loads a training stack.
+  importing a stage never loads a training stack;
+- no two stages import each other (at module level or lazily): an edge between two stages runs
+  one way only (`pipeline`, `app`, `review` may import many stages, none of which imports them).
 """
 
 from __future__ import annotations
@@ -85,8 +87,39 @@ def test_stages_reach_train_and_augment_only_lazily():
     assert not bad, "\n".join(bad)
 
 
+def _stages() -> list[str]:
+    """The top-level subpackages of `curate` other than `core`."""
+    return sorted(p.parent.name for p in (ROOT / "curate").glob("*/__init__.py")
+                  if p.parent.name != "core")
+
+
+def _stage_edges() -> dict[tuple[str, str], str]:
+    """(importing stage, imported stage) -> the first import that makes the edge, for every
+    import from one stage of another, at module level or inside a function."""
+    stages = set(_stages())
+    edges: dict[tuple[str, str], str] = {}
+    for stage in sorted(stages):
+        for path in _modules(f"curate/{stage}"):
+            for name, module_level in _imports(path):
+                parts = name.split(".")
+                if parts[0] == "curate" and len(parts) > 1 and parts[1] in stages - {stage}:
+                    where = "" if module_level else " (inside a function)"
+                    edges.setdefault((stage, parts[1]),
+                                     f"{path.relative_to(ROOT)} imports {name}{where}")
+    return edges
+
+
+def test_no_two_stages_import_each_other():
+    edges = _stage_edges()
+    bad = [f"{a} <-> {b}: {edges[a, b]}; {edges[b, a]}"
+           for (a, b) in sorted(edges) if a < b and (b, a) in edges]
+    assert not bad, "\n".join(bad)
+
+
 def test_the_checker_sees_imports():
     """The checks above are only as good as the parser: it must see both kinds of import."""
     found = dict(_imports(ROOT / "curate" / "core" / "views.py"))
     assert found.get("curate.core.schema") is True  # module level
     assert found.get("curate.core.store.fo") is False  # inside a function
+    assert {"clean", "apply", "ingest", "review", "pipeline"} <= set(_stages())
+    assert ("apply", "clean") in _stage_edges()  # a lazy edge counts too (apply's weak model)

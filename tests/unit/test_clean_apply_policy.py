@@ -46,7 +46,8 @@ def test_review_decisions():
 def test_auto_relabels_only_where_the_suggestion_is_more_probable_than_the_label():
     import numpy as np
 
-    from curate.apply import ApplyConfig, _policy_label, auto_relabel_targets
+    from curate.apply import ApplyConfig, auto_relabel_targets
+    from curate.apply.labels import policy_label as _policy_label
 
     post = np.array([[0.6, 0.3, 0.1, 0, 0, 0, 0],      # the label (0) is likelier: kept
                      [0.3, 0.5, 0.2, 0, 0, 0, 0],      # 1 beats the label 0: relabelled
