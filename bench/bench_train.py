@@ -80,7 +80,7 @@ def our_loop(model_name: str, images: np.ndarray, labels: np.ndarray, batch: int
     trainer = Trainer(cfg, data, None)
     trainer.train_epoch()  # warm-up (2 steps)
     trainer.steps = steps
-    trainer.state["epoch"] = 1
+    trainer.state.epoch = 1
     t0 = time.perf_counter()
     trainer.train_epoch()
     return steps * batch / (time.perf_counter() - t0)
@@ -88,7 +88,7 @@ def our_loop(model_name: str, images: np.ndarray, labels: np.ndarray, batch: int
 
 def bench_throughput(args: argparse.Namespace) -> None:
     images, labels = fer_images(args.images)
-    from train.loop import cpu_bf16
+    from train.model import cpu_bf16
 
     print(f"CPU with native bf16: {cpu_bf16()}")
     print("| model | batch | steps | plain timm img/s | train.loop fp32 img/s | ratio "

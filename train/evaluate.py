@@ -16,8 +16,9 @@ from curate.core.errors import InputError
 from curate.core.taxonomy import CLASSES, SPLITS
 from curate.core.workspace import write_json_atomic
 from train.data import from_view
-from train.loop import BEST, create_model, load_weights, predict, read_run_config
+from train.loop import BEST, read_run_config
 from train.metrics import Metrics, evaluate
+from train.model import create_model, load_weights, predict
 
 log = logging.getLogger(__name__)
 

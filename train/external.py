@@ -97,7 +97,7 @@ def score_external(run_dir: Path, data: ImageSet, ext: ExternalTest,
     """Accuracy and macro-F1 of the run's best checkpoint on the external test (predictions
     cached in the run folder for this exact test)."""
     from train.evaluate import load_run_model
-    from train.loop import predict
+    from train.model import predict
 
     path = Path(run_dir) / ext.probs_file()
     digest = test_key(data)

@@ -1,34 +1,29 @@
-"""The training loop: any timm backbone on in-memory uint8 images; AdamW with a cosine or
-one-cycle schedule; seeded; mixed-precision training steps (fp16 on CUDA, bf16 on a CPU with
-native bf16) in channels-last layout; early stopping on val; the best weights as
-safetensors + JSON config; resumable from `last.pt` (model, optimizer, scheduler, RNG state),
-which loads under `torch.load(weights_only=True)`.
+"""The training loop: any timm backbone (train/model.py) on in-memory uint8 images; AdamW with
+a cosine or one-cycle schedule; seeded; mixed-precision training steps (fp16 on CUDA, bf16 on a
+CPU with native bf16) in channels-last layout; early stopping on val; the best weights as
+safetensors + JSON config; resumable from `last.pt` (model, optimizer, scheduler, RNG state and
+the `TrainState`), which loads under `torch.load(weights_only=True)`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import difflib
-import functools
 import json
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, cast
 
 from curate.core.errors import InputError, ModelError
 from curate.core.progress import task
-from curate.core.taxonomy import CLASSES
 from curate.core.workspace import atomic_path, write_json_atomic
 from train import distributed
 from train.data import ImageSet, augment
 from train.metrics import evaluate
-from train.reference import MEAN, STD, ReferenceSpec
+from train.model import autocast, check_backbone, create_model, load_weights, predict, to_input
+from train.reference import ReferenceSpec
 from train.robust import LOSSES, REWEIGHTS, SCN_RELABEL_FROM, make_loss, relabel_rows, self_cure
 
 log = logging.getLogger(__name__)
@@ -65,9 +60,8 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     tta_flip: bool = True
     # mixed precision in the training steps: fp16 on CUDA, bf16 on a CPU with native bf16
-    # (AVX512-BF16 / AMX; `cpu_bf16`), fp32 elsewhere; predictions stay fp32 on CPU. On this
-    # project's 2-core AVX512-BF16 machine it doubles the training speed of resnet10t at 48 px
-    # (bench/bench_train.py); False: fp32 steps everywhere
+    # (AVX512-BF16 / AMX; `train.model.cpu_bf16`), fp32 elsewhere; predictions stay fp32 on
+    # CPU (speed: bench/bench_train.py); False: fp32 steps everywhere
     amp: bool = True
     # never set by the tool, but part of every saved config.json and run fingerprint: dropping
     # it would make finished runs unreadable (`read_run_config`) and retrain them
@@ -103,98 +97,6 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def check_backbone(name: str) -> None:
-    """Raise InputError suggesting close timm names when `name` is not a timm model."""
-    import timm
-
-    if timm.is_model(name):
-        return
-    close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; see timm.list_models()"
-    raise InputError(f"unknown backbone {name!r}{hint}")
-
-
-def create_model(cfg: TrainConfig, num_classes: int = len(CLASSES)):  # noqa: ANN201 - torch.nn.Module
-    """A timm model for `cfg`; pretrained only from a local file (no hub access)."""
-    import timm
-
-    check_backbone(cfg.backbone)
-    kw: dict[str, Any] = dict(num_classes=num_classes, in_chans=cfg.in_chans)
-    if not cfg.pretrained:
-        return timm.create_model(cfg.backbone, pretrained=False, **kw)
-    try:
-        return timm.create_model(cfg.backbone, pretrained=True,
-                                 pretrained_cfg_overlay=dict(file=str(cfg.pretrained)), **kw)
-    except Exception as e:  # noqa: BLE001 - timm raises many types for a bad file
-        raise ModelError(f"cannot load pretrained weights {cfg.pretrained} into {cfg.backbone}: "
-                         f"{type(e).__name__}: {str(e)[:150]}") from None
-
-
-def to_input(images):  # noqa: ANN001, ANN201
-    """uint8 (N, C, H, W) tensor -> float tensor normalised as `ReferenceSpec` says."""
-    return (images.float() / 255.0 - MEAN) / STD
-
-
-def predict(model, images: np.ndarray, *, device: str = "cpu", batch_size: int = 512,  # noqa: ANN001
-            tta_flip: bool = True) -> np.ndarray:
-    """Softmax probabilities (N, classes) for uint8 images; averages a horizontal flip."""
-    import torch
-
-    def probs(x):  # noqa: ANN001, ANN202
-        p = torch.softmax(model(x).float(), 1)
-        return (p + torch.softmax(model(x.flip(3)).float(), 1)) / 2 if tta_flip else p
-
-    return _batched(model, images, probs, device, batch_size, width=len(CLASSES))
-
-
-def embed(model, images: np.ndarray, *, device: str = "cpu", batch_size: int = 512) -> np.ndarray:  # noqa: ANN001
-    """The backbone's pooled features (N, num_features) before the classifier, float32."""
-    return _batched(model, images,
-                    lambda x: model.forward_head(model.forward_features(x), pre_logits=True),
-                    device, batch_size, width=model.num_features)
-
-
-def _batched(model, images: np.ndarray, fn, device: str, batch_size: int,  # noqa: ANN001
-             width: int) -> np.ndarray:
-    """`fn` of the normalised uint8 images, batch by batch in eval and inference mode, as one
-    float32 (N, width) array."""
-    import torch
-
-    model.eval()
-    model.to(memory_format=torch.channels_last)
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(images), batch_size):
-            x = to_input(torch.from_numpy(images[i:i + batch_size]).to(device))
-            with _autocast(device):
-                out.append(fn(x).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, width), np.float32)
-
-
-@functools.cache
-def cpu_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), where bf16 autocast pays;
-    elsewhere torch emulates it, slower than fp32."""
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def _autocast(device: str, *, amp: bool = True, train: bool = False):  # noqa: ANN202
-    """fp16 autocast on CUDA; on CPU bf16 for training steps only (`train`), where the CPU has
-    native bf16: probabilities and features are fp32 there, as a ranking needs."""
-    import torch
-
-    if amp and device.startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.float16)
-    if amp and train and device == "cpu" and cpu_bf16():
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def _onecycle(opt, cfg: TrainConfig, total_steps: int):  # noqa: ANN001, ANN202
@@ -236,6 +138,34 @@ class FitResult:
     images_per_s: float
     stopped_early: bool
     model: Any = None
+
+
+@dataclass(kw_only=True)
+class TrainState:
+    """Where a run stands; mutable, updated by `Trainer` each epoch and saved in `last.pt`."""
+
+    epoch: int = 0  # epochs finished
+    best_score: float = -math.inf  # the monitored score of the best epoch so far
+    best_epoch: int = -1
+    bad_epochs: int = 0  # epochs since the best one, for early stopping
+    history: list[dict[str, float]] = field(default_factory=list)  # a row per epoch
+    seconds: float = 0.0  # time spent in training epochs (val scoring excluded)
+    images: int = 0  # images trained on (all ranks together)
+    relabelled: int = 0  # SCN (train/robust.py): train labels changed so far
+
+    def to_dict(self) -> dict[str, Any]:
+        """The checkpoint's `state`: plain values, the history as JSON text, so that `last.pt`
+        loads under `torch.load(weights_only=True)`."""
+        return {**asdict(self), "history": json.dumps(self.history)}
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> TrainState:
+        """The inverse of `to_dict`; a key an older checkpoint lacks keeps its default."""
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in state.items() if k in known}
+        if isinstance(kw.get("history"), str):
+            kw["history"] = json.loads(kw["history"])
+        return cls(**kw)
 
 
 def _set_frozen(model, frozen: bool) -> None:  # noqa: ANN001
@@ -281,8 +211,7 @@ class Trainer:
         # soft labels (curate apply --soften) are the targets where the data has them
         targets = train.labels if train.soft is None else train.soft
         self.labels = torch.from_numpy(targets).clone().to(cfg.device)  # SCN relabels rows
-        self.state = {"epoch": 0, "best_score": -math.inf, "best_epoch": -1, "bad_epochs": 0,
-                      "history": [], "seconds": 0.0, "images": 0, "relabelled": 0}
+        self.state = TrainState()
         self._best_state: dict | None = None  # the best weights in memory when there is no run_dir
 
     def _ddp(self):  # noqa: ANN202 - a DistributedDataParallel around self.model
@@ -308,12 +237,12 @@ class Trainer:
         import torch
 
         cfg, model = self.cfg, self.model
-        _set_frozen(model, self.state["epoch"] < cfg.freeze_epochs)
+        _set_frozen(model, self.state.epoch < cfg.freeze_epochs)
         model.train()
         perm = torch.randperm(len(self.train), generator=self.gen)
         total, n = 0.0, 0
         bs = min(cfg.batch_size, len(self.train))
-        with task(f"epoch {self.state['epoch'] + 1}/{cfg.epochs}", self.steps,
+        with task(f"epoch {self.state.epoch + 1}/{cfg.epochs}", self.steps,
                   self.progress) as tick:
             for s in range(self.steps):
                 idx = perm[s * bs:(s + 1) * bs]
@@ -329,7 +258,7 @@ class Trainer:
             t = torch.tensor([total, float(n)], dtype=torch.float64, device=cfg.device)
             dist.all_reduce(t)
             total, n = float(t[0]), int(t[1])
-        self.state["images"] += n
+        self.state.images += n
         return total / max(n, 1)
 
     def _step(self, idx) -> float:  # noqa: ANN001 - a tensor of row indices
@@ -337,13 +266,13 @@ class Trainer:
         cfg = self.cfg
         x = augment(to_input(self.images[idx]), self.gen, cfg.shift, cfg.flip)
         y = self.labels[idx]
-        with _autocast(cfg.device, amp=cfg.amp, train=True):
+        with autocast(cfg.device, amp=cfg.amp, train=True):
             if self.aux is None:
                 loss = self.loss_fn(self.net(x).float(), y)
             else:
                 step = self.aux.step(self.model, x, y, self.loss_fn)
                 loss = step.loss
-        if self.aux is not None and self.state["epoch"] >= SCN_RELABEL_FROM * cfg.epochs:
+        if self.aux is not None and self.state.epoch >= SCN_RELABEL_FROM * cfg.epochs:
             self._relabel(idx, step, y)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -366,23 +295,23 @@ class Trainer:
         else:
             self.labels[at] = torch.nn.functional.one_hot(cls, self.labels.shape[1]).to(
                 self.labels.dtype)
-        self.state["relabelled"] += int(len(rows))
+        self.state.relabelled += int(len(rows))
 
     def fit(self) -> FitResult:
         """Train until the epoch budget or early stopping; keep the best weights on val."""
         cfg, st = self.cfg, self.state
         stopped = False
-        while st["epoch"] < cfg.epochs:
+        while st.epoch < cfg.epochs:
             score = self._epoch()
-            if score > st["best_score"]:
-                st.update(best_score=score, best_epoch=st["epoch"], bad_epochs=0)
+            if score > st.best_score:
+                st.best_score, st.best_epoch, st.bad_epochs = score, st.epoch, 0
                 self._save_best()
             else:
-                st["bad_epochs"] += 1
+                st.bad_epochs += 1
             self._save_last()
-            if cfg.patience and st["bad_epochs"] >= cfg.patience:
+            if cfg.patience and st.bad_epochs >= cfg.patience:
                 stopped = True
-                log.info("early stop after epoch %d (best %d)", st["epoch"], st["best_epoch"])
+                log.info("early stop after epoch %d (best %d)", st.epoch, st.best_epoch)
                 break
         distributed.barrier()  # rank 0's files are written before any rank reads them
         return self._result(stopped)
@@ -392,23 +321,22 @@ class Trainer:
         st = self.state
         t0 = time.perf_counter()
         train_loss = self.train_epoch()
-        st["seconds"] += time.perf_counter() - t0
-        row = {"epoch": st["epoch"] + 1, "train_loss": train_loss,
+        st.seconds += time.perf_counter() - t0
+        row = {"epoch": st.epoch + 1, "train_loss": train_loss,
                "lr": self.opt.param_groups[0]["lr"]}
         if self.aux is not None:
-            row["relabelled"] = st.get("relabelled", 0)  # SCN: train labels changed so far
+            row["relabelled"] = st.relabelled  # SCN: train labels changed so far
         if self.val is not None and len(self.val):
-            val = None  # rank 0 scores val (the models are in sync); every rank gets its result
-            if self.rank.main:
-                val = _val_metrics(self.model, self.val, self.cfg)
-            val = distributed.broadcast(val)
+            # rank 0 scores val (the models are in sync); every rank gets its result
+            mine = _val_metrics(self.model, self.val, self.cfg) if self.rank.main else None
+            val = cast("dict[str, float]", distributed.broadcast(mine))
             row.update({f"val_{k}": v for k, v in val.items()})
             score = _score(val, self.cfg.monitor)
         else:  # no val (e.g. out-of-fold training): the last epoch is the one kept
-            score = float(st["epoch"])
-        st["history"].append(row)
-        st["epoch"] += 1
-        log.info("epoch %d: %s", st["epoch"],
+            score = float(st.epoch)
+        st.history.append(row)
+        st.epoch += 1
+        log.info("epoch %d: %s", st.epoch,
                  ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
         return score
 
@@ -418,9 +346,9 @@ class Trainer:
             load_weights(self.model, self.dir / BEST)
         elif self._best_state is not None:
             self.model.load_state_dict(self._best_state)
-        ips = st["images"] / st["seconds"] if st["seconds"] else 0.0
-        return FitResult(history=st["history"], best_epoch=st["best_epoch"],
-                         best_score=st["best_score"], seconds=st["seconds"], images_per_s=ips,
+        ips = st.images / st.seconds if st.seconds else 0.0
+        return FitResult(history=st.history, best_epoch=st.best_epoch,
+                         best_score=st.best_score, seconds=st.seconds, images_per_s=ips,
                          stopped_early=stopped, model=self.model)
 
     def _save_best(self) -> None:
@@ -435,8 +363,8 @@ class Trainer:
             save_file({k: v.detach().cpu().contiguous()
                        for k, v in self.model.state_dict().items()}, str(tmp))
         write_json_atomic({"config": self.cfg.to_dict(), "spec": asdict(self.cfg.spec()),
-                           "best_epoch": self.state["best_epoch"],
-                           "best_score": self.state["best_score"],
+                           "best_epoch": self.state.best_epoch,
+                           "best_score": self.state.best_score,
                            "monitor": self.cfg.monitor}, self.dir / CONFIG)
 
     def _save_last(self) -> None:
@@ -447,7 +375,7 @@ class Trainer:
         ckpt = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                 "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
                 "rng": {"gen": self.gen.get_state(), "torch": torch.get_rng_state()},
-                "state": {**self.state, "history": json.dumps(self.state["history"])},
+                "state": self.state.to_dict(),
                 "config": json.dumps(self.cfg.to_dict(), sort_keys=True)}
         if self.aux is not None:  # SCN: its head and the labels it changed
             ckpt.update(aux=self.aux.state_dict(), labels=self.labels.cpu())
@@ -471,7 +399,7 @@ class Trainer:
                 self.aux.load_state_dict(ckpt["aux"])
                 self.labels = ckpt["labels"].to(self.cfg.device)
             saved_cfg = ckpt["config"]
-            rng, state = ckpt["rng"], dict(ckpt["state"])
+            rng, state = ckpt["rng"], TrainState.from_dict(ckpt["state"])
         except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways
             raise ModelError(f"checkpoint {path} is corrupt or incompatible "
                              f"({type(e).__name__}: {str(e)[:100]}); delete it to start over"
@@ -481,9 +409,8 @@ class Trainer:
                              "--out folder or delete it to start over")
         self.gen.set_state(rng["gen"])
         torch.set_rng_state(rng["torch"])
-        state["history"] = json.loads(state["history"])
         self.state = state
-        log.info("resumed %s at epoch %d", self.dir, state["epoch"])
+        log.info("resumed %s at epoch %d", self.dir, state.epoch)
         return True
 
 
@@ -491,31 +418,6 @@ def _portable(config: dict[str, Any]) -> dict[str, Any]:
     """A run's settings without where it runs: a checkpoint resumes on another device (a run
     trained on torchrun ranks, cuda:<rank>, is finished or continued by one process)."""
     return {k: v for k, v in config.items() if k != "device"}
-
-
-def load_weights(model, path: Path) -> None:  # noqa: ANN001
-    """Load a safetensors state dict; ModelError on a damaged or mismatched file."""
-    from safetensors.torch import load_file
-
-    try:
-        model.load_state_dict(load_file(str(path)))
-    except Exception as e:  # noqa: BLE001
-        raise ModelError(f"{path}: cannot load ({type(e).__name__}: {str(e)[:100]})") from None
-
-
-def count_params(model) -> int:  # noqa: ANN001
-    return int(sum(p.numel() for p in model.parameters()))
-
-
-def inference_ms(model, images: np.ndarray, device: str = "cpu", n: int = 256) -> float:  # noqa: ANN001
-    """Wall-clock milliseconds per image for batched inference (no TTA) on up to n images."""
-    sub = images[:n]
-    if not len(sub):
-        return 0.0
-    predict(model, sub[:8], device=device, tta_flip=False)
-    t0 = time.perf_counter()
-    predict(model, sub, device=device, tta_flip=False, batch_size=128)
-    return 1000 * (time.perf_counter() - t0) / len(sub)
 
 
 def read_run_config(run_dir: Path) -> TrainConfig:

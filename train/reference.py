@@ -19,7 +19,7 @@ from curate.core.taxonomy import CLASSES
 from curate.core.workspace import Workspace, atomic_path, sha256_file, write_json_atomic
 
 META = "reference.json"
-MEAN, STD = 0.5, 0.5  # input normalisation of every model here (and of train.loop)
+MEAN, STD = 0.5, 0.5  # input normalisation of every model here (and of train.model)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,19 +19,9 @@ from curate.core.views import VIEWS
 from curate.core.workspace import atomic_path, write_json_atomic, write_text_atomic
 from train import distributed
 from train.data import ImageSet, check_classes, from_folder, from_view
-from train.loop import (
-    BEST,
-    LAST,
-    FitResult,
-    TrainConfig,
-    Trainer,
-    count_params,
-    create_model,
-    inference_ms,
-    load_weights,
-    predict,
-)
+from train.loop import BEST, LAST, FitResult, TrainConfig, Trainer
 from train.metrics import Metrics, evaluate
+from train.model import count_params, create_model, inference_ms, load_weights, predict
 
 log = logging.getLogger(__name__)
 METRICS = "metrics.json"

@@ -150,7 +150,7 @@ def oof_probs(data: ImageSet, cfg: OofConfig, work: Path | None = None,
     embeddings there, so a crashed run restarts at the fold it was in.
     """
     from train import distributed
-    from train.loop import embed, predict
+    from train.model import embed, predict
 
     if cfg.nproc > 1 and not distributed.launched():
         if work is None:
@@ -233,7 +233,7 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 def ensemble_predict(models: list, images: np.ndarray, device: str) -> np.ndarray:
     """Mean probability of the fold models (flip TTA)."""
-    from train.loop import predict
+    from train.model import predict
 
     out = [predict(m.to(device), images, device=device, tta_flip=True) for m in models]
     return np.mean(out, axis=0) if out else np.zeros((0, len(CLASSES)), np.float32)
@@ -265,8 +265,8 @@ def ensure_oof(ds: Any, view: Any, cfg: OofConfig, ws: Workspace, *,
 def _compute(ds: Any, view: Any, cfg: OofConfig, ws: Workspace, fp: str, work: Path,
              progress: bool) -> OofResult:
     from train.data import from_view
-    from train.loop import embed
     from train.metrics import log_loss
+    from train.model import embed
     from train.reference import reference_dir, save_reference
 
     t0 = time.perf_counter()
@@ -314,7 +314,7 @@ def _embed_with_reference(view: Any, cfg: OofConfig, ws: Workspace, fp: str, pat
     """The features file of a run made before it held held-out embeddings: the saved fold
     models embed again (the folds are recomputed: they depend only on labels, groups, seed)."""
     from train.data import from_view
-    from train.loop import embed
+    from train.model import embed
     from train.reference import load_reference, reference_dir
 
     ref = load_reference(reference_dir(ws), device=cfg.device)

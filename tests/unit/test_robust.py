@@ -10,7 +10,8 @@ import torch
 from train_fixtures import make_set
 
 from curate.core.errors import InputError
-from train.loop import BEST, LAST, TrainConfig, Trainer, create_model, load_weights
+from train.loop import BEST, LAST, TrainConfig, Trainer
+from train.model import create_model, load_weights
 from train.robust import RECIPES, gce_loss, make_loss, relabel_rows, self_cure
 
 K, D, N = 5, 10, 400
@@ -126,7 +127,7 @@ def test_scn_through_the_trainer_saves_a_plain_model_and_resumes(tmp_path):
     load_weights(plain, tmp_path / BEST)  # the SCN head is not part of the saved model
     again = Trainer(cfg, train, val, tmp_path)
     again.labels[:5] = (again.labels[:5] + 1) % 7  # resume must bring back the saved labels
-    assert again.resume() and again.state["epoch"] == 2
+    assert again.resume() and again.state.epoch == 2
     saved = torch.load(tmp_path / LAST, weights_only=True)
     assert torch.equal(again.labels, saved["labels"]) and "aux" in saved
 

@@ -9,8 +9,9 @@ from train_fixtures import make_set
 
 from curate.core.errors import InputError, ModelError
 from train.data import augment
-from train.loop import BEST, CONFIG, LAST, TrainConfig, Trainer, check_backbone, create_model
+from train.loop import BEST, CONFIG, LAST, TrainConfig, Trainer
 from train.metrics import ece, evaluate, log_loss
+from train.model import check_backbone, create_model
 
 TINY = dict(backbone="test_efficientnet_gn", img_size=32, batch_size=16, lr=3e-3, shift=1,
             patience=0)
@@ -49,7 +50,7 @@ def test_resume_continues_the_same_run(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         crashing.fit()
     resumed = Trainer(cfg, train, val, tmp_path / "b")
-    assert resumed.resume() and resumed.state["epoch"] == 2
+    assert resumed.resume() and resumed.state.epoch == 2
     got = resumed.fit()
     assert len(got.history) == 4
     np.testing.assert_allclose([h["train_loss"] for h in got.history],
@@ -172,7 +173,7 @@ def test_a_checkpoint_resumes_on_another_device(tmp_path):
                                 sort_keys=True)
     torch.save(ckpt, tmp_path / LAST)
     again = Trainer(cfg, train, val, tmp_path)
-    assert again.resume() and again.state["epoch"] == 2
+    assert again.resume() and again.state.epoch == 2
     from dataclasses import replace
 
     with pytest.raises(InputError, match="different settings"):
