@@ -128,6 +128,11 @@ def flat_fields(cls: type) -> dict[str, Flat]:
     return out
 
 
+def accepts(cls: type) -> set[str]:
+    """Every name `build` fills: the options and `cls`'s own fields (e.g. the injected ones)."""
+    return set(flat_fields(cls)) | {f.name for f in dataclasses.fields(cls) if f.init}
+
+
 def keys(cls: type) -> tuple[str, ...]:
     """The settings a user gives (CLI options = pipeline keys), without the injected ones."""
     return tuple(k for k in flat_fields(cls) if k not in INJECTED)
@@ -248,7 +253,7 @@ def command(cls: type, run: Callable[..., None], *, fixed: Mapping[str, Any] | N
         st = state(ctx)
         switches = {k: kwargs.pop(k) for k in extra}
         values = {k: _from_cli(flats[k], v) for k, v in kwargs.items()}
-        names = flat_fields(cls)
+        names = accepts(cls)
         glob = {"dataset": st.dataset, "workspace": st.workspace, "progress": st.progress}
         values.update({k: v for k, v in glob.items() if k in names}, **fixed)
         with cli_errors(st.verbose):

@@ -13,6 +13,7 @@ from typing import Any
 from curate.core import schema, store
 from curate.core.errors import InputError
 from curate.core.imageio import BadImage, read_gray
+from curate.core.options import option
 from curate.core.workspace import Workspace, sha256_file, write_json_atomic
 from curate.ingest import fer2013, ferplus, folder, rafdb
 from curate.ingest.base import Candidate, IngestReport, Skip, lost_files, run_ingest
@@ -32,11 +33,14 @@ SOURCES = (*SCANNERS, FERPLUS)  # every `curate ingest <source>` (the CLI's choi
 
 @dataclass(frozen=True, kw_only=True)
 class IngestConfig:
-    source: str
-    path: Path
+    """One `curate ingest <source> PATH` (each option declared once: curate.core.options)."""
+
+    source: str = option(help="What the input is (the `curate ingest` subcommand).",
+                         choices=SOURCES)
+    path: Path = option(help="File or folder to ingest.", argument=True)
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
-    workers: int = 2
+    workers: int = option(2, help="Threads decoding/writing images.")
     progress: bool = True
 
     def __post_init__(self) -> None:

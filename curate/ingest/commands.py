@@ -2,37 +2,29 @@
 
 from __future__ import annotations
 
-from enum import Enum
-from pathlib import Path
-from typing import Annotated
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
 
+from curate.core import options
 from curate.core.clikit import state
 from curate.core.errors import cli_errors
-from curate.ingest import FERPLUS, SOURCES
+from curate.ingest import FERPLUS, SOURCES, IngestConfig
 
 ingest_app = typer.Typer(help="Bring a dataset into the store.", no_args_is_help=True)
 console = Console()
 
 
-# The closed choice, generated from the ingest registry.
-Source = Enum("Source", {name: name for name in SOURCES}, type=str)  # type: ignore[misc]
+def _ingest(ctx: typer.Context, cfg: IngestConfig) -> None:
+    from curate.ingest import ingest
 
-
-def _ingest(ctx: typer.Context, source: Source, path: Path, workers: int) -> None:
-    from curate.ingest import IngestConfig, ingest
-
-    st = state(ctx)
-    with cli_errors(st.verbose):
-        cfg = IngestConfig(source=source.value, path=path, dataset=st.dataset,
-                           workspace=st.workspace, workers=workers, progress=st.progress)
+    with cli_errors(state(ctx).verbose):
         report, out = ingest(cfg)
-    verb = "updated" if source.value == FERPLUS else "added"
-    console.print(f"[bold]{source.value}[/]: {verb} {report.added}, already present "
+    verb = "updated" if cfg.source == FERPLUS else "added"
+    console.print(f"[bold]{cfg.source}[/]: {verb} {report.added}, already present "
                   f"{report.already_present}, skipped {len(report.skipped)} "
-                  f"in {report.seconds:.1f} s -> dataset {st.dataset!r}")
+                  f"in {report.seconds:.1f} s -> dataset {cfg.dataset!r}")
     if report.relinked:
         console.print(f"  relinked {report.relinked:>5}  samples whose file was gone: written or "
                       "found again (their labels, tags and fields kept)")
@@ -53,34 +45,28 @@ def _skip_reasons(skipped: list) -> list[tuple[str, int]]:  # list[curate.ingest
     return sorted(reasons.items(), key=lambda kv: -kv[1])
 
 
-PathArg = Annotated[Path, typer.Argument(help="File or folder to ingest.")]
-Workers = Annotated[int, typer.Option(help="Threads decoding/writing images.")]
+# The help of each `curate ingest <source>`: what that source reads.
+HELP = {
+    "fer2013": "FER-2013: fer2013.csv[.gz], icml_face_data.csv, Kaggle train.csv, or "
+               "train/<class>/ folders.",
+    "rafdb": "RAF-DB basic: EmoLabel/ + Image/aligned/, or Kaggle DATASET/{train,test}/<1..7>/.",
+    FERPLUS: "FER+ votes (fer2013new.csv), matched by row to the ingested FER-2013 CSV.",
+    "folder": "Any <split>/<class>/* image tree (e.g. an imagefolder export).",
+}
 
 
-@ingest_app.command("fer2013")
-def ingest_fer2013(ctx: typer.Context, path: PathArg, workers: Workers = 2) -> None:
-    """FER-2013: fer2013.csv[.gz], icml_face_data.csv, Kaggle train.csv, or train/<class>/ folders."""
-    _ingest(ctx, Source("fer2013"), path, workers)
-
-
-@ingest_app.command("rafdb")
-def ingest_rafdb(ctx: typer.Context, path: PathArg, workers: Workers = 2) -> None:
-    """RAF-DB basic: EmoLabel/ + Image/aligned/, or Kaggle DATASET/{train,test}/<1..7>/."""
-    _ingest(ctx, Source("rafdb"), path, workers)
-
-
-@ingest_app.command("ferplus")
-def ingest_ferplus(ctx: typer.Context, path: PathArg) -> None:
-    """FER+ votes (fer2013new.csv), matched by row to the ingested FER-2013 CSV."""
-    _ingest(ctx, Source(FERPLUS), path, 1)
-
-
-@ingest_app.command("folder")
-def ingest_folder(ctx: typer.Context, path: PathArg, workers: Workers = 2) -> None:
-    """Any <split>/<class>/* image tree (e.g. an imagefolder export)."""
-    _ingest(ctx, Source("folder"), path, workers)
+def _command(source: str) -> Callable[..., None]:
+    """`curate ingest <source>`: IngestConfig's options with the source fixed (FER+ votes are
+    attached in one thread: no --workers)."""
+    one = source == FERPLUS
+    cmd = options.command(IngestConfig, _ingest, fixed={"source": source, **({"workers": 1}
+                                                                           if one else {})})
+    cmd.__doc__ = HELP[source]
+    return cmd
 
 
 def register(app: typer.Typer) -> None:
     """Add `curate ingest <source>` to the `curate` app."""
+    for source in SOURCES:
+        ingest_app.command(source)(_command(source))
     app.add_typer(ingest_app, name="ingest")

@@ -44,7 +44,7 @@ class PipelineResult:
 
 def _build(entry: StageEntry, cfg: PipelineConfig, progress: bool) -> Any:
     cls, _ = entry.spec.load()
-    names = options.flat_fields(cls)
+    names = options.accepts(cls)
     kwargs = dict(entry.settings)
     injected = {"dataset": cfg.dataset, "workspace": cfg.workspace, "progress": progress,
                 "seed": cfg.seed}

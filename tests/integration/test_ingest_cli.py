@@ -314,8 +314,7 @@ def test_every_ingest_source_has_its_command():
     import typer
 
     from curate.ingest import SCANNERS, SOURCES
-    from curate.ingest.commands import Source
 
     group = typer.main.get_command(app).commands["ingest"]  # type: ignore[attr-defined]
-    assert [s.value for s in Source] == list(SOURCES) and set(SCANNERS) < set(SOURCES)
-    assert set(group.commands) == set(SOURCES)
+    assert set(SCANNERS) < set(SOURCES)
+    assert list(group.commands) == list(SOURCES)
