@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -10,16 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from curate.core import options
 from curate.core.clikit import Device, NProc, global_options, pick_device, state
 from curate.core.errors import cli_errors
 from curate.core.taxonomy import CLASSES, SPLITS
 from curate.core.views import ViewName
 from curate.core.workspace import Workspace
-from train.compare import PROFILES
+from train.compare import CompareResult, CompareSettings
 from train.evaluate import LABEL_FIELDS
 from train.loop import MONITORS, SCHEDULES
 from train.metrics import Metrics
-from train.run import SCORED_SPLITS
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False)
 app.callback()(global_options)
@@ -29,9 +30,7 @@ console = Console()
 Schedule = Enum("Schedule", {s: s for s in SCHEDULES}, type=str)
 LabelField = Enum("LabelField", {f: f for f in LABEL_FIELDS}, type=str)
 Monitor = Enum("Monitor", {m: m for m in MONITORS}, type=str)
-Profile = Enum("Profile", {p: p for p in PROFILES}, type=str)
 Split = Enum("Split", {s: s for s in SPLITS}, type=str)
-ScoreSplit = Enum("ScoreSplit", {s: s for s in SCORED_SPLITS}, type=str)
 
 Seed = Annotated[int, typer.Option(help="Seed of every RNG.")]
 
@@ -136,48 +135,20 @@ def eval_cmd(
                   f"evaluation {r.eval_key}")
 
 
-@app.command("compare")
-def compare_cmd(
-    ctx: typer.Context,
-    variants: Annotated[str | None, typer.Option(help="NAME=DIR,NAME=DIR export folders.")] = None,
-    views: Annotated[str | None, typer.Option(help="Or views of the dataset: raw,curated.")] = None,
-    backbones: Annotated[str | None, typer.Option(help="Comma-separated timm names.")] = None,
-    seeds: Annotated[int | None, typer.Option(help="Seeds per backbone and variant.")] = None,
-    profile: Profile = Profile["cpu"],
-    epochs: int | None = None,
-    img_size: int | None = None,
-    batch_size: int = 128,
-    device: Device = "auto",
-    out: Annotated[Path | None, typer.Option(help="Report folder.")] = None,
-    restored: Annotated[bool, typer.Option(
-        help="With --views: train and test the curated variant on the restored files where "
-             "restoration ran (--no-restored: the original files).")] = True,
-    score_split: Annotated[list[ScoreSplit] | None, typer.Option(
-        help="A split every run is scored on, repeatable, the first leads: test (the claim; "
-             "the default) or val (a dev figure: the FER+ dev votes are val's).")] = None,
-    external_test: Annotated[list[str] | None, typer.Option(
-        help="NAME:PATH of another dataset (RAF-DB layout or imagefolder), ingested into "
-             "dataset NAME; its test split is scored by every run. Repeatable.")] = None,
-    nproc: NProc = 1,
-) -> None:
+def _compare(ctx: typer.Context, cfg: CompareSettings, nproc: int) -> None:
     """Same backbones, budget and seeds on each variant; Markdown + HTML report. Variants
     `raw+smooth`, `raw+gce`, `raw+scn` are robust-training baselines on raw."""
     from train import distributed
-    from train.compare import CompareSettings, run_compare
+    from train.compare import run_compare
 
-    st = state(ctx)
-    with cli_errors(st.verbose), distributed.session(pick_device(device)) as (rank, dev):
-        _torchrun(nproc, batch_size)
-        names = tuple(b.strip() for b in backbones.split(",")) if backbones else ()
-        r = run_compare(CompareSettings(
-            variants=variants, views=views, backbones=names, seeds=seeds, profile=profile.value,
-            epochs=epochs, img_size=img_size, batch_size=batch_size, device=dev,
-            out=out, dataset=st.dataset, workspace=st.workspace, restored=restored,
-            score_split=tuple(x.value for x in score_split or [ScoreSplit["test"]]),
-            external_test=tuple(external_test or ()),
-            progress=st.progress))
-    if not rank.main:  # a torchrun rank other than 0: rank 0 reports
-        return
+    with cli_errors(state(ctx).verbose), distributed.session(cfg.device) as (rank, dev):
+        _torchrun(nproc, cfg.batch_size)
+        r = run_compare(replace(cfg, device=dev))
+    if rank.main:  # under torchrun, rank 0 reports
+        _compare_summary(r)
+
+
+def _compare_summary(r: CompareResult) -> None:
     for block in r.summary["splits"]:
         rows = block["table"]
         metrics = [m for m in (rows[0]["scores"] if rows else {}) if "without" not in m]
@@ -190,3 +161,6 @@ def compare_cmd(
                         for m in metrics))
         console.print(t)
     console.print(f"report: {r.markdown} and {r.html}")
+
+
+app.command("compare")(options.command(CompareSettings, _compare, extra={"nproc": (NProc, 1)}))

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from curate.core import schema
+from curate.core.clikit import DEVICE_HELP, pick_device
 from curate.core.errors import InputError
+from curate.core.options import option
 from curate.core.workspace import Workspace
 from train import distributed
 from train.data import ImageSet
@@ -77,12 +79,17 @@ class CompareConfig:
             raise InputError(f"variant names must differ: {', '.join(names)}")
         if self.seeds < 1:
             raise InputError(f"--seeds {self.seeds}: must be at least 1")
-        bad = [x for x in self.score_splits if x not in SCORED_SPLITS]
-        if bad or not self.score_splits or len(set(self.score_splits)) < len(self.score_splits):
-            raise InputError(f"--score-split {','.join(self.score_splits)}: use each of "
-                             f"{' and '.join(SCORED_SPLITS)} at most once")
+        check_score_splits(self.score_splits)
         if len({e.name for e in self.external}) != len(self.external):
             raise InputError("--external-test names must differ")
+
+
+def check_score_splits(splits: tuple[str, ...]) -> None:
+    """--score-split: each scored split at most once, at least one."""
+    bad = [x for x in splits if x not in SCORED_SPLITS]
+    if bad or not splits or len(set(splits)) < len(splits):
+        raise InputError(f"--score-split {','.join(splits)}: use each of "
+                         f"{' and '.join(SCORED_SPLITS)} at most once")
 
 
 def recipe(name: str) -> dict[str, Any]:
@@ -118,25 +125,32 @@ def parse_variants(text: str, dataset: str | None = None, views: bool = False,
 
 @dataclass(frozen=True, kw_only=True)
 class CompareSettings:
-    """`train compare`'s options (also the pipeline's [compare] keys); validates itself."""
+    """The `train compare` options (each declared once: curate.core.options; also the
+    pipeline's [compare] keys); validates itself."""
 
-    variants: str | None = None  # NAME=DIR,NAME=DIR
-    views: str | None = None  # or views of the dataset: raw,curated
-    backbones: tuple[str, ...] = ()
-    seeds: int | None = None
-    profile: str = "cpu"
-    epochs: int | None = None
-    img_size: int | None = None
-    batch_size: int = 128
-    device: str = "cpu"
-    out: Path | None = None  # default: <workspace>/reports/compare
+    variants: str | None = option(None, help="NAME=DIR,NAME=DIR export folders.")
+    views: str | None = option(None, help="Or views of the dataset: raw,curated.")
+    backbones: tuple[str, ...] = option((), help="timm model names.")
+    seeds: int | None = option(None, help="Seeds per backbone and variant.")
+    profile: str = option("cpu", help="", choices=tuple(PROFILES))
+    epochs: int | None = option(None, help="")
+    img_size: int | None = option(None, help="")
+    batch_size: int = option(128, help="")
+    device: str = option("cpu", help=DEVICE_HELP, cli_default="auto", convert=pick_device)
+    out: Path | None = option(None, help="Report folder.")  # default: <workspace>/reports/compare
     dataset: str = "fer"
     workspace: Path | None = None
-    restored: bool = True  # views: the curated images are the restored files where present
-    # the splits every run is scored on, the first leads; val is a dev figure (the FER+ dev
-    # votes are val's, and val picks each run's best epoch), never the test claim
-    score_split: tuple[str, ...] = ("test",)
-    external_test: tuple[str, ...] = ()  # NAME:PATH, another dataset's test split
+    restored: bool = option(True, help="With --views: train and test the curated variant on the "
+                            "restored files where restoration ran (--no-restored: the original "
+                            "files).")
+    # val is a dev figure (the FER+ dev votes are val's, and val picks each run's best epoch),
+    # never the test claim
+    score_split: tuple[str, ...] = option(
+        ("test",), choices=SCORED_SPLITS, help="Splits every run is scored on, the first leads: "
+        "test (the claim) or val (a dev figure: the FER+ dev votes are val's).")
+    external_test: tuple[str, ...] = option(
+        (), help="NAME:PATH of another dataset (RAF-DB layout or imagefolder), ingested into "
+        "dataset NAME; its test split is scored by every run.")
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -144,6 +158,7 @@ class CompareSettings:
             raise InputError("give exactly one of --variants NAME=DIR,... or --views raw,curated")
         if self.profile not in PROFILES:
             raise InputError(f"--profile {self.profile!r}: choose one of {', '.join(PROFILES)}")
+        check_score_splits(self.score_split)
 
     def build(self) -> CompareConfig:
         p = PROFILES[self.profile]

@@ -33,8 +33,10 @@ from augment.synth.models import FAMILIES, ModelSource, load_generator, resolve_
 from augment.synth.prompts import Prompt, PromptSet, image_seed, load_prompt_file, template_prompts
 from augment.synth.render import TargetFormat, render
 from curate.core import engine, runs, store
+from curate.core.clikit import DEVICE_HELP, pick_device
 from curate.core.errors import CurateError, InputError
 from curate.core.imageio import write_png_atomic
+from curate.core.options import option
 from curate.core.progress import task
 from curate.core.taxonomy import CLASSES
 from curate.core.workspace import Workspace, write_json_atomic
@@ -43,6 +45,7 @@ from train.reference import ReferenceClassifier, load_reference, reference_dir
 log = logging.getLogger(__name__)
 STAGE = "synth"
 PLANS = ("balance",)  # --plan: where the classes and counts come from (dataset.info's plan)
+MODEL_ENV = "FER_CURATE_SYNTH_MODEL"  # --model's environment variable (docs/install.md)
 
 
 class NothingAdmitted(CurateError):
@@ -50,32 +53,51 @@ class NothingAdmitted(CurateError):
     message and next to each rejected image)."""
 
 
+def _lower(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n.lower() for n in names)
+
+
 @dataclass(frozen=True, kw_only=True)
 class SynthConfig:
-    """Settings of one `augment synth` run; validates itself."""
+    """The `augment synth` options (each declared once: curate.core.options); validates itself."""
 
-    model: str
+    model: str = option(help="Diffusers folder, single .safetensors checkpoint (with --config) "
+                        "or hub id.")
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
-    classes: tuple[str, ...] = ()
-    per_class: int | None = None
-    plan: str | None = None  # "balance": classes and counts from dataset.info["balance_plan"]
-    config: Path | None = None
-    family: str = "auto"
-    steps: int | None = None
-    guidance: float | None = None
-    seed: int = 0
-    batch_size: int = 1
-    size: int | None = None  # generation size (default: the pipeline's)
-    target_size: int | None = None  # rendered size (default: the real train images')
-    margin: float = 0.2
-    max_attempts: int | None = None  # per class (default: 4 x per_class)
-    prompts: Path | None = None  # a prompt file replacing the templates
-    threshold: float = GateSettings.threshold
-    dup_radius: int = GateSettings.dup_radius
-    device: str = "cpu"
-    engine: str = engine.LOCAL  # where the images are generated and scored (same outputs)
-    workers: int = 1  # --engine ray: actors (each loads the model; one GPU each on CUDA)
+    classes: tuple[str, ...] = option((), help="Classes to generate, e.g. disgust,fear.",
+                                      convert=_lower)
+    per_class: int | None = option(None, help="Admitted images wanted per class (from this "
+                                   "model, counting earlier runs).")
+    plan: str | None = option(None, help="balance: classes and counts from `curate balance`'s "
+                              "stored plan.", choices=PLANS)
+    config: Path | None = option(None, help="Local diffusers folder of the architecture, for a "
+                                 "single-file --model.")
+    family: str = option("auto", help="Model family (sets default steps/guidance).",
+                         choices=("auto", *FAMILIES))
+    steps: int | None = option(None, help="Denoising steps [default: per family].")
+    guidance: float | None = option(None, help="Guidance scale [default: per family; 0 for "
+                                    "turbo].")
+    seed: int = option(0, help="Base seed; image i of class c uses seed + offset(c, i).")
+    batch_size: int = option(1, help="Images per pipeline call.")
+    size: int | None = option(None, help="Generation size in px [default: the model's].")
+    target_size: int | None = option(None, help="Rendered size [default: the real train "
+                                     "images' size].")
+    margin: float = option(0.2, help="Face crop margin per side, as a fraction of the face box.")
+    threshold: float = option(GateSettings.threshold, help="Min reference-classifier "
+                              "probability of the intended class.")
+    dup_radius: int = option(GateSettings.dup_radius, help="pHash Hamming distance at or below "
+                             "which an image duplicates a real one.")
+    max_attempts: int | None = option(None, help="Seeds tried per class at most [default: 4 x "
+                                      "the count wanted].")
+    prompts: Path | None = option(None, help="TOML/JSON prompt file (class -> prompts) "
+                                  "replacing the templates.")
+    device: str = option("cpu", help=DEVICE_HELP, cli_default="auto", convert=pick_device)
+    engine: str = option(engine.LOCAL, help="local: this process; ray: Ray Data actor pools, the "
+                         "model loaded once per actor (a local cluster, or the one at "
+                         "RAY_ADDRESS; one GPU per actor on CUDA). The same seeds tried and "
+                         "images admitted (docs/scale.md).", choices=engine.ENGINES)
+    workers: int = option(1, help="Actors with --engine ray.")
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -94,7 +116,7 @@ class SynthConfig:
             raise InputError("give --classes c1,c2 with --per-class N, or --plan balance")
         if not self.plan and self.per_class is None:
             raise InputError("--classes needs --per-class N (admitted images wanted per class)")
-        if not self.plan and self.per_class < 1:
+        if not self.plan and (self.per_class or 0) < 1:
             raise InputError(f"--per-class {self.per_class} must be >= 1 with --classes")
         for name in ("steps", "batch_size", "size", "target_size", "max_attempts"):
             value = getattr(self, name)

@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from augment.synth.stage import SynthConfig
 from curate.apply import ApplyConfig
 from curate.balance.plan import AUGMENT_MODES, BalanceConfig
 from curate.balance.stage import BalanceStageConfig
 from curate.export.exporter import FORMATS, WRITERS, ExportConfig
 from curate.ingest import IngestConfig, base
 from curate.restore.stage import COLORS, METHODS, PRECISIONS, RestoreConfig
+from train.compare import CompareSettings
 
 CONFIGS = {
     IngestConfig: {"source": "folder", "path": Path(".")},
@@ -25,6 +27,8 @@ CONFIGS = {
     BalanceConfig: {"target": 5},
     BalanceStageConfig: {"balance": BalanceConfig(target=5)},
     ExportConfig: {"view": "raw", "format": "imagefolder"},
+    SynthConfig: {"model": "m", "plan": "balance"},
+    CompareSettings: {"views": "raw,curated"},
 }
 
 
@@ -48,6 +52,34 @@ def test_cli_choices_are_the_registries():
         out = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"}).output
         assert f"<{'|'.join(names)}>" in out, (command, names)
     assert FORMATS == tuple(WRITERS) and "lanczos" in METHODS
+
+
+def test_synth_and_compare_choices_are_the_registries():
+    from typer.testing import CliRunner
+
+    from augment.cli import app as augment_app
+    from augment.synth.models import FAMILIES
+    from augment.synth.stage import PLANS
+    from train.cli import app as train_app
+    from train.compare import PROFILES
+
+    for app, command, names in ((augment_app, "synth", ("auto", *FAMILIES)),
+                                (augment_app, "synth", PLANS), (train_app, "compare", PROFILES)):
+        out = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"}).output
+        assert f"<{'|'.join(names)}>" in out, (command, names)
+
+
+def test_synth_model_comes_from_its_environment_variable():
+    from typer.testing import CliRunner
+
+    from augment.cli import app
+    from augment.synth.stage import MODEL_ENV
+
+    args = ["--no-progress", "synth", "--classes", "Fear", "--device", "cpu"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2 and "Missing option '--model'" in r.output
+    r = CliRunner().invoke(app, args, env={MODEL_ENV: "some/model"})  # the env gives --model
+    assert r.exit_code == 2 and "--classes needs --per-class N" in r.output
 
 
 def test_a_failed_image_write_names_the_file(tmp_path, monkeypatch):
