@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import typing
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from augment.synth.stage import MODEL_ENV, SynthConfig
+from augment.synth.stage import SynthConfig
 from curate.core import options
 from curate.core.clikit import global_options, state
 from curate.core.errors import cli_errors
@@ -39,15 +37,7 @@ def _synth(ctx: typer.Context, cfg: SynthConfig) -> None:
             raise failed
 
 
-def _with_envvar(cmd: Callable[..., None], name: str, envvar: str) -> Callable[..., None]:
-    """`cmd`'s option `name` also read from `envvar` (curate.core.options declares no
-    environment variable: this sets it on the option the config field made)."""
-    info: Any = typing.get_args(cmd.__annotations__[name])[1]
-    info.envvar = envvar
-    return cmd
-
-
-app.command("synth")(_with_envvar(options.command(SynthConfig, _synth), "model", MODEL_ENV))
+app.command("synth")(options.command(SynthConfig, _synth))
 
 
 def _summary(report: SynthReport) -> None:

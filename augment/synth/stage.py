@@ -62,7 +62,7 @@ class SynthConfig:
     """The `augment synth` options (each declared once: curate.core.options); validates itself."""
 
     model: str = option(help="Diffusers folder, single .safetensors checkpoint (with --config) "
-                        "or hub id.")
+                        "or hub id.", envvar=MODEL_ENV)
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
     classes: tuple[str, ...] = option((), help="Classes to generate, e.g. disgust,fear.",

@@ -45,6 +45,7 @@ class Spec:
     cli_default: Any = _SAME
     convert: Callable[[Any], Any] | None = None
     argument: bool = False
+    envvar: str | None = None
 
     def closed(self) -> tuple[str, ...] | None:
         return self.choices() if callable(self.choices) else self.choices
@@ -54,15 +55,17 @@ def option(default: Any = MISSING, *, help: str, flags: tuple[str, ...] = (),  #
            min: float | None = None, max: float | None = None,  # noqa: A002
            choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None,
            cli_default: Any = _SAME, convert: Callable[[Any], Any] | None = None,
-           factory: Callable[[], Any] | None = None, argument: bool = False) -> Any:
+           factory: Callable[[], Any] | None = None, argument: bool = False,
+           envvar: str | None = None) -> Any:
     """A config field that is a CLI option and a pipeline key.
 
     `flags` replaces the default `--field-name`; `choices` makes a closed choice (a tuple, or a
     function returning one, read when the command is built); `cli_default` is the command
     line's default where it differs from the library's (e.g. `--device auto`); `convert` maps a
-    value given on the command line or in a pipeline file (e.g. auto -> cuda / cpu).
+    value given on the command line or in a pipeline file (e.g. auto -> cuda / cpu); `envvar`:
+    an environment variable the command line reads when the option is not given.
     """
-    spec = Spec(help, flags, min, max, choices, cli_default, convert, argument)
+    spec = Spec(help, flags, min, max, choices, cli_default, convert, argument, envvar)
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata={"option": spec})
     return dataclasses.field(default=default, metadata={"option": spec})
@@ -215,7 +218,8 @@ def _parameter(flat: Flat) -> inspect.Parameter:
     if spec.argument:
         info: Any = typer.Argument(help=spec.help)
     else:
-        info = typer.Option(*spec.flags, help=_help(flat), min=spec.min, max=spec.max)
+        info = typer.Option(*spec.flags, help=_help(flat), min=spec.min, max=spec.max,
+                            envvar=spec.envvar)
     kind = inspect.Parameter.KEYWORD_ONLY
     if default is MISSING:
         return inspect.Parameter(flat.name, kind, annotation=Annotated[ann, info])
