@@ -54,7 +54,7 @@ def decode_pixels(text: str) -> np.ndarray:
     try:
         values = np.fromstring(text, dtype=np.int64, sep=" ")
     except ValueError:
-        values = np.empty(0)
+        values = np.empty(0, np.int64)
     if values.size != NPIX:
         raise ValueError("non-numeric pixel values")
     if values.min() < 0 or values.max() > 255:
