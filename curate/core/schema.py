@@ -48,6 +48,28 @@ CROWD_ROLE = "crowd_role"
 CROWD_ROLES = ("calibrate", "judge")
 CALIBRATE, JUDGE = CROWD_ROLES
 
+# --- answers: every human answer, one record each (curate.votes; FER+ ingest is one importer) ---
+# a list of dicts with ANSWER_KEYS, appended to and never rewritten: `annotator` (a name;
+# FER+'s votes are pseudo-annotators "ferplus:1".."ferplus:N" per face, in column order),
+# `label` (ANSWER_LABELS), `at` (UTC datetime), `via` (ANSWER_VIAS: where it came from), `task`
+# (the `curate annotate` task it answers, "" when none) and `key` (a hash of its origin: a
+# re-import of the same file adds nothing). The same annotator answering a face twice: both
+# kept, the later (by `at`, then order) counts. FERPLUS_VOTES / FERPLUS_LABEL /
+# FERPLUS_AGREEMENT and the per-column counts are derived from it (curate.votes.answers)
+ANSWERS = "answers"
+ANSWER_KEYS = ("annotator", "label", "at", "via", "task", "key")
+ANSWER_VIAS = ("app", "labelstudio", "review", "import", "ferplus")
+APP_VIA, LABELSTUDIO_VIA, REVIEW_VIA, IMPORT_VIA, FERPLUS_VIA = ANSWER_VIAS
+NONFACE, UNSURE = "nonface", "unsure"  # "not a face" (FER+'s NF) and "cannot tell" (its unknown)
+CONTEMPT = "contempt"  # FER+'s eighth emotion: only its own votes carry it (not a class here)
+ANSWER_LABELS = (*CLASSES, CONTEMPT, NONFACE, UNSURE)
+# curate annotate: the faces chosen to ask about. ASK_TASK: the task's name (tag `ask:<task>`
+# too); ASK_ROLE: CALIBRATE (the label audit may fit on its answers) or JUDGE (drawn at random,
+# only judges: the calibration never fits on them)
+ASK_TASK = "ask_task"
+ASK_ROLE = "ask_role"
+ASK_PREFIX = "ask:"
+
 # --- clean ----------------------------------------------------------------------------------------
 PHASH = "phash"
 DUP_GROUP = "dup_group"  # near-duplicate (pHash) group
@@ -108,6 +130,11 @@ def issue_tag(kind: str) -> str:
     if kind not in ISSUE_KINDS:
         raise ValueError(f"unknown issue kind {kind!r}; known: {', '.join(ISSUE_KINDS)}")
     return ISSUE_PREFIX + kind
+
+
+def ask_tag(task: str) -> str:
+    """The tag (and saved-view name) of a `curate annotate` task: `ask:<task>`."""
+    return ASK_PREFIX + task
 
 
 def relabel_tag(cls: str) -> str:

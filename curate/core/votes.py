@@ -7,16 +7,46 @@ clean-label scores of `train compare`.
 - `crowd_class`: the plurality of the emotion votes; `emotion_majority`: a strict majority of
   the emotion votes (the clean-label test's labels); `majority`: a strict majority of all 10;
 - `plurality_wrong`: FER+'s own reading of a label flag: the plurality of the 10 votes (first
-  of equal counts) is another column than the label's.
+  of equal counts) is another column than the label's;
+- `ANSWER_COLUMN` / `answer_counts`: where one stored answer (`schema.ANSWERS`) counts among
+  the 10 columns, and the counts of a face's answers (the `ferplus_votes` they derive).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
-from curate.core.taxonomy import CLASS_INDEX, CLASS_VOTE_COLUMNS, FERPLUS_COLUMNS, FERPLUS_TO_CLASS
+from curate.core.schema import ANSWER_LABELS, CONTEMPT, NONFACE, UNSURE
+from curate.core.taxonomy import (
+    CLASS_INDEX,
+    CLASS_VOTE_COLUMNS,
+    CLASSES,
+    FERPLUS_COLUMNS,
+    FERPLUS_TO_CLASS,
+)
 
 CLASS_COLUMN = np.array(CLASS_VOTE_COLUMNS)  # the FER+ vote column of each class
+# an answer's label -> its FER+ column: a class its own, contempt "contempt", unsure "unknown",
+# nonface "NF"
+ANSWER_COLUMN: dict[str, int] = {
+    **{c: CLASS_VOTE_COLUMNS[i] for i, c in enumerate(CLASSES)},
+    CONTEMPT: FERPLUS_COLUMNS.index("contempt"), UNSURE: FERPLUS_COLUMNS.index("unknown"),
+    NONFACE: FERPLUS_COLUMNS.index("NF")}
+assert set(ANSWER_COLUMN) == set(ANSWER_LABELS)
+# a FER+ column -> the answer label its votes are stored as
+COLUMN_ANSWER: tuple[str, ...] = tuple(
+    next(label for label, col in ANSWER_COLUMN.items() if col == k)
+    for k in range(len(FERPLUS_COLUMNS)))
+
+
+def answer_counts(labels: Iterable[str]) -> list[int]:
+    """The 10 FER+ column counts of a face's answers (one label per annotator)."""
+    counts = [0] * len(FERPLUS_COLUMNS)
+    for label in labels:
+        counts[ANSWER_COLUMN[label]] += 1
+    return counts
 
 
 def emotion_votes(votes: np.ndarray) -> np.ndarray:
