@@ -1,0 +1,8 @@
+"""`curate annotate`: choose which faces to ask people about, as a named task whose answers come
+back into the answers store (`curate.votes`).
+
+- `strategies`: the choice, pure on arrays (random, activelab, stratified; the random judges);
+- `config`: `AnnotateConfig`;
+- `stage`: `run_annotate` (read the candidates, choose, write the task, export its table);
+- `commands`: the thin `curate annotate` command.
+"""
