@@ -115,8 +115,9 @@ def pipeline(
 
 # Stage commands live beside their stages; each module has `register(app)`. An explicit list,
 # not a directory scan.
-_STAGE_COMMANDS = ("curate.ingest.commands", "curate.clean.commands", "curate.apply.commands",
-                   "curate.restore.commands", "curate.balance.commands", "curate.export.commands")
+_STAGE_COMMANDS = ("curate.ingest.commands", "curate.votes.commands", "curate.annotate.commands",
+                   "curate.clean.commands", "curate.apply.commands", "curate.restore.commands",
+                   "curate.balance.commands", "curate.export.commands")
 for _module in _STAGE_COMMANDS:
     importlib.import_module(_module).register(app)
 
