@@ -69,23 +69,23 @@ def _prepare(dataset: str, ws: Path) -> None:
 
 def _arrays(dataset: str, ws: Path):  # noqa: ANN202 - (LabelArrays, LabelsConfig)
     """The last label check's inputs and settings, read back as `curate clean` read them."""
-    from curate.clean import labels, run_name
+    from curate.clean import labels
+    from curate.clean.config import LabelsConfig
     from curate.clean.oof import read_features
     from curate.core import runs, schema, store, views
 
     ds = store.load_dataset(dataset)
-    last = runs.last_run(ds, run_name("labels")) or {}
-    cfg = last.get("config") or {}
-    oof = runs.last_run(ds, "oof")
-    if oof is None:
+    last = runs.last(ds, runs.check_stage("labels"))
+    cfg = last.config
+    if not last:
         raise SystemExit(f"dataset {dataset!r} has no label check: run `curate clean`")
     feats = sorted((ws / "runs" / "oof").glob("*/features.npz"), key=lambda p: p.stat().st_mtime)
     # the labels clean audited (`audited_view`): after `apply --auto` (the main job, or a
     # pipeline run on this dataset) the current labels are partly the audit's own suggestions
     view = views.audited_view(ds.match(schema.real()))
-    known = {f.name for f in labels.LabelsConfig.__dataclass_fields__.values()}
-    lcfg = labels.LabelsConfig(**{k: v for k, v in cfg.items() if k in known and k != "device"})
-    return labels._read(view, read_features(feats[-1])), lcfg
+    known = {f.name for f in LabelsConfig.__dataclass_fields__.values()}
+    lcfg = LabelsConfig(**{k: v for k, v in cfg.items() if k in known and k != "device"})
+    return labels.read_arrays(view, read_features(feats[-1])), lcfg
 
 
 def _ranking(score: np.ndarray, wrong: np.ndarray, given: np.ndarray) -> dict[str, float]:
@@ -116,10 +116,11 @@ def _methods(data, cfg):  # noqa: ANN001, ANN202
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
-    from curate.clean import crowd, labels, signals
-    from curate.core.taxonomy import CLASSES
+    from curate.clean import crowd, signals
+    from curate.clean.label_scores import score_labels
+    from curate.core.taxonomy import CLASSES, EDITABLE_SPLITS
 
-    checked = np.flatnonzero(np.isin(data.splits, labels.CHECKED))
+    checked = np.flatnonzero(np.isin(data.splits, EDITABLE_SPLITS))
     y, p = data.labels[checked], signals.normalise(data.probs[checked])
     out = {}
     with warnings.catch_warnings():
@@ -127,22 +128,22 @@ def _methods(data, cfg):  # noqa: ANN001, ANN202
         ref_flags = np.zeros(len(y), bool)
         ref_flags[find_label_issues(y, p, filter_by="prune_by_noise_rate")] = True
         out["plain cleanlab (reference)"] = (1 - get_label_quality_scores(y, p), ref_flags)
-    v = labels.score_labels(y, p, data.heldout[checked], data.fold[checked],
-                            target_precision=cfg.target_precision, knn=cfg.knn)
+    v = score_labels(y, p, data.heldout[checked], data.fold[checked],
+                     target_precision=cfg.target_precision, knn=cfg.knn)
     for name in ("model", "knn"):
         _, _, pw = signals.estimate(y, v.sig.probs(name))
         out[f"{name} alone"] = (pw, signals.flag_to_precision(pw, y, len(CLASSES),
                                                               cfg.target_precision))
     out[f"combined, crowd-free (knn weight {v.sig.weight:.2f})"] = (v.p_wrong, v.is_issue)
-    vc = labels.score_labels(y, p, data.heldout[checked], data.fold[checked],
-                             target_precision=cfg.target_precision, knn=cfg.knn,
-                             crowd_class=crowd.crowd_class(data.votes[checked]), seed=cfg.seed)
+    vc = score_labels(y, p, data.heldout[checked], data.fold[checked],
+                      target_precision=cfg.target_precision, knn=cfg.knn,
+                      crowd_class=crowd.crowd_class(data.votes[checked]), seed=cfg.seed)
     out["combined, crowd-calibrated (cross-fitted)"] = (vc.p_wrong, vc.is_issue)
-    judge = labels.judges([data.source_ids[i] for i in checked], HOLDOUT, cfg.seed)
+    judge = crowd.judges([data.source_ids[i] for i in checked], HOLDOUT, cfg.seed)
     half = np.where(judge, -1, crowd.crowd_class(data.votes[checked]))
-    vh = labels.score_labels(y, p, data.heldout[checked], data.fold[checked],
-                             target_precision=cfg.target_precision, knn=cfg.knn,
-                             crowd_class=half, seed=cfg.seed)
+    vh = score_labels(y, p, data.heldout[checked], data.fold[checked],
+                      target_precision=cfg.target_precision, knn=cfg.knn,
+                      crowd_class=half, seed=cfg.seed)
     out[f"combined, calibrated on the other {1 - HOLDOUT:.0%} (--crowd-holdout)"] = (
         vh.p_wrong, vh.is_issue)
     return checked, out, {"crowd-free": v, "crowd-calibrated": vc, "held-out": vh}, judge

@@ -8,17 +8,23 @@ measured truth of the label flags.
   consensus), `crowd_agreement` (its share of the emotion votes) and `crowd_label_quality`
   (CROWDLAB's confidence that the consensus is right), and the three-way disagreements
   (`DISAGREEMENTS`).
+- `crowd_roles`: which voted rows calibrate the audit and which only judge it (`judges`:
+  `--crowd-holdout`).
 - The vote arithmetic (`plurality_wrong`: FER+'s own reading of a flag; `vote_shares`, the soft
   target of `apply --soft-from votes`; majorities) is `curate.core.votes`, shared with `train`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from curate.clean import signals
+from curate.core import schema
 from curate.core.issues import Stat
 from curate.core.votes import (  # noqa: F401 - the crowd's vote arithmetic, used as crowd.*
     CLASS_COLUMN,
@@ -28,6 +34,10 @@ from curate.core.votes import (  # noqa: F401 - the crowd's vote arithmetic, use
     plurality_wrong,
     vote_shares,
 )
+
+if TYPE_CHECKING:
+    from curate.clean.config import LabelsConfig
+    from curate.clean.label_scores import LabelArrays
 
 # the three-way disagreements: issue kind -> what it means
 DISAGREEMENTS = {
@@ -98,3 +108,30 @@ def measured(flag: np.ndarray, wrong: np.ndarray) -> dict[str, int | float | Non
     return {"flags": int(flag.sum()), "errors": int(wrong.sum()),
             "precision": tp / int(flag.sum()) if flag.any() else None,
             "recall": tp / int(wrong.sum()) if wrong.any() else None}
+
+
+def judges(source_ids: list[str], share: float, seed: int) -> np.ndarray:
+    """The rows held out of the crowd calibration (`--crowd-holdout`): a stable `share` of them,
+    by a seeded hash of each source_id, so a re-run (or another machine) holds out the same."""
+    if share <= 0:
+        return np.zeros(len(source_ids), bool)
+    draw = [int.from_bytes(hashlib.sha256(f"{seed}:{s}".encode()).digest()[:8], "big") / 2**64
+            for s in source_ids]
+    return np.array(draw) < share
+
+
+def crowd_roles(data: LabelArrays, checked: np.ndarray, cfg: LabelsConfig) -> np.ndarray:
+    """Each row's crowd role (`schema.CROWD_ROLES`; "" = no votes, or votes nothing used yet):
+    "judge" for the voted test rows and the checked ones `--crowd-holdout` holds out,
+    "calibrate" for the other checked voted rows when they calibrate the audit (crowd
+    calibration on and enough of them: `signals.MIN_CROWD_ROWS`)."""
+    voted = crowd_class(data.votes) >= 0
+    is_checked = np.zeros(len(voted), bool)
+    is_checked[checked] = True
+    held = judges(data.source_ids, cfg.crowd_holdout, cfg.seed)
+    role = np.full(len(voted), "", dtype=object)
+    role[voted & (~is_checked | held)] = schema.JUDGE
+    calibrate = voted & is_checked & ~held
+    if cfg.crowd_calibration and calibrate.sum() >= signals.MIN_CROWD_ROWS:
+        role[calibrate] = schema.CALIBRATE
+    return role

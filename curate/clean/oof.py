@@ -4,15 +4,18 @@ train/val sample gets probabilities from a model that never saw it (what cleanla
 Folds are stratified by label and, when `dup_group` exists, grouped so duplicates stay together.
 The K fold models become the dataset's reference classifier; their averaged prediction is also
 stored on the test samples (held out from every fold). Probabilities are written to the `oof`
-field and reused while the samples, labels and settings are unchanged. The first fold model
-also embeds every sample (its pooled features, one space for all splits) into
-`features.npz` beside the folds: the features of Datalab's outlier and near-duplicate checks.
+field and reused while the samples, labels and settings are unchanged (the reuse key is the
+fingerprint in the reference classifier's metadata, beside the fold models it guards; the run
+history records the label check once, as `curate clean` does). The first fold model also embeds
+every sample (its pooled features, one space for all splits) into `features.npz` beside the
+folds: the features of Datalab's outlier and near-duplicate checks.
 
 `OofConfig` takes resolved values (the K-fold defaults: `curate.clean.config.PROFILES`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -24,7 +27,7 @@ import numpy as np
 from curate.core import runs, schema
 from curate.core.errors import EngineError, InputError, StoreError
 from curate.core.issues import Stat
-from curate.core.taxonomy import CLASSES
+from curate.core.taxonomy import CLASSES, EDITABLE_SPLITS
 from curate.core.workspace import Workspace, atomic_path
 
 if TYPE_CHECKING:  # train is imported inside the functions (docs/architecture.md)
@@ -32,8 +35,6 @@ if TYPE_CHECKING:  # train is imported inside the functions (docs/architecture.m
     from train.loop import TrainConfig
 
 log = logging.getLogger(__name__)
-STAGE = "oof"
-CHECKED_SPLITS = ("train", "val")
 FEATURES = "features.npz"
 
 
@@ -93,11 +94,6 @@ class OofResult:
     features: Path  # the features file (`read_features`)
     seconds: float = 0.0
     reused: bool = False
-
-    def counts(self) -> dict[str, Stat]:
-        """What the run history keeps (`curate apply --soften` reads oof_accuracy)."""
-        return {"oof_accuracy": self.oof_accuracy, "log_loss": self.log_loss,
-                "folds": self.folds, "samples": self.samples, "test_samples": self.test_samples}
 
 
 def effective_folds(labels: np.ndarray, folds: int, classes: tuple[str, ...]) -> int:
@@ -250,16 +246,28 @@ def ensure_oof(ds: Any, view: Any, cfg: OofConfig, ws: Workspace, *,
     """Compute (or reuse) `oof` probabilities for `view` and save the reference classifier."""
     fp = runs.fingerprint(cfg.settings(), _state_rows(view))
     work = ws.runs / "oof" / fp[:16]
-    if runs.is_done(ds, STAGE, fp) and schema.OOF in ds.get_field_schema():
+    made = _reference_of(ws, fp)
+    if made is not None and schema.OOF in ds.get_field_schema():
         log.info("out-of-fold probabilities are up to date; reusing them")
         if not _has_heldout(work / FEATURES):  # computed before (held-out) features existed
             _embed_with_reference(view, cfg, ws, fp, work / FEATURES, progress)
-        counts = (runs.last_run(ds, STAGE) or {})["counts"]
-        return OofResult(oof_accuracy=counts["oof_accuracy"], log_loss=counts["log_loss"],
-                         folds=counts["folds"], samples=counts.get("samples", 0),
-                         test_samples=counts.get("test_samples", 0), features=work / FEATURES,
+        return OofResult(oof_accuracy=made["oof_accuracy"], log_loss=made["log_loss"],
+                         folds=len(made["files"]), samples=made.get("samples", 0),
+                         test_samples=made.get("test_samples", 0), features=work / FEATURES,
                          reused=True)
     return _compute(ds, view, cfg, ws, fp, work, progress)
+
+
+def _reference_of(ws: Workspace, fp: str) -> dict[str, Any] | None:
+    """The reference classifier's metadata when the out-of-fold run of fingerprint `fp` made
+    it (the last one did: each run saves its fold models as the reference)."""
+    from train.reference import META, reference_dir
+
+    try:
+        meta = json.loads((reference_dir(ws) / META).read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if meta.get("fingerprint") == fp else None
 
 
 def _compute(ds: Any, view: Any, cfg: OofConfig, ws: Workspace, fp: str, work: Path,
@@ -271,7 +279,7 @@ def _compute(ds: Any, view: Any, cfg: OofConfig, ws: Workspace, fp: str, work: P
 
     t0 = time.perf_counter()
     data = from_view(view, schema.LABEL, cfg.img_size, cfg.in_chans, progress=progress)
-    checked = np.isin(data.splits, CHECKED_SPLITS)
+    checked = np.isin(data.splits, EDITABLE_SPLITS)
     if checked.sum() < 2 * cfg.folds:
         raise StoreError(f"only {int(checked.sum())} train/val samples with a label: too few for "
                          f"{cfg.folds}-fold out-of-fold probabilities")
@@ -288,12 +296,11 @@ def _compute(ds: Any, view: Any, cfg: OofConfig, ws: Workspace, fp: str, work: P
     acc = float((probs.argmax(1) == trainval.labels).mean())
     loss = log_loss(probs, trainval.labels)
     save_reference(reference_dir(ws), models, cfg.train_config(0).spec(), oof_accuracy=acc,
-                   log_loss=loss, fingerprint=fp, settings=cfg.settings())
+                   log_loss=loss, fingerprint=fp, settings=cfg.settings(),
+                   samples=len(trainval), test_samples=len(test))
     result = OofResult(oof_accuracy=acc, log_loss=loss, folds=len(models),
                        samples=len(trainval), test_samples=len(test), features=work / FEATURES,
                        seconds=time.perf_counter() - t0)
-    runs.record(ds, STAGE, config=cfg.settings(), fp=fp, counts=result.counts(),
-                seconds=result.seconds)
     log.info("out-of-fold accuracy %.3f, log-loss %.3f (%d folds, %.0f s)", acc, loss,
              len(models), result.seconds)
     return result
@@ -324,8 +331,8 @@ def _embed_with_reference(view: Any, cfg: OofConfig, ws: Workspace, fp: str, pat
     data = from_view(view, schema.LABEL, cfg.img_size, cfg.in_chans, progress=progress)
     first = embed(ref.models[0], data.images, device=cfg.device)
     heldout, fold = first.copy(), np.full(len(data), -1, np.int64)
-    rows = np.flatnonzero(np.isin(data.splits, CHECKED_SPLITS))
-    trainval = data.subset(np.isin(data.splits, CHECKED_SPLITS))
+    rows = np.flatnonzero(np.isin(data.splits, EDITABLE_SPLITS))
+    trainval = data.subset(np.isin(data.splits, EDITABLE_SPLITS))
     for k, held in enumerate(fold_indices(trainval.labels, trainval.groups, len(ref.models),
                                           cfg.seed)):
         heldout[rows[held]] = embed(ref.models[k], trainval.images[held], device=cfg.device)

@@ -181,7 +181,8 @@ def test_apply_soften_writes_soft_labels_for_train_and_val_only(cleaned):
     assert train.soft is not None and (train.soft.argmax(1) == train.labels).all()
     assert from_view(readable, "ground_truth", 24, 1).soft is None
     assert "warning" not in r.output
-    runs.record(ds, "oof", config={}, fp="weak", counts={"oof_accuracy": 0.52}, seconds=1.0)
+    runs.record(ds, runs.check_stage("labels"), config={}, fp="weak",
+                counts={"oof_accuracy": 0.52}, seconds=1.0)
     r = cli(name, ws, "apply", "--soften", "0.4")            # a weak teacher: said, not refused
     assert r.exit_code == 0 and "warning" in r.output and "52.0%" in r.output, r.output
     r = cli(name, ws, "apply", "--soften", "0")
@@ -267,7 +268,7 @@ def test_crowd_audit_and_crowd_label_policies(tmp_path, dataset_name):
             assert crowd[str(i)] == CLASSES[(i + 1) % 7], i
     assert all(crowd[str(i)] is None for i in unvoted)
     # roles: test rows and the held-out 30% judge; the rest are too few to calibrate on
-    from curate.clean.labels import judges
+    from curate.clean.crowd import judges
 
     role = _by_source_id(ds, schema.CROWD_ROLE)
     split_of = dict(zip(ds.values("source_id"), ds.values("split"), strict=True))

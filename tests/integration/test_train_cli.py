@@ -194,6 +194,9 @@ def test_label_issues_on_a_real_db_with_planted_flips(tmp_path, dataset_name):
 
     third = check_labels(ds, ds.view(), replace(cfg, epochs=1), workspace=ws).summary()
     assert not third["oof_reused"]                       # other settings: recomputed
+    from curate.core import runs
+
+    assert not {"labels", "oof"} & set(runs.history(ds))  # recorded once, by `curate clean`
 
 
 def test_train_on_a_view_and_eval_writes_predictions_back(tmp_path, dataset_name):

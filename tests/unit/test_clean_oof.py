@@ -7,7 +7,7 @@ import pytest
 import torch
 from train_fixtures import make_set
 
-from curate.clean.labels import score_labels
+from curate.clean.label_scores import score_labels
 from curate.clean.oof import OofConfig, effective_folds, fold_indices, oof_probs
 from curate.core.errors import InputError
 from curate.core.taxonomy import CLASSES

@@ -7,7 +7,8 @@ import pytest
 
 from curate.clean.config import LabelsConfig
 from curate.clean.features import score_features
-from curate.clean.labels import ferplus_agreement, score_labels
+from curate.clean.label_scores import score_labels
+from curate.clean.label_stats import ferplus_agreement
 from curate.core.errors import InputError
 from curate.core.taxonomy import CLASSES
 
@@ -118,7 +119,7 @@ def test_config_profiles_and_validation():
 
 
 def _arrays(rng: np.random.Generator, splits: list[str], flip: np.ndarray):
-    from curate.clean.labels import LabelArrays
+    from curate.clean.label_scores import LabelArrays
 
     n = len(splits)
     given = np.arange(n) % 7
@@ -133,7 +134,7 @@ def _arrays(rng: np.random.Generator, splits: list[str], flip: np.ndarray):
 
 
 def test_score_is_a_table_that_tags_train_and_val_only():
-    from curate.clean.labels import score
+    from curate.clean.label_scores import score
 
     rng = np.random.default_rng(4)
     splits = ["train"] * 500 + ["val"] * 100 + ["test"] * 100
@@ -162,7 +163,7 @@ def test_a_model_below_the_weak_accuracy_tags_no_label_flag():
     """Flags of a model that mostly disagrees with every label are its own errors: none is
     tagged, the scores stay (to sort by) and the stats say how many were withheld."""
     from curate.clean.config import WEAK_MODEL_ACCURACY
-    from curate.clean.labels import score, score_rows
+    from curate.clean.label_scores import score, score_rows
 
     rng = np.random.default_rng(6)
     data = _arrays(rng, ["train"] * 300, np.zeros(0, np.int64))
@@ -182,7 +183,7 @@ def test_a_model_below_the_weak_accuracy_tags_no_label_flag():
 
 
 def test_thresholds_reach_the_feature_flags():
-    from curate.clean.labels import score
+    from curate.clean.label_scores import score
 
     rng = np.random.default_rng(5)
     data = _arrays(rng, ["train"] * 300, np.zeros(0, np.int64))
@@ -214,7 +215,8 @@ def test_crowd_holdout_keeps_the_judges_votes_out_of_the_calibration():
     own votes cannot move its label_error_prob; test rows' votes only judge."""
     from dataclasses import replace
 
-    from curate.clean.labels import crowd_roles, judges, score_rows
+    from curate.clean.crowd import crowd_roles, judges
+    from curate.clean.label_scores import score_rows
     from curate.core import schema
 
     ids = [str(i) for i in range(4000)]
@@ -268,7 +270,7 @@ def test_crowd_holdout_keeps_the_judges_votes_out_of_the_calibration():
 
     assert not moved([int(i[2:]) for i in judge_ids[:40]])
     assert moved([int(i) for i in np.flatnonzero(role == schema.CALIBRATE)[:40]])
-    from curate.clean.labels import to_table
+    from curate.clean.label_scores import to_table
 
     col = to_table(s).columns[schema.CROWD_ROLE].values
     assert col[at] == schema.JUDGE and col[s.rows.ids.index("id0")] is None
