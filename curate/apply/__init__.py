@@ -114,9 +114,7 @@ def resolve(ds: Any, cfg: ApplyConfig) -> ApplyConfig:
 def label_check_accuracy(ds: Any) -> float | None:
     """The label check's out-of-fold accuracy (its last run), None before any."""
     acc = runs.last(ds, runs.check_stage("labels")).counts.get("oof_accuracy")
-    if acc is None:  # TODO(C): the label check's old record, until it records under clean:labels
-        acc = runs.last(ds, "oof").counts.get("oof_accuracy")
-    return acc
+    return None if acc is None else float(acc)
 
 
 def weak_model(ds: Any, use: str) -> str | None:

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from curate.clean.oof import OofConfig
 
 # What the default and `--fast` (the CPU budget) mean for the K-fold training. resnet10t: the
-# small backbone that learns best for its cost at this size and budget (docs/results.md).
+# small backbone that learns best for its cost at this size and budget
+# (docs/results.md#code-defaults).
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {"folds": 5, "epochs": 6, "backbone": "resnet10t", "img_size": 48,
                 "batch_size": 128, "shift": 3},
