@@ -117,6 +117,7 @@ def _methods(data, cfg):  # noqa: ANN001, ANN202
     from cleanlab.rank import get_label_quality_scores
 
     from curate.clean import crowd, signals
+    from curate.clean.calibration import AnswerSet
     from curate.clean.label_scores import score_labels
     from curate.core.taxonomy import CLASSES, EDITABLE_SPLITS
 
@@ -137,13 +138,15 @@ def _methods(data, cfg):  # noqa: ANN001, ANN202
     out[f"combined, crowd-free (knn weight {v.sig.weight:.2f})"] = (v.p_wrong, v.is_issue)
     vc = score_labels(y, p, data.heldout[checked], data.fold[checked],
                       target_precision=cfg.target_precision, knn=cfg.knn,
-                      crowd_class=crowd.crowd_class(data.votes[checked]), seed=cfg.seed)
+                      answers=AnswerSet.from_counts(crowd.emotion_votes(data.votes[checked])),
+                      seed=cfg.seed)
     out["combined, crowd-calibrated (cross-fitted)"] = (vc.p_wrong, vc.is_issue)
     judge = crowd.judges([data.source_ids[i] for i in checked], HOLDOUT, cfg.seed)
-    half = np.where(judge, -1, crowd.crowd_class(data.votes[checked]))
+    half = crowd.emotion_votes(data.votes[checked])
+    half[judge] = 0
     vh = score_labels(y, p, data.heldout[checked], data.fold[checked],
                       target_precision=cfg.target_precision, knn=cfg.knn,
-                      crowd_class=half, seed=cfg.seed)
+                      answers=AnswerSet.from_counts(half), seed=cfg.seed)
     out[f"combined, calibrated on the other {1 - HOLDOUT:.0%} (--crowd-holdout)"] = (
         vh.p_wrong, vh.is_issue)
     return checked, out, {"crowd-free": v, "crowd-calibrated": vc, "held-out": vh}, judge

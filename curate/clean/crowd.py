@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from curate.clean import signals
+from curate.clean import calibration
 from curate.core import schema
 from curate.core.issues import Stat
 from curate.core.votes import (  # noqa: F401 - the crowd's vote arithmetic, used as crowd.*
@@ -124,14 +124,17 @@ def crowd_roles(data: LabelArrays, checked: np.ndarray, cfg: LabelsConfig) -> np
     """Each row's crowd role (`schema.CROWD_ROLES`; "" = no votes, or votes nothing used yet):
     "judge" for the voted test rows and the checked ones `--crowd-holdout` holds out,
     "calibrate" for the other checked voted rows when they calibrate the audit (crowd
-    calibration on and enough of them: `signals.MIN_CROWD_ROWS`)."""
+    calibration on and enough of them: `calibration.MIN_ANSWERS`); a face `curate annotate`
+    drew to judge (`schema.ASK_ROLE`) only judges."""
     voted = crowd_class(data.votes) >= 0
     is_checked = np.zeros(len(voted), bool)
     is_checked[checked] = True
     held = judges(data.source_ids, cfg.crowd_holdout, cfg.seed)
+    if data.asked is not None:
+        held |= data.asked == schema.JUDGE
     role = np.full(len(voted), "", dtype=object)
     role[voted & (~is_checked | held)] = schema.JUDGE
     calibrate = voted & is_checked & ~held
-    if cfg.crowd_calibration and calibrate.sum() >= signals.MIN_CROWD_ROWS:
+    if cfg.crowd_calibration and calibrate.sum() >= calibration.MIN_ANSWERS:
         role[calibrate] = schema.CALIBRATE
     return role

@@ -18,11 +18,13 @@ from typing import Any
 import numpy as np
 
 from curate.clean import crowd, features, label_stats, signals
+from curate.clean.calibration import AnswerSet
 from curate.clean.config import DEFAULT_FILTER, WEAK_MODEL_ACCURACY, LabelsConfig
 from curate.core import schema
 from curate.core.errors import StoreError
 from curate.core.issues import Column, IssueTable, Stat
 from curate.core.taxonomy import CLASSES, EDITABLE_SPLITS, TEST
+from curate.core.votes import emotion_votes
 
 log = logging.getLogger(__name__)
 CHECK = "labels"  # the IssueTable's check name (`curate clean --checks labels`)
@@ -60,17 +62,17 @@ def _cleanlab_flags(labels: np.ndarray, probs: np.ndarray, filter_by: str) -> np
 def score_labels(labels: np.ndarray, probs: np.ndarray, heldout: np.ndarray | None = None,
                  groups: np.ndarray | None = None, *, filter_by: str = DEFAULT_FILTER,
                  target_precision: float = signals.TARGET_PRECISION,
-                 knn: int = signals.K_LABEL, crowd_class: np.ndarray | None = None,
+                 knn: int = signals.K_LABEL, answers: AnswerSet | None = None,
                  seed: int = 0) -> Verdict:
     """The label check on out-of-sample probabilities (and held-out embeddings with their
     fold, for the neighbour signal; without them, or with knn=0, the model alone). With
-    `crowd_class` (each row's crowd class, -1 = no votes) the posterior is calibrated on the
-    crowd where enough rows have votes (`signals.combine`)."""
+    `answers` (people's answers to some rows) the posterior is calibrated on them
+    (`curate.clean.calibration`, through `signals.combine`)."""
     labels = np.asarray(labels)
     if heldout is None or knn == 0:
         heldout, knn = None, 0
     groups = np.zeros(len(labels), np.int64) if groups is None else np.asarray(groups)
-    sig = signals.combine(labels, probs, heldout, groups, k=knn, crowd=crowd_class, seed=seed)
+    sig = signals.combine(labels, probs, heldout, groups, k=knn, answers=answers, seed=seed)
     if filter_by == "precision":
         issue = signals.flag_to_precision(sig.p_wrong, labels, len(CLASSES), target_precision)
     else:
@@ -97,12 +99,13 @@ class LabelArrays:
     heldout: np.ndarray  # (N, dim)
     fold: np.ndarray  # (N,) -1 = test
     votes: np.ndarray  # (N, 10)
+    asked: np.ndarray | None = None  # (N,) `curate annotate`'s role (schema.ASK_ROLE), "" none
 
     def take(self, idx: np.ndarray) -> LabelArrays:
         return LabelArrays([self.ids[i] for i in idx], [self.source_ids[i] for i in idx],
                            self.splits[idx], self.labels[idx], self.probs[idx],
                            self.features[idx], self.heldout[idx], self.fold[idx],
-                           self.votes[idx])
+                           self.votes[idx], None if self.asked is None else self.asked[idx])
 
 
 @dataclass(frozen=True)
@@ -149,15 +152,15 @@ def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
     test = np.flatnonzero(data.splits == TEST)
     parts = [checked] + ([test] if len(test) > 1 else [])
     role = crowd.crowd_roles(data, checked, cfg)
-    # the checked rows learn from the calibrating votes only; the test audit (never applied)
-    # from the test rows' own votes, cross-fitted, as before
-    every = crowd.crowd_class(data.votes)
-    crowd_class = np.where(role == schema.CALIBRATE, every, -1)
-    crowd_class[test] = every[test]
+    # the checked rows learn from the calibrating answers only; the test audit (never applied)
+    # from the test rows' own answers, cross-fitted
+    counts = emotion_votes(data.votes)
+    counts[(role != schema.CALIBRATE) & ~np.isin(np.arange(len(role)), test)] = 0
     v = _concat([score_labels(data.labels[p], data.probs[p], data.heldout[p], data.fold[p],
                               filter_by=cfg.filter_by, target_precision=cfg.target_precision,
                               knn=cfg.knn, seed=cfg.seed,
-                              crowd_class=crowd_class[p] if cfg.crowd_calibration else None)
+                              answers=AnswerSet.from_counts(counts[p])
+                              if cfg.crowd_calibration else None)
                  for p in parts])
     accuracy = float((data.probs[checked].argmax(1) == data.labels[checked]).mean())
     warning, withheld = None, 0

@@ -111,6 +111,7 @@ def read_arrays(view: Any, emb: Embeddings) -> LabelArrays:
         ["id", schema.SPLIT, schema.LABEL_PATH, schema.SOURCE_ID, schema.OOF])
     votes = (view.values(schema.FERPLUS_VOTES) if schema.FERPLUS_VOTES in have
              else [None] * len(ids))
+    asked = (view.values(schema.ASK_ROLE) if schema.ASK_ROLE in have else [None] * len(ids))
     keep = [i for i, (sid, lab, p) in enumerate(zip(ids, labels, probs, strict=True))
             if lab in CLASS_INDEX and p is not None and sid in emb.row]
     at = np.array([emb.row[ids[i]] for i in keep], dtype=np.int64)
@@ -122,7 +123,8 @@ def read_arrays(view: Any, emb: Embeddings) -> LabelArrays:
         np.array([probs[i] for i in keep], dtype=np.float64).reshape(len(keep), len(CLASSES)),
         emb.features[at], emb.heldout[at], emb.fold[at],
         np.array([votes[i] if votes[i] is not None else [0] * n_votes for i in keep],
-                 dtype=np.int64).reshape(len(keep), n_votes))
+                 dtype=np.int64).reshape(len(keep), n_votes),
+        np.array([asked[i] or "" for i in keep], dtype=object))
 
 
 def _write_csv(path: Path, rows: list[tuple]) -> Path:

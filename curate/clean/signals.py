@@ -15,12 +15,12 @@ model never saw, so no neighbour's label was memorised), or both. The combinatio
    bare disagreement says. Its complement at the given class, brought to the joint's estimated
    error count (`calibrate_level`), is `p_wrong`, the estimated probability that the label is
    wrong: it ranks the flags (`label_quality` = 1 - p_wrong) and estimates their precision;
-   Where crowd votes exist for enough rows (FER+: some or all), the posterior is learned
-   from them instead (`crowd_posterior`): a multinomial logistic regression from the mixed
-   probabilities and the given label to the crowd's class, fitted on the voted rows and
-   applied to the others; each voted row is scored by the folds that exclude it. The crowd's
-   idea of an expression then reaches the rows nobody voted on (on FER-2013 the crowd calls
-   far more faces neutral than the labels do, which no noise model of the labels alone sees);
+   Where people answered for some faces (FER+ votes, a reviewer, an annotation task), the
+   posterior is calibrated on their answers (`curate.clean.calibration`): it starts from this
+   estimate and learns what the answers correct, fitted on the answered faces and applied to
+   the others; each answered face is scored by the folds that exclude it. The people's idea of
+   an expression then reaches the faces nobody answered (on FER-2013 the crowd calls far more
+   faces neutral than the labels do, which no noise model of the labels alone sees);
 3. `flag_to_precision`: per class, the largest set of most suspect labels whose estimated
    precision (mean p_wrong) reaches the target, so no class floods the review queue with
    labels the model merely finds hard.
@@ -34,16 +34,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from curate.clean import calibration
+from curate.clean.calibration import AnswerSet
 from curate.core.errors import InputError
 
 K_LABEL = 15  # neighbours of the kNN label signal
 PRIOR_WEIGHT = 1.0  # pseudo-votes of the class prior in each kNN distribution
 MIX_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 TARGET_PRECISION = 0.8
-# The crowd calibration (`crowd_posterior`) needs this many rows with crowd votes among the
-# checked ones; its cross-fitting uses CROWD_FOLDS folds of them.
-MIN_CROWD_ROWS = 200
-CROWD_FOLDS = 5
 SIGNALS = ("model", "knn", "combined")
 EPS = 1e-12
 
@@ -105,44 +103,6 @@ def posterior(labels: np.ndarray, probs: np.ndarray,
     return normalise(post)
 
 
-def _design(labels: np.ndarray, probs: np.ndarray, n_classes: int) -> np.ndarray:
-    """What the crowd calibration sees of a row: the log of its mixed class probabilities and
-    its given label (one-hot)."""
-    return np.hstack([np.log(np.clip(probs, 1e-6, 1.0)), np.eye(n_classes)[labels]])
-
-
-def _fit_predict(x_fit: np.ndarray, y_fit: np.ndarray, x: np.ndarray,
-                 n_classes: int) -> np.ndarray:
-    from sklearn.linear_model import LogisticRegression
-
-    out = np.full((len(x), n_classes), EPS)
-    seen = np.unique(y_fit)
-    if len(seen) < 2:  # a crowd of one class: it is what the crowd says
-        out[:, seen] = 1.0
-        return normalise(out)
-    lr = LogisticRegression(C=1.0, max_iter=3000).fit(x_fit, y_fit)
-    out[:, lr.classes_] = lr.predict_proba(x)
-    return normalise(out)
-
-
-def crowd_posterior(labels: np.ndarray, probs: np.ndarray, crowd: np.ndarray, *,
-                    folds: int = CROWD_FOLDS, seed: int = 0) -> np.ndarray:
-    """(N, classes): P(crowd's class = j | signals, given label), learned on the rows with a
-    crowd class (crowd >= 0; a multinomial logistic regression on `_design`) and applied to
-    the rows without one. A voted row is scored by a model fitted on the other folds of the
-    voted rows (cross-fitting), so its own votes never score it."""
-    n_classes = probs.shape[1]
-    x = _design(labels, probs, n_classes)
-    voted = np.flatnonzero(crowd >= 0)
-    out = np.zeros((len(labels), n_classes))
-    others = np.setdiff1d(np.arange(len(labels)), voted)
-    if len(others):
-        out[others] = _fit_predict(x[voted], crowd[voted], x[others], n_classes)
-    for fit, held in cross_fit(voted, folds, seed):
-        out[held] = _fit_predict(x[fit], crowd[fit], x[held], n_classes)
-    return out
-
-
 def cross_fit(rows: np.ndarray, folds: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(fit, held) of each of `folds` random parts of `rows` (a seeded permutation), skipping an
     empty part: fit a model on `fit`, score `held`, and no row is scored by its own answer."""
@@ -162,7 +122,7 @@ class Signals:
     joint: np.ndarray  # (classes, classes) confident joint, rows = given
     posterior: np.ndarray  # (N, classes) P(true | x, given)
     p_wrong: np.ndarray  # (N,) 1 - posterior at the given class
-    crowd_rows: int = 0  # voted rows the posterior was calibrated on (0: crowd-free)
+    crowd_rows: int = 0  # faces with answers the posterior was calibrated on (0: crowd-free)
 
     def probs(self, signal: str) -> np.ndarray:
         """The class probabilities of one signal alone (`combined`: the mix)."""
@@ -202,12 +162,12 @@ def calibrate_level(p_wrong: np.ndarray, expected: float) -> np.ndarray:
 
 
 def combine(labels: np.ndarray, model: np.ndarray, features: np.ndarray | None,
-            groups: np.ndarray, *, k: int = K_LABEL, crowd: np.ndarray | None = None,
+            groups: np.ndarray, *, k: int = K_LABEL, answers: AnswerSet | None = None,
             seed: int = 0) -> Signals:
     """The model and kNN signals, their mix and the posterior of the true label (without
     features, or k = 0: the model alone). The posterior is Bayes' with the confident joint
-    (crowd-free) unless `crowd` (each row's crowd class, -1 = no votes) has MIN_CROWD_ROWS
-    voted rows: then it is the crowd's (`crowd_posterior`)."""
+    (crowd-free), calibrated on people's `answers` where there are enough of them
+    (`curate.clean.calibration`)."""
     model = normalise(model)
     n_classes = model.shape[1]
     if features is None or k == 0:
@@ -217,11 +177,11 @@ def combine(labels: np.ndarray, model: np.ndarray, features: np.ndarray | None,
         w = mix_weight(model, knn, labels)
     mixed = normalise((1 - w) * model + w * knn)
     joint, post, p_wrong = estimate(labels, mixed)
-    voted = 0 if crowd is None else int((crowd >= 0).sum())
-    if crowd is not None and voted >= MIN_CROWD_ROWS:
-        post = crowd_posterior(labels, mixed, crowd, seed=seed)
-        p_wrong = 1.0 - post[np.arange(len(labels)), labels]
-        return Signals(model, knn, w, joint, post, p_wrong, voted)
+    cal = None if answers is None else calibration.calibrate(
+        post, calibration.features(labels, mixed), answers, seed=seed)
+    if cal is not None:
+        p_wrong = 1.0 - cal.posterior[np.arange(len(labels)), labels]
+        return Signals(model, knn, w, joint, cal.posterior, p_wrong, cal.faces)
     return Signals(model, knn, w, joint, post, p_wrong)
 
 

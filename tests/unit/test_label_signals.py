@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curate.clean import signals
+from curate.clean import calibration, signals
+from curate.clean.calibration import AnswerSet
 from curate.core.errors import InputError
 
 K = 7
@@ -114,38 +115,44 @@ def _shifted_world(n: int = 2100, seed: int = 1):  # noqa: ANN202
     return given, crowd, shifted, probs
 
 
+def _answers(rows: np.ndarray, classes: np.ndarray) -> AnswerSet:
+    counts = np.zeros((int(rows.max()) + 1 if len(rows) else 0, K))
+    counts[rows, classes] = 1
+    return AnswerSet.from_counts(counts)
+
+
 def test_crowd_calibration_learns_what_the_labels_hide_and_never_scores_a_row_by_its_votes():
     from sklearn.metrics import roc_auc_score
 
     given, crowd, shifted, probs = _shifted_world()
     voted = np.zeros(len(given), bool)
-    voted[::3] = True  # votes for a third of the rows
-    crowd_class = np.where(voted, crowd, -1)
+    voted[::3] = True  # answers for a third of the rows
+    rows = np.flatnonzero(voted)
     groups = np.zeros(len(given), int)
     free = signals.combine(given, probs, None, groups)
-    cal = signals.combine(given, probs, None, groups, crowd=crowd_class)
+    cal = signals.combine(given, probs, None, groups, answers=_answers(rows, crowd[rows]))
     assert free.crowd_rows == 0 and cal.crowd_rows == int(voted.sum())
-    unvoted = ~voted  # judged on the rows nobody voted on
+    unvoted = ~voted  # judged on the rows nobody answered
     assert roc_auc_score(shifted[unvoted], cal.p_wrong[unvoted]) > 0.9
     assert roc_auc_score(shifted[unvoted], free.p_wrong[unvoted]) < 0.75
     assert (cal.posterior[unvoted & shifted].argmax(1) == 6).mean() > 0.8
-    # cross-fitting: a voted row's score does not move when its own votes change
+    # cross-fitting: an answered row's score does not move when its own answer changes
     row = int(np.flatnonzero(voted & ~shifted)[0])
-    other = crowd_class.copy()
-    other[row] = (other[row] + 1) % K
-    moved = signals.crowd_posterior(given, free.probs("combined"), other)
-    base = signals.crowd_posterior(given, free.probs("combined"), crowd_class)
-    assert np.allclose(moved[row], base[row])
-    few = np.full(len(given), -1)
-    few[: signals.MIN_CROWD_ROWS - 1] = crowd[: signals.MIN_CROWD_ROWS - 1]
-    assert signals.combine(given, probs, None, groups, crowd=few).crowd_rows == 0
+    other = crowd[rows].copy()
+    other[rows == row] = (other[rows == row] + 1) % K
+    moved = signals.combine(given, probs, None, groups, answers=_answers(rows, other))
+    assert np.allclose(moved.posterior[row], cal.posterior[row])
+    few = rows[: calibration.MIN_ANSWERS - 1]
+    assert signals.combine(given, probs, None, groups,
+                           answers=_answers(few, crowd[few])).crowd_rows == 0
 
 
-def test_a_crowd_of_one_class_is_taken_as_it_is():
-    given, crowd, _, probs = _shifted_world(n=700)
-    one = np.where(np.arange(700) < 300, 4, -1)
-    post = signals.crowd_posterior(given, probs, one)
-    assert (post.argmax(1) == 4).all() and np.allclose(post.sum(1), 1.0)
+def test_a_crowd_of_one_class_leaves_the_crowd_free_estimate():
+    given, _, _, probs = _shifted_world(n=700)
+    rows = np.arange(300)
+    groups = np.zeros(700, int)
+    one = signals.combine(given, probs, None, groups, answers=_answers(rows, np.full(300, 4)))
+    assert one.crowd_rows == 0  # nothing to learn a correction from
 
 
 def test_cross_fit_holds_out_every_row_once_and_never_fits_on_it():

@@ -1,0 +1,179 @@
+"""The label audit's calibration on people's answers, on arrays (no model, no database).
+
+What the crowd-free audit cannot know is how the people who will judge a dataset read its faces
+(on FER-2013 they call far more faces neutral, and far fewer fearful ones fear, than the labels
+imply). Their answers teach it. An answer is one person's class for one face: a single answer
+from a reviewer, one of FER+'s ten votes, one of several annotators' answers to a task.
+
+The model starts from the crowd-free estimate and learns only what the answers correct:
+
+    P(consensus = j | face) = softmax_j( log q_j + b_j + sum_k W[j, k] f_k )
+
+with q the crowd-free posterior P(true class | signals, given label) (`signals.estimate`), b a
+bias per class (how the people's reading of each class differs from the labels'), and W the
+weights of the face's features f (the log of the mixed class probabilities and the given label,
+standardised; optionally more, e.g. embedding components). W is shrunk toward zero by an L2
+penalty whose strength is chosen by cross-validation on the answers themselves (by face): with a
+few hundred answers the biases carry the correction, with thousands W learns how the people
+relate to the model and the label. Each answered face enters the fit once, as the consensus of
+its answers (`AnswerSet.from_counts`: one answer is its own consensus, ten votes give their
+plurality, annotators weighted by their quality where it is known): the calibration learns P(the
+people's consensus = j | face), from noisy single answers as from full pluralities.
+
+The faces were often chosen because they were flagged (review decisions, a strategy that asks
+where the audit doubts): the selection depends only on the face's signals, which are the model's
+inputs, so a conditional model of P(consensus | signals) stays unbiased under it as far as it is
+well specified; the answers that judge are drawn at random (`curate annotate --holdout`) and never
+fit, so the figures reported on them measure any bias that remains.
+
+A face that has answers is scored by models fitted without them (cross-fitting): its own answers
+never score it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+# Penalty strengths tried: lam * |W|^2 / 2 beside the mean (weighted) log-loss of the answers.
+LAMBDAS = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)
+BIAS_PENALTY = 1e-3  # per answer: keeps the biases finite for a class nobody chose
+CV_FOLDS = 5
+MIN_ANSWERS = 20  # fewer: the crowd-free estimate stands
+EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class AnswerSet:
+    """People's answers in the 7 classes: the row (face) of each, its class and its weight."""
+
+    row: np.ndarray  # (A,) int
+    label: np.ndarray  # (A,) int, class index
+    weight: np.ndarray  # (A,) float
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def take(self, mask: np.ndarray) -> AnswerSet:
+        return AnswerSet(self.row[mask], self.label[mask], self.weight[mask])
+
+    @classmethod
+    def from_counts(cls, counts: np.ndarray) -> AnswerSet:
+        """The people's consensus of each face with answers, from a (rows, classes) matrix of
+        its answers per class (FER+'s emotion votes, or annotator-weighted counts): the class
+        with the most answers, weight 1 per face (a tie shares it). One answer is its own
+        consensus; ten votes give their plurality."""
+        c = np.asarray(counts, dtype=np.float64)
+        top = c.max(1, keepdims=True)
+        rows, labels = np.nonzero((c == top) & (top > 0))
+        ties = np.bincount(rows, minlength=len(c)).astype(np.float64)
+        return cls(rows.astype(np.int64), labels.astype(np.int64), 1.0 / ties[rows])
+
+
+def features(labels: np.ndarray, mixed: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+    """What the calibration sees of a face beyond q: the log mixed class probabilities and the
+    given label (one-hot), and `extra` columns, each standardised."""
+    n_classes = mixed.shape[1]
+    cols = [np.log(np.clip(mixed, 1e-6, 1.0)), np.eye(n_classes)[labels]]
+    if extra is not None:
+        cols.append(np.asarray(extra, dtype=np.float64))
+    x = np.hstack(cols)
+    sd = x.std(0)
+    return (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted correction: per-class biases and feature weights (classes x features)."""
+
+    bias: np.ndarray
+    weights: np.ndarray
+
+    def predict(self, offset: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return _softmax(offset + self.bias + x @ self.weights.T)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def fit(offset: np.ndarray, x: np.ndarray, answers: AnswerSet, lam: float) -> Fit:
+    """The weighted multinomial log-loss of the answers, penalised, minimised (L-BFGS)."""
+    from scipy.optimize import minimize
+
+    n_classes, n_feat = offset.shape[1], x.shape[1]
+    o, xa = offset[answers.row], x[answers.row]
+    w = answers.weight / answers.weight.sum()
+    y = np.eye(n_classes)[answers.label]
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        b, wm = theta[:n_classes], theta[n_classes:].reshape(n_classes, n_feat)
+        p = _softmax(o + b + xa @ wm.T)
+        nll = -float((w * np.log(np.clip((p * y).sum(1), EPS, None))).sum())
+        r = (p - y) * w[:, None]
+        grad_b = r.sum(0) + BIAS_PENALTY * b
+        grad_w = r.T @ xa + lam * wm
+        value = nll + 0.5 * BIAS_PENALTY * float(b @ b) + 0.5 * lam * float((wm * wm).sum())
+        return value, np.concatenate([grad_b, grad_w.ravel()])
+
+    theta0 = np.zeros(n_classes * (1 + n_feat))
+    res = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return Fit(res.x[:n_classes], res.x[n_classes:].reshape(n_classes, n_feat))
+
+
+def _folds(rows: np.ndarray, folds: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(fit mask, held mask) over answers, grouped by face: a face's answers share a fold."""
+    faces = np.unique(rows)
+    part = dict(zip(faces.tolist(),
+                    (np.random.default_rng(seed).permutation(len(faces)) % folds).tolist(),
+                    strict=True))
+    of = np.array([part[r] for r in rows.tolist()])
+    for k in range(folds):
+        if (of == k).any() and (of != k).any():
+            yield of != k, of == k
+
+
+def choose_lambda(offset: np.ndarray, x: np.ndarray, answers: AnswerSet, seed: int = 0) -> float:
+    """The penalty with the least held-out log-loss of the answers (grouped K-fold)."""
+    best, best_loss = LAMBDAS[0], np.inf
+    for lam in LAMBDAS:
+        total = 0.0
+        for fit_m, held_m in _folds(answers.row, CV_FOLDS, seed):
+            model = fit(offset, x, answers.take(fit_m), lam)
+            held = answers.take(held_m)
+            p = model.predict(offset[held.row], x[held.row])[np.arange(len(held)), held.label]
+            total -= float((held.weight * np.log(np.clip(p, EPS, None))).sum())
+        if total < best_loss:
+            best, best_loss = lam, total
+    return best
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """P(a person's answer = j | face) for every row, and what the fit chose."""
+
+    posterior: np.ndarray
+    lam: float
+    answers: int
+    faces: int
+
+
+def calibrate(q: np.ndarray, x: np.ndarray, answers: AnswerSet, *, seed: int = 0,
+              folds: int = CV_FOLDS) -> Calibrated | None:
+    """The calibrated posterior of every row (None below MIN_ANSWERS: the crowd-free estimate
+    stands). Rows without answers are scored by the fit on every answer; a row with answers by
+    the fit on the other folds' faces."""
+    if len(answers) < MIN_ANSWERS or len(np.unique(answers.label)) < 2:
+        return None
+    offset = np.log(np.clip(q, 1e-9, 1.0))
+    lam = choose_lambda(offset, x, answers, seed)
+    out = fit(offset, x, answers, lam).predict(offset, x)
+    for fit_m, held_m in _folds(answers.row, folds, seed + 1):
+        held_rows = np.unique(answers.row[held_m])
+        out[held_rows] = fit(offset, x, answers.take(fit_m), lam).predict(
+            offset[held_rows], x[held_rows])
+    return Calibrated(out, lam, int(answers.weight.sum()), int(len(np.unique(answers.row))))
