@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh || exit 1
 export FIFTYONE_DO_NOT_TRACK=true
 bash scripts/browser.sh
+bash scripts/label-studio.sh install || echo "[test] Label Studio could not be installed: tests/integration/test_labelstudio.py will skip" >&2
 echo "[test] static checks: ruff, mypy (scripts/lint.sh)"
 bash scripts/lint.sh || { echo "test.sh: static checks failed" >&2; exit 1; }
 .venv/bin/python -m pytest -p no:warnings -q "$@"

@@ -1,56 +1,34 @@
-"""`curate annotate`: a thin command over curate.annotate.stage."""
+"""`curate annotate`: a thin command over curate.annotate.stage (its options: AnnotateConfig)."""
 
 from __future__ import annotations
 
-from enum import Enum
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from curate.annotate.config import DEFAULT_HOLDOUT
-from curate.annotate.strategies import DEFAULT_STRATEGY, STRATEGIES
+from curate.annotate.config import AnnotateConfig
+from curate.core import options
 from curate.core.clikit import state
 from curate.core.errors import cli_errors
-from curate.core.taxonomy import EDITABLE_SPLITS
+
+if TYPE_CHECKING:
+    from curate.annotate.labelstudio import LoadResult
 
 console = Console()
-# The closed choice, generated from the strategies' registry.
-Strategy = Enum("Strategy", {s: s for s in STRATEGIES}, type=str)  # type: ignore[misc]
-_STRATEGY = Strategy(DEFAULT_STRATEGY)
 
 
-def annotate(
-    ctx: typer.Context,
-    budget: Annotated[int, typer.Option(help="How many faces to ask about.")],
-    strategy: Annotated[Strategy, typer.Option(
-        help="How the faces that calibrate are chosen: random (the unbiased baseline), "
-             "activelab (cleanlab's ActiveLab scores, lowest first), stratified (over the "
-             "label check's given x suggested cells, more where they disagree).")
-    ] = _STRATEGY,
-    holdout: Annotated[float, typer.Option(
-        help="Share of the budget drawn at random that only judges (never calibrates).")
-    ] = DEFAULT_HOLDOUT,
-    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
-    split: Annotated[str, typer.Option(
-        help="Comma-separated splits to choose from.")] = ",".join(EDITABLE_SPLITS),
-    task: Annotated[str, typer.Option(
-        help="The task's name (default annotate-<budget>-<strategy>-s<seed>).")] = "",
-    export: Annotated[Path | None, typer.Option(
-        help="Also write the task as a CSV (sample_id, source_id, filepath, task, role) for "
-             "an outside tool; its answers come back with `curate votes import`.")] = None,
-) -> None:
-    """Choose faces to ask about among those with no answer yet; they wait as a named task."""
-    from curate.annotate.config import AnnotateConfig
-    from curate.annotate.stage import run_annotate
+def _annotate(ctx: typer.Context, cfg: AnnotateConfig) -> None:
+    """Choose faces to ask about among those with no answer yet; they wait as a named task
+    (with --backend labelstudio, also as a Label Studio project; --load brings its answers
+    back)."""
+    from curate.annotate.stage import run_annotate, run_load
 
-    st = state(ctx)
-    with cli_errors(st.verbose):
-        cfg = AnnotateConfig(budget=budget, strategy=strategy.value, holdout=holdout, seed=seed,
-                             splits=tuple(s.strip() for s in split.split(",") if s.strip()),
-                             task=task, export=export, dataset=st.dataset,
-                             workspace=st.workspace)
+    with cli_errors(state(ctx).verbose):
+        if cfg.load:
+            for lr in run_load(cfg):
+                _print_load(lr)
+            return
         r = run_annotate(cfg)
     total = len(r.calibrate) + len(r.judge)
     if r.existing:
@@ -60,12 +38,32 @@ def annotate(
         console.print(f"task [bold]{r.task}[/]: {total} of {r.candidates} candidates chosen "
                       f"({len(r.calibrate)} calibrate by {cfg.strategy}, {len(r.judge)} judge "
                       f"at random), {r.written} written in {r.seconds:.1f} s")
-    console.print(f"  in the App: the tag ask:{r.task}; answers come back with "
-                  "`curate votes import`")
+    if r.sent is not None:
+        s = r.sent
+        console.print(f"  Label Studio project {s.project}{' (new)' if s.created else ''}: "
+                      f"{s.sent} faces sent, {s.already} there already, {cfg.annotators} "
+                      f"answer(s) each, in {s.seconds:.1f} s: {s.url}")
+        console.print("  answers come back with `curate annotate --load`")
+    else:
+        console.print(f"  in the App: the tag ask:{r.task}; answers come back with "
+                      "`curate votes import`")
     if r.export is not None:
         console.print(f"tasks: {r.export}")
 
 
+def _print_load(r: LoadResult) -> None:
+    console.print(f"task [bold]{r.task}[/] (Label Studio project {r.project}): "
+                  f"{r.annotations} annotations on {r.answered} of {r.faces} faces, "
+                  f"{r.added} answers added, {r.annotations - r.unreadable - r.added} already "
+                  f"present, in {r.seconds:.1f} s")
+    notes = [f"{r.deleted} faces' tasks deleted on the server" if r.deleted else "",
+             f"{r.skipped} skipped or empty annotations" if r.skipped else "",
+             f"{r.unreadable} with no answer label" if r.unreadable else "",
+             f"{r.unknown_tasks} tasks naming no face of the task" if r.unknown_tasks else ""]
+    if any(notes):
+        console.print("  " + "; ".join(n for n in notes if n))
+
+
 def register(app: typer.Typer) -> None:
     """Add `curate annotate` to the `curate` app."""
-    app.command("annotate")(annotate)
+    app.command("annotate")(options.command(AnnotateConfig, _annotate))

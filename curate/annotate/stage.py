@@ -7,6 +7,10 @@ label audit's calibration never fits on its answers); the rest is chosen by the 
 (`ask_task`, `ask_role`, the tag `ask:<task>`) and recorded in the run history: a re-run of the
 same command writes nothing new, and one interrupted mid-write completes (the task's own
 samples stay candidates, so the same seed chooses them again).
+
+With `--backend labelstudio` the task also goes to a Label Studio project (a re-run imports only
+the faces it lacks); `--load` (`run_load`) brings the answers given there back into the answers
+store (`curate.annotate.labelstudio`).
 """
 
 from __future__ import annotations
@@ -17,17 +21,20 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curate.annotate.config import ANNOTATE_STAGE, AnnotateConfig
+from curate.annotate.config import ANNOTATE_STAGE, LABELSTUDIO, LABELSTUDIO_STAGE, AnnotateConfig
 from curate.annotate.strategies import choose
 from curate.core import runs, schema, store
 from curate.core.errors import InputError, StoreError
 from curate.core.taxonomy import CLASS_INDEX, CLASSES
 from curate.core.workspace import write_text_atomic
 from curate.votes.answers import annotator_matrix, latest_per_annotator
+
+if TYPE_CHECKING:
+    from curate.annotate.labelstudio import LoadResult, SendResult
 
 EXPORT_COLUMNS = ("sample_id", "source_id", "filepath", "task", "role")
 GIVEN = "\x00given"  # the given label, one more annotator for ActiveLab (no real name clashes)
@@ -42,11 +49,13 @@ class AnnotateResult:
     written: int = 0  # samples whose task fields were written by this run
     existing: bool = False  # the task was complete already: nothing chosen, nothing written
     export: Path | None = None
+    sent: SendResult | None = None  # --backend labelstudio: the project and what went there
     seconds: float = 0.0
 
 
 def run_annotate(cfg: AnnotateConfig) -> AnnotateResult:
-    """Choose and write the task (or find it complete); export its table when asked."""
+    """Choose and write the task (or find it complete); export its table when asked; send it
+    to Label Studio with that backend."""
     t0 = time.perf_counter()
     ds = store.load_dataset(cfg.dataset)
     result = AnnotateResult(task=cfg.task_name)
@@ -58,8 +67,46 @@ def run_annotate(cfg: AnnotateConfig) -> AnnotateResult:
         _choose_and_write(ds, cfg, result)
     if cfg.export is not None:
         result.export = export_task(ds, result.task, cfg.export)
+    if cfg.backend == LABELSTUDIO:
+        result.sent = _send(ds, cfg, result.task)
     result.seconds = round(time.perf_counter() - t0, 3)
     return result
+
+
+def _send(ds: Any, cfg: AnnotateConfig, task: str) -> SendResult:
+    from curate.annotate import labelstudio
+
+    sent = labelstudio.send_task(ds, task, labelstudio.server_from_env(),
+                                 annotators=cfg.annotators, prefill=cfg.prefill)
+    settings = {"action": "send", "task": task, "annotators": cfg.annotators,
+                "prefill": cfg.prefill, "project": sent.project}
+    runs.record(ds, LABELSTUDIO_STAGE, config=settings, fp=runs.fingerprint(settings),
+                counts={"sent": sent.sent, "already": sent.already}, seconds=sent.seconds)
+    return sent
+
+
+def run_load(cfg: AnnotateConfig) -> list[LoadResult]:
+    """The answers of `cfg.task` (default: every task of the dataset that has a project on
+    the server) from Label Studio into the answers store."""
+    from curate.annotate import labelstudio
+
+    ds = store.load_dataset(cfg.dataset)
+    server = labelstudio.server_from_env()
+    client = labelstudio.Client(server)
+    tasks = [cfg.task] if cfg.task else labelstudio.sent_tasks(ds, client)
+    if not tasks:
+        raise InputError(f"no task of dataset {cfg.dataset!r} has a project on {server.url}: "
+                         "send one with `curate annotate --backend labelstudio --budget N`")
+    names = labelstudio.annotator_names(client)
+    out = []
+    for task in tasks:
+        r = labelstudio.load_task(ds, task, server, client, names)
+        settings = {"action": "load", "task": task, "project": r.project}
+        runs.record(ds, LABELSTUDIO_STAGE, config=settings, fp=runs.fingerprint(settings),
+                    counts={"annotations": r.annotations, "added": r.added,
+                            "deleted": r.deleted, "skipped": r.skipped}, seconds=r.seconds)
+        out.append(r)
+    return out
 
 
 def _recorded(ds: Any, cfg: AnnotateConfig) -> bool:
@@ -77,6 +124,7 @@ def _recorded(ds: Any, cfg: AnnotateConfig) -> bool:
 
 
 def _choose_and_write(ds: Any, cfg: AnnotateConfig, result: AnnotateResult) -> None:
+    assert cfg.budget is not None  # AnnotateConfig: only --load has no budget
     t0 = time.perf_counter()
     pool = _candidates(ds, cfg)
     result.candidates = len(pool["id"])
