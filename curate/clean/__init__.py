@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curate.clean.config import CleanConfig, check_names
+from curate.clean.config import ANSWER_FIELDS, CleanConfig, check_names
 from curate.core import options, runs, schema, store, views
 from curate.core.errors import InputError, StoreError
 from curate.core.issues import Stat
@@ -84,7 +84,9 @@ def clean(cfg: CleanConfig) -> CleanResult:
     state = runs.sample_state(view, schema.FILEPATH)
     for name in cfg.checks:
         settings = cfg.check_settings(name)
-        fp = runs.fingerprint({"check": name, "splits": sorted(cfg.splits), **settings}, state)
+        reads = runs.sample_state(view, schema.FILEPATH, *ANSWER_FIELDS) if name == "labels" \
+            else state  # the label check also reads people's answers
+        fp = runs.fingerprint({"check": name, "splits": sorted(cfg.splits), **settings}, reads)
         stage = runs.check_stage(name)
         result.settings[name] = settings
         if runs.is_done(ds, stage, fp):

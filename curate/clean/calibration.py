@@ -154,12 +154,43 @@ def choose_lambda(offset: np.ndarray, x: np.ndarray, answers: AnswerSet, seed: i
 
 @dataclass(frozen=True)
 class Calibrated:
-    """P(a person's answer = j | face) for every row, and what the fit chose."""
+    """P(the people's consensus = j | face) for every row, what the fit chose, and its learning
+    curve: (answered faces fitted on, held-out consensus accuracy, the crowd-free estimate's)."""
 
     posterior: np.ndarray
     lam: float
-    answers: int
     faces: int
+    curve: tuple[tuple[int, float, float], ...] = ()
+
+
+CURVE_FRACTIONS = (0.25, 0.5, 1.0)
+
+
+def learning_curve(offset: np.ndarray, x: np.ndarray, answers: AnswerSet, lam: float,
+                   seed: int = 0) -> tuple[tuple[int, float, float], ...]:
+    """How well the calibration predicts the consensus of answered faces it never saw, fitted on
+    a growing share of the others (grouped K-fold), beside the crowd-free estimate: whether more
+    answers would still help."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for share in CURVE_FRACTIONS:
+        hit = free = total = 0.0
+        fitted = []
+        for fit_m, held_m in _folds(answers.row, CV_FOLDS, seed + 2):
+            faces = np.unique(answers.row[fit_m])
+            keep = rng.permutation(faces)[: max(1, int(round(share * len(faces))))]
+            sub = answers.take(fit_m & np.isin(answers.row, keep))
+            if len(np.unique(sub.label)) < 2:
+                continue
+            held = answers.take(held_m)
+            pred = fit(offset, x, sub, lam).predict(offset[held.row], x[held.row]).argmax(1)
+            hit += float((held.weight * (pred == held.label)).sum())
+            free += float((held.weight * (offset[held.row].argmax(1) == held.label)).sum())
+            total += float(held.weight.sum())
+            fitted.append(len(keep))
+        if total:
+            out.append((int(np.mean(fitted)), hit / total, free / total))
+    return tuple(out)
 
 
 def calibrate(q: np.ndarray, x: np.ndarray, answers: AnswerSet, *, seed: int = 0,
@@ -176,4 +207,5 @@ def calibrate(q: np.ndarray, x: np.ndarray, answers: AnswerSet, *, seed: int = 0
         held_rows = np.unique(answers.row[held_m])
         out[held_rows] = fit(offset, x, answers.take(fit_m), lam).predict(
             offset[held_rows], x[held_rows])
-    return Calibrated(out, lam, int(answers.weight.sum()), int(len(np.unique(answers.row))))
+    faces = int(len(np.unique(answers.row)))
+    return Calibrated(out, lam, faces, learning_curve(offset, x, answers, lam, seed))

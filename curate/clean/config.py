@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from curate.clean import duplicates, features, signals
 from curate.clean.quality import QualityConfig
-from curate.core import engine, store
+from curate.core import engine, schema, store
 from curate.core.clikit import NPROC_HELP, pick_device
 from curate.core.errors import InputError
 from curate.core.issues import Stat
@@ -44,6 +44,9 @@ DEFAULT_FILTER = "precision"
 # agreement ~65%, published single networks ~70%): no `issue:label` is tagged (the scores are
 # still written, to sort by) and the report says why.
 WEAK_MODEL_ACCURACY = 0.45
+# What the label check reads of people's answers (their per-sample counts, and which faces
+# `curate annotate` drew to judge): part of its fingerprint, so new answers re-run it.
+ANSWER_FIELDS = (schema.FERPLUS_VOTES, schema.ASK_ROLE)
 
 
 def _profile_help(what: str, key: str) -> str:

@@ -133,7 +133,8 @@ def _concat(parts: list[Verdict]) -> Verdict:
     first = parts[0].sig
     sig = signals.Signals(cat(lambda p: p.sig.model), cat(lambda p: p.sig.knn), first.weight,
                           first.joint, cat(lambda p: p.sig.posterior),
-                          cat(lambda p: p.sig.p_wrong), first.crowd_rows)
+                          cat(lambda p: p.sig.p_wrong), first.crowd_rows,
+                          first.calibration)
     return Verdict(sig, cat(lambda p: p.is_issue), cat(lambda p: p.suggested),
                    cat(lambda p: p.suggested_prob))
 

@@ -116,6 +116,12 @@ def role_stats(role: np.ndarray, checked: np.ndarray, v: Verdict,
     judge = checked & (role == schema.JUDGE)
     out: dict[str, Stat] = {"crowd_calibrating_rows": int((role == schema.CALIBRATE).sum()),
                             "crowd_judging_rows": int(judge.sum())}
+    cal = v.sig.calibration
+    if cal is not None:
+        out["calibration_faces"] = cal.faces
+        out["calibration_penalty"] = cal.lam
+        out["calibration_curve"] = {str(n): acc for n, acc, _ in cal.curve}
+        out["calibration_curve_free"] = {str(n): free for n, _, free in cal.curve}
     if judge.any():
         wrong = crowd.plurality_wrong(rows.labels[judge], rows.votes[judge])
         m = crowd.measured(v.is_issue[judge], wrong)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from curate.clean import brain
-from curate.clean.config import LabelsConfig
+from curate.clean.config import ANSWER_FIELDS, LabelsConfig
 from curate.clean.label_scores import LabelArrays, LabelScores, score_rows, to_table
 from curate.core import runs, schema
 from curate.core.errors import StoreError
@@ -169,6 +169,21 @@ def _reuse(ds: Any, view: Any, cfg: LabelsConfig, oof: OofResult,
                         warning=cached.get("warning"), reused=True)
 
 
+def answer_sources(ds: Any, ids: list[str]) -> dict[str, Stat]:
+    """Who gave the answers that count on these samples (each annotator's latest): answers per
+    `via` and the number of annotators."""
+    from curate.votes import answers, db
+
+    vias: dict[str, int] = {}
+    who: set[str] = set()
+    stored, _ = db.read(ds, ids)
+    for face in stored:
+        for name, answer in answers.latest_per_annotator(face).items():
+            vias[answer["via"]] = vias.get(answer["via"], 0) + 1
+            who.add(name)
+    return {"calibration_sources": vias, "calibration_annotators": len(who)}
+
+
 def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
         progress: bool = False) -> LabelsResult:
     """Find label issues in train+val of `view`, audit its test split."""
@@ -181,14 +196,17 @@ def run(ds: Any, view: Any, cfg: LabelsConfig, *, workspace: Workspace | Path,
     oof_cfg = cfg.oof_config()
     oof = ensure_oof(ds, view, oof_cfg, ws, progress=progress)
     settings = {**cfg.settings(), "oof": oof_cfg.settings()}
-    voted = [schema.FERPLUS_VOTES] if schema.FERPLUS_VOTES in view.get_field_schema() else []
-    fp = runs.fingerprint(settings, runs.sample_state(view, schema.OOF, *voted))
+    fp = runs.fingerprint(settings, runs.sample_state(view, schema.OOF, *ANSWER_FIELDS))
     path = ws.reports / CSV_NAME
     cached = _cached(ws.reports, fp)
     if cached is not None:
         return _reuse(ds, view, cfg, oof, cached, path)
     data = read_arrays(view, read_features(oof.features))
     scores = score_rows(data, cfg)
+    if "calibration_faces" in scores.stats:
+        calibrating = [i for i, r in zip(scores.rows.ids, scores.role, strict=True)
+                       if r == schema.CALIBRATE]
+        scores.stats.update(answer_sources(ds, calibrating))
     tagged = write_issues(ds, to_table(scores))
     brain.register(ds, data.ids, data.features, seed=cfg.seed)
     _record_features(ds, oof.features)

@@ -221,6 +221,24 @@ def _crowd_table(stats: dict[str, Any]) -> list[str]:
                       f"{fmt('recall', stats.get('judges_measured_recall'))}, a figure no "
                       "calibration saw." if stats.get("crowd_judging_rows") else
                       "no train/val row was held out to judge it.")]
+    return [*lines, "", *_calibration_lines(stats)]
+
+
+def _calibration_lines(stats: dict[str, Any]) -> list[str]:
+    """What people's answers taught the audit: who answered, and the learning curve."""
+    if not stats.get("calibration_faces"):
+        return []
+    sources = stats.get("calibration_sources") or {}
+    who = ", ".join(f"{n} from {via}" for via, n in sorted(sources.items()))
+    lines = [f"**Calibrated on people's answers**: {stats['calibration_faces']} answered faces"
+             + (f" ({who}; {stats.get('calibration_annotators', 0)} annotators)" if who else "")
+             + f", penalty {stats.get('calibration_penalty', 0):g} (chosen by cross-validation "
+             "on the answers). Held-out answered faces whose consensus the audit predicts, "
+             "fitted on a growing share of the others:", "",
+             "| answered faces fitted | calibrated | crowd-free |", "|---:|---:|---:|"]
+    free = stats.get("calibration_curve_free") or {}
+    lines += [f"| {n} | {acc:.1%} | {free.get(n, float('nan')):.1%} |"
+              for n, acc in (stats.get("calibration_curve") or {}).items()]
     return [*lines, ""]
 
 

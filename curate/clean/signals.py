@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from curate.clean import calibration
-from curate.clean.calibration import AnswerSet
+from curate.clean.calibration import AnswerSet, Calibrated
 from curate.core.errors import InputError
 
 K_LABEL = 15  # neighbours of the kNN label signal
@@ -123,6 +123,7 @@ class Signals:
     posterior: np.ndarray  # (N, classes) P(true | x, given)
     p_wrong: np.ndarray  # (N,) 1 - posterior at the given class
     crowd_rows: int = 0  # faces with answers the posterior was calibrated on (0: crowd-free)
+    calibration: Calibrated | None = None  # what the calibration chose and learnt
 
     def probs(self, signal: str) -> np.ndarray:
         """The class probabilities of one signal alone (`combined`: the mix)."""
@@ -181,7 +182,7 @@ def combine(labels: np.ndarray, model: np.ndarray, features: np.ndarray | None,
         post, calibration.features(labels, mixed), answers, seed=seed)
     if cal is not None:
         p_wrong = 1.0 - cal.posterior[np.arange(len(labels)), labels]
-        return Signals(model, knn, w, joint, cal.posterior, p_wrong, cal.faces)
+        return Signals(model, knn, w, joint, cal.posterior, p_wrong, cal.faces, cal)
     return Signals(model, knn, w, joint, post, p_wrong)
 
 

@@ -295,6 +295,7 @@ def test_crowd_audit_and_crowd_label_policies(tmp_path, dataset_name):
     calibrating = sum(not j for j in is_judge.values())
     assert f"{calibrating} voted rows calibrated the audit" in report, report
     assert "only judge it" in report
+    assert "Calibrated on people's answers" in report and "from ferplus" in report
 
     r = cli(dataset_name, ws, "apply", "--labels", "crowd")
     assert r.exit_code == 0 and "relabelled:crowd" in r.output, r.output
@@ -350,3 +351,13 @@ def test_crowd_audit_and_crowd_label_policies(tmp_path, dataset_name):
     ds = store.load_dataset(dataset_name)
     assert _by_source_id(ds, "ground_truth.label") == {str(i): CLASSES[i % 7] for i in range(n)}
     assert not any(_by_source_id(ds, schema.LABEL_REASON).values())
+    # new answers (a reviewer's, for unvoted rows) re-run the label check: it learns from them
+    table = tmp_path / "answers.csv"
+    table.write_text("row,annotator,label\n" + "".join(f"{i},ann,{CLASSES[(i + 1) % 7]}\n"
+                                                       for i in unvoted))
+    assert cli(dataset_name, ws, "votes", "import", str(table)).exit_code == 0
+    r = cli(dataset_name, ws, "clean", "--checks", "labels", "--fast", "--folds", "2",
+            "--epochs", "1", "--device", "cpu", "--crowd-holdout", "0.3")
+    assert r.exit_code == 0 and "nothing to do" not in r.output, r.output
+    report = (ws / "reports" / "clean.md").read_text()
+    assert "from import" in report and "11 annotators" in report, report
