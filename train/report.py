@@ -1,4 +1,5 @@
-"""The comparison report: Markdown + HTML with matplotlib plots (per-class F1 bars, confusion
+"""The comparison report: Markdown + HTML, opening with what people's answers say
+(train/report_answers.py), with matplotlib plots (per-class F1 bars, confusion
 matrices side by side, learning curves), what moved and against which labels, mean ± std of
 every score (train/scoring.py: the original labels, the crowd's majority and agreement, each
 whole and without train copies; external tests), the seed-noise verdicts and the cost.
@@ -17,9 +18,10 @@ import numpy as np
 from curate.core.htmlpage import to_html
 from curate.core.taxonomy import CLASSES
 from curate.core.workspace import atomic_path, write_json_atomic, write_text_atomic
+from train.report_answers import HEADING, answers_section, noise_text
 
 RESULTS, REPORT_MD, REPORT_HTML = "results.json", "report.md", "report.html"
-SECTIONS = ("Summary", "Mean ± std over seeds", "Without train copies",
+SECTIONS = (HEADING.removeprefix("## "), "Summary", "Mean ± std over seeds", "Without train copies",
             "Differences vs seed noise", "Per-class F1", "Confusion matrices", "Learning curves",
             "Cost")
 WITHOUT = " (without train copies)"  # the suffix of a metric scored without them (compare)
@@ -112,7 +114,7 @@ def _soft_line(results: list[dict]) -> list[str]:
 
 def _markdown(results: list[dict], summary: dict, seconds: float, images: dict[str, str]) -> str:
     blocks = summary["splits"]
-    lines = ["# Comparison report", "", "## Summary", "",
+    lines = ["# Comparison report", "", *answers_section(summary), "", "## Summary", "",
              f"{len(results)} runs, {_train_minutes(results):.1f} min of training in all (this "
              f"invocation: {seconds / 60:.1f} min; finished runs are reused).", *_soft_line(results)]
     for b in blocks:
@@ -172,7 +174,7 @@ def moved_lines(summary: dict) -> list[str]:
             pairs.setdefault((v["backbone"], v["variant"], v["baseline"]), []).append(v)
     split = summary["truth"]["split"]
     for (bb, variant, base), vs in pairs.items():
-        parts = [f"{v['metric']} {100 * v['diff']:+.1f} ({_sig(v)})" for v in vs]
+        parts = [f"{v['metric']} {100 * v['diff']:+.1f} ({noise_text(v)})" for v in vs]
         beyond = [v["metric"] for v in vs if v["significant"] and v["diff"] > 0]
         worse = [v["metric"] for v in vs if v["significant"] and v["diff"] < 0]
         if all(v["significant"] is None for v in vs):
@@ -186,12 +188,6 @@ def moved_lines(summary: dict) -> list[str]:
         lines.append(f"- **{variant} vs {base}** ({bb}, {split}): {verdict}. "
                      + "; ".join(parts) + ".")
     return lines
-
-
-def _sig(v: dict) -> str:
-    if v["significant"] is None:
-        return "1 seed"
-    return f"2 SE {200 * v['se']:.1f}, " + ("beyond noise" if v["significant"] else "noise")
 
 
 def _copies_line(block: dict) -> list[str]:

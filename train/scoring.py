@@ -12,12 +12,15 @@ that split (`run.probs_file`), and every label set the samples carry.
   chance a random annotator agrees), over every sample with emotion votes.
 
 Each is also scored without the samples that have a pixel-identical copy in a split the model
-learnt or was selected on (FER-2013's train/test leakage): `SUBSETS`.
+learnt or was selected on (FER-2013's train/test leakage): `SUBSETS`. Who gave the judging
+votes (`Truth.answers`: faces, answers, per `via`, annotators) comes from the answers store
+(`schema.ANSWERS`), for the reports' first section.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,10 +63,53 @@ class Truth:
     copied: np.ndarray  # True: a pixel-identical copy sits in a split the model learnt from
     classes: tuple[str, ...]
     calibrating: int = 0  # samples whose votes calibrated the label audit: not in `votes`
+    # per sample, (annotator, via) of the answers its votes count (`answer_sources`); None: the
+    # votes' origin is unknown (an export's manifest carries the counts only)
+    sources: list[Sources | None] | None = None
 
     @property
     def voted(self) -> int:
         return 0 if self.votes is None else int((emotion_votes(self.votes).sum(1) > 0).sum())
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        """The judging answers: `answer_summary` of the samples with emotion votes."""
+        return answer_summary(self.votes, self.sources)
+
+
+Sources = tuple[tuple[str, str], ...]  # (annotator, via) of each answer a sample's votes count
+
+
+def answer_sources(answers: Sequence[Mapping[str, Any]] | None) -> Sources:
+    """(annotator, via) of the answers that count: one per annotator, the latest by `at`, then
+    by stored order (as `curate.votes.answers.latest_per_annotator` counts them)."""
+    from datetime import datetime
+
+    rows = list(answers or ())
+    order = sorted(range(len(rows)), key=lambda i: (rows[i].get("at") or datetime.min, i))
+    latest = {rows[i]["annotator"]: str(rows[i].get("via") or "") for i in order}
+    return tuple(latest.items())
+
+
+def answer_summary(votes: np.ndarray | None,
+                   sources: Sequence[Sources | None] | None = None) -> dict[str, Any]:
+    """What judges, over the samples with emotion votes: `faces`, `answers` (every counted
+    answer on them, "not a face" and "unsure" too), `via` (answers per origin, {} when the
+    origin is unknown) and `annotators` (distinct named ones; FER+'s per-face pseudo-annotators
+    are anonymous and not counted)."""
+    if votes is None:
+        return {"faces": 0, "answers": 0, "via": {}, "annotators": 0}
+    votes = np.asarray(votes)
+    judging = emotion_votes(votes).sum(1) > 0
+    via: Counter[str] = Counter()
+    people: set[str] = set()
+    for row in (np.flatnonzero(judging).tolist() if sources is not None else []):
+        for who, origin in sources[row] or ():  # type: ignore[index]
+            via[origin] += 1
+            if origin != schema.FERPLUS_VIA:
+                people.add(who)
+    return {"faces": int(judging.sum()), "answers": int(votes[judging].sum()),
+            "via": dict(sorted(via.items())), "annotators": len(people)}
 
 
 def learnt_splits(split: str) -> tuple[str, ...]:
@@ -87,10 +133,11 @@ def copied_keys(loaded: Mapping[str, ImageSet], split: str) -> set[str]:
 
 
 def build_truth(loaded: Mapping[str, ImageSet], baseline: str, split: str,
-                votes: np.ndarray | None, calibrating: int = 0) -> Truth:
-    """The `split` samples every variant has, with the baseline's labels; `votes` rows follow
-    the baseline's `split` rows (None: no votes; `calibrating`: how many were left out of them
-    as calibrating votes, for the report)."""
+                votes: np.ndarray | None, calibrating: int = 0,
+                sources: Sequence[Sources | None] | None = None) -> Truth:
+    """The `split` samples every variant has, with the baseline's labels; `votes` rows (and
+    `sources`, who gave them) follow the baseline's `split` rows (None: no votes; `calibrating`:
+    how many were left out of them as calibrating votes, for the report)."""
     base = loaded[baseline].split(split)
     if not len(base):
         from curate.core.errors import InputError
@@ -107,7 +154,9 @@ def build_truth(loaded: Mapping[str, ImageSet], baseline: str, split: str,
     return Truth(split=split, keys=keys, labels=base.labels[keep],
                  votes=None if votes is None else np.asarray(votes)[keep],
                  copied=np.array([k in copies for k in keys], dtype=bool), classes=base.classes,
-                 calibrating=calibrating)
+                 calibrating=calibrating,
+                 sources=None if sources is None else [s for s, m in zip(sources, keep,
+                                                                         strict=True) if m])
 
 
 def score_probs(probs: np.ndarray, truth: Truth) -> dict[str, dict[str, Any]]:
@@ -156,11 +205,12 @@ def score_run(run_dir: Path, truth: Truth) -> dict[str, dict[str, Any]] | None:
 
 
 class CrowdVotes(NamedTuple):
-    """`crowd_votes`: the judging votes, and how many samples' votes were left out as
-    calibrating ones."""
+    """`crowd_votes`: the judging votes, how many samples' votes were left out as calibrating
+    ones, and per sample who gave its votes (None: not recorded where the votes were read)."""
 
     votes: np.ndarray | None
     calibrating: int
+    sources: list[Sources | None] | None = None
 
 
 def crowd_votes(src: DataSource, data: ImageSet, dataset: str | None) -> CrowdVotes:
@@ -190,30 +240,55 @@ def crowd_votes(src: DataSource, data: ImageSet, dataset: str | None) -> CrowdVo
         return CrowdVotes(None, 0)
     fields = [schema.FERPLUS_VOTES] + ([schema.CROWD_ROLE] if schema.CROWD_ROLE in have else [])
     if src.folder is None:
-        got = store.values_by_id(ds, data.ids, fields)
-        found = list(zip(*got, strict=True))  # a sample gone from the dataset: all None
+        ids: list[str | None] = list(data.ids)
+        cols = store.values_by_id(ds, data.ids, fields)  # a sample gone from the dataset: None
     else:
-        sid = {p: (r[schema.SOURCE], r[schema.SOURCE_ID]) for p, r in manifest.items()}
-        got = ds.values([schema.SOURCE, schema.SOURCE_ID, *fields])
-        by_src = {(s, str(i)): rest for s, i, *rest in zip(*got, strict=True)}
-        found = [by_src.get(sid.get(k, ("", ""))) for k in data.ids]
-    return _vote_rows([f[0] if f else None for f in found],
-                      [f[1] if f and len(f) > 1 else None for f in found])
+        ids, cols = _by_source(ds, manifest, data.ids, fields)
+    roles = cols[1] if len(cols) > 1 else [None] * len(ids)
+    return _vote_rows(cols[0], roles, _sources(ds, ids) if schema.ANSWERS in have else None)
 
 
-def _vote_rows(rows: list, roles: list[str | None]) -> CrowdVotes:
-    """The vote rows as one array, a calibrating row's (or a missing one's) all zero."""
+def _by_source(ds: Any, manifest: dict[str, dict[str, str]], keys: Sequence[str],
+               fields: list[str]) -> tuple[list[str | None], list[list[Any]]]:
+    """An export's samples found in the dataset by the manifest's source and source_id: their
+    ids (None: not found) and `fields`, one list per field."""
+    sid = {p: (r[schema.SOURCE], r[schema.SOURCE_ID]) for p, r in manifest.items()}
+    got = ds.values(["id", schema.SOURCE, schema.SOURCE_ID, *fields])
+    by_src = {(s, str(i)): (sample, *rest) for sample, s, i, *rest in zip(*got, strict=True)}
+    found = [by_src.get(sid.get(k, ("", ""))) for k in keys]
+    return ([f[0] if f else None for f in found],
+            [[f[k] if f else None for f in found] for k in range(1, len(fields) + 1)])
+
+
+def _sources(ds: Any, ids: Sequence[str | None]) -> list[Sources | None]:
+    """Who gave each sample's votes (its stored answers, read raw: plain dicts), aligned to
+    `ids`."""
+    from curate.core import store
+
+    by_id: dict[str, Sources] = {}
+    for part in store.select_chunks(ds, [i for i in dict.fromkeys(ids) if i]):
+        cols = part.values(["id", schema.ANSWERS], _raw=True)
+        by_id.update((str(i), answer_sources(a)) for i, a in zip(*cols, strict=True))
+    return [by_id.get(i) if i else None for i in ids]
+
+
+def _vote_rows(rows: list, roles: list[str | None],
+               sources: list[Sources | None] | None = None) -> CrowdVotes:
+    """The vote rows as one array, a calibrating row's (or a missing one's) all zero; `sources`
+    likewise (a calibrating row's None)."""
     calibrating = sum(r is not None and role == schema.CALIBRATE
                       for r, role in zip(rows, roles, strict=True))
     if calibrating:
         log.info("%d samples' votes calibrated the label audit (crowd_role = calibrate): left "
                  "out of the crowd scores", calibrating)
-    keep = [r if r is not None and role != schema.CALIBRATE else None
-            for r, role in zip(rows, roles, strict=True)]
-    if not any(r is not None for r in keep):
+    keep = [r is not None and role != schema.CALIBRATE for r, role in zip(rows, roles,
+                                                                           strict=True)]
+    if not any(keep):
         return CrowdVotes(None, calibrating)
-    return CrowdVotes(np.array([r if r is not None else [0] * 10 for r in keep], dtype=np.int64),
-                      calibrating)
+    votes = np.array([r if k else [0] * 10 for r, k in zip(rows, keep, strict=True)],
+                     dtype=np.int64)
+    return CrowdVotes(votes, calibrating, None if sources is None else
+                      [s if k else None for s, k in zip(sources, keep, strict=True)])
 
 
 def _manifest(root: Path) -> dict[str, dict[str, str]]:

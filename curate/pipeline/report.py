@@ -1,4 +1,5 @@
-"""The pipeline's one report (Markdown + HTML): dataset before/after, issues and decisions,
+"""The pipeline's one report (Markdown + HTML): what people's answers say (the comparison's
+judges, train/report_answers.py), dataset before/after, issues and decisions,
 per-stage summaries, the raw vs curated comparison, timings and the commands to reproduce.
 Everything but the timings table is a function of the data and settings, so an interrupted and
 resumed run writes the same report as an uninterrupted one.
@@ -150,14 +151,32 @@ def _pct(pair: Any) -> str:
     return f"{100 * pair[0]:.1f} ± {100 * pair[1]:.1f}"
 
 
-def _compare_section(result: PipelineResult) -> list[str]:
+def _compare_summary(result: PipelineResult) -> dict[str, Any] | None:
+    """The comparison stage's outcome summary (its report's summary under "summary"); None
+    when it did not run."""
     found = [o.summary for o in result.outcomes if o.stage == "compare" and o.status != "skipped"]
-    if not found or "summary" not in found[-1]:
+    return found[-1] if found and "summary" in found[-1] else None
+
+
+def _answers_section(result: PipelineResult) -> list[str]:
+    """The report's first section: what the comparison's judging answers say."""
+    from train.report_answers import HEADING, answers_section
+
+    found = _compare_summary(result)
+    if found is None:
+        return [HEADING, "", "- no comparison ran (`[compare]`), so no answers judged curated "
+                "against raw", ""]
+    return [*answers_section(found["summary"]), ""]
+
+
+def _compare_section(result: PipelineResult) -> list[str]:
+    found = _compare_summary(result)
+    if found is None:
         return ["## Raw vs curated", "", "- not run", ""]
     from train.report import WITHOUT, moved_lines
 
     out = ["## Raw vs curated", ""]
-    for block in found[-1]["summary"].get("splits", []):
+    for block in found["summary"].get("splits", []):
         rows = block["table"]
         metrics = [m for m in (rows[0]["scores"] if rows else {}) if WITHOUT not in m]
         split = block["truth"]["split"]
@@ -169,9 +188,9 @@ def _compare_section(result: PipelineResult) -> list[str]:
             out.append(f"| {r['backbone']} | {r['variant']} | {r['seeds']} | "
                        + " | ".join(_pct(r["scores"][m]) for m in metrics) + " |")
         out += ["", *moved_lines(block), ""]
-    if found[-1].get("markdown"):
+    if found.get("markdown"):
         out.append(f"- full comparison report (without train copies, every verdict, cost): "
-                   f"`{found[-1]['markdown']}`")
+                   f"`{found['markdown']}`")
     return [*out, ""]
 
 
@@ -225,7 +244,7 @@ def render(result: PipelineResult, worked: dict[str, float] | None = None) -> st
     cfg = result.config
     ds = store.load_dataset(cfg.dataset)
     lines = [f"# Pipeline report: dataset `{cfg.dataset}`", "", f"Config: `{cfg.path}`", ""]
-    lines += _dataset_section(ds) + _issues_section(ds) + _restore_section(ds)
+    lines += _answers_section(result) + _dataset_section(ds) + _issues_section(ds) + _restore_section(ds)
     lines += _synth_section(ds, result) + _compare_section(result)
     ws = f" --workspace {cfg.workspace}" if cfg.workspace else ""
     lines += ["## Reproduce", "", "```bash", f"curate pipeline --config {cfg.path}", "",

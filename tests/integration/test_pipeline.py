@@ -120,6 +120,10 @@ def test_pipeline_interrupted_and_resumed_matches_uninterrupted(tmp_path, monkey
         assert "## Raw vs curated" in expected["report"] and "| resnet10t | raw |" \
             in expected["report"] and "| resnet10t | raw+gce |" in expected["report"]
         assert "Scored on the val split (a dev figure)" in expected["report"]
+        # it opens with what people's answers say: here, none (no vote file), and how to get some
+        first = expected["report"].split("\n## ")[1]
+        assert first.startswith("What people's answers say") and "No answers judge these runs" \
+            in first and "curate annotate --budget 400" in first
         assert "out-of-fold accuracy" in expected["report"] and "exact groups" in expected["report"]
         assert "- relabelled (ground_truth differs from the source's label): 0" in expected["report"]
         assert "- soft labels (apply --soften 0.5" in expected["report"]

@@ -234,6 +234,34 @@ def test_soft_labels_reach_the_curated_variant_and_its_fingerprint(tmp_path, dat
     np.testing.assert_allclose(train.soft.max(1), 0.7 + 0.3 / 7, rtol=1e-5)
 
 
+def test_crowd_votes_say_who_gave_them(tmp_path, dataset_name):
+    """The judging votes' origin comes from the answers store: per `via`, the named annotators;
+    a calibrating face's answers are left out with its votes."""
+    from curate.votes.answers import answer_key, make_answer
+    from curate.votes.db import add
+    from train.run import DataSource, load_source
+    from train.scoring import build_truth, crowd_votes
+
+    ds, _ = _make_dataset(dataset_name, tmp_path / "media", {"train": 1, "val": 1, "test": 1}, 0)
+    val = ds.match({schema.SPLIT: "val"})
+    ids, labels = val.values(["id", schema.LABEL_PATH])
+
+    def ans(who: str, label: str, via: str, i: str):
+        return make_answer(annotator=who, label=label, via=via, key=answer_key(via, who, i))
+
+    add(ds, {i: [ans("ferplus:1", y, "ferplus", i), ans("ferplus:2", y, "ferplus", i),
+                 ans("ana" if k % 2 else "bo", y, "app", i)]
+             for k, (i, y) in enumerate(zip(ids, labels, strict=True))})
+    ds.set_values(schema.CROWD_ROLE, {ids[0]: schema.CALIBRATE}, key_field="id")
+    src = DataSource(view="raw", dataset=dataset_name)
+    data = load_source(src, 32, 1)
+    got = crowd_votes(src, data.split("val"), dataset_name)
+    assert got.calibrating == 1
+    truth = build_truth({"raw": data}, "raw", "val", got.votes, got.calibrating, got.sources)
+    assert truth.answers == {"faces": 6, "answers": 18, "via": {"app": 6, "ferplus": 12},
+                             "annotators": 2}
+
+
 def test_compare_scores_the_crowd_on_val_and_an_external_test_without_retraining(
         tmp_path, dataset_name):
     from fixtures import rafdb_official
@@ -267,15 +295,23 @@ def test_compare_scores_the_crowd_on_val_and_an_external_test_without_retraining
     test_kinds = {"agree": 0, "split": 0, "none": 0}  # the test rows are the last 14 of `ids`
     for k in range(len(ids) - 14, len(ids)):
         test_kinds[["agree", "agree", "agree", "split", "none"][k % 5]] += 1
+    answers = truth.pop("answers", None)  # who gave the judging votes (the report's opening)
     assert truth == {"split": "test", "n": 14, "voted": 14 - test_kinds["none"],
                      "majority": test_kinds["agree"], "left_out": test_kinds["split"],
                      "with_train_copy": 0, "calibrating": 0}
+    assert answers in (None, {"faces": truth["voted"], "answers": 10 * truth["voted"],
+                              "via": {}, "annotators": 0})  # votes set without the store
     for run in results["results"]:
         maj = run["scores"]["test"]["crowd_majority"]["all"]
         assert maj["n"] == test_kinds["agree"] and maj["left_out"] == test_kinds["split"]
         assert 0 <= run["scores"]["test"]["crowd_agreement"]["all"]["agreement"] <= 1
     md = (out / "report.md").read_text()
     assert "crowd majority accuracy %" in md and "(best robust)" in md
+    # the report opens with what the judging answers say
+    first = md.split("\n## ")[1]
+    assert first.startswith("What people's answers say") and "## Summary" in md
+    assert f"**{truth['voted']} faces' answers judge**, on the test split" in first
+    assert "**curated − raw** (test_efficientnet_gn): crowd agreement" in first
     assert "**curated vs raw**" in md and "**curated vs raw+scn**" in md
 
     # test and val: val is a dev figure, from the runs' saved val predictions (no retraining);

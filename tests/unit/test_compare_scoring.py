@@ -71,6 +71,33 @@ def test_truth_is_the_samples_every_variant_has_with_the_baselines_labels():
     assert t.votes.tolist() == votes[:2].tolist() and t.voted == 2
 
 
+def test_who_gave_the_judging_answers_follows_the_kept_samples():
+    """`Truth.answers`: faces with emotion votes, every counted answer on them, per origin, and
+    the named annotators (FER+'s per-face pseudo-annotators are not people to count)."""
+    from train.scoring import answer_sources, answer_summary
+
+    img = np.zeros((4, 1, 2, 2), dtype=np.uint8)
+    raw = ImageSet(images=img, labels=np.array([0, 1, 2, 3]),
+                   splits=np.array(["val"] * 4), ids=["a", "b", "c", "d"])
+    cur = ImageSet(images=img[:3], labels=np.array([0, 1, 2]),
+                   splits=np.array(["val"] * 3), ids=["a", "b", "c"])
+    votes = np.array([votes_for(happy=2, sad=1), [0] * 9 + [2], votes_for(fear=1),
+                      votes_for(angry=5)])
+    at = [{"annotator": "ann", "via": "app", "at": None},
+          {"annotator": "ann", "via": "labelstudio", "at": None}]  # the later counts
+    sources = [(("ferplus:1", "ferplus"), ("ferplus:2", "ferplus"), ("bo", "import")),
+               (("ferplus:1", "ferplus"), ("ferplus:2", "ferplus")),  # not-a-face only
+               answer_sources(at), (("zed", "app"),) * 5]
+    assert sources[2] == (("ann", "labelstudio"),)
+    t = build_truth({"raw": raw, "curated": cur}, "raw", "val", votes, 0, sources)
+    assert t.sources == sources[:3]  # d is missing from curated
+    assert t.answers == {"faces": 2, "answers": 4, "via": {"ferplus": 2, "import": 1,
+                                                           "labelstudio": 1}, "annotators": 2}
+    # votes without a recorded origin (an export's manifest): counted, origin unknown
+    assert answer_summary(votes) == {"faces": 3, "answers": 9, "via": {}, "annotators": 0}
+    assert answer_summary(None)["faces"] == 0
+
+
 def test_an_export_scores_against_the_votes_its_manifest_carries_without_a_dataset(
         tmp_path, monkeypatch):
     """The votes travel in manifest.csv (`ferplus_votes`): an export copied to a machine without
