@@ -264,17 +264,18 @@ def _truth(cfg: CompareConfig, loaded: dict[str, ImageSet], split: str) -> Truth
     """A scored split's shared samples, labels and (where the dataset has them) crowd votes."""
     base, src = cfg.variants[0]
     votes = crowd_votes(src, loaded[base].split(split), cfg.dataset)
-    return build_truth(loaded, base, split, votes.votes, votes.calibrating)
+    return build_truth(loaded, base, split, votes.votes, votes.calibrating, votes.sources)
 
 
 def describe_truth(t: Truth) -> dict[str, Any]:
-    """What the scores were computed on (the report's first lines)."""
+    """What the scores were computed on, and who gave the judging answers (the reports' first
+    section: train/report_answers.py)."""
     from curate.core.votes import emotion_majority
 
     majority = 0 if t.votes is None else int((emotion_majority(t.votes) >= 0).sum())
     return {"split": t.split, "n": len(t.keys), "voted": t.voted, "majority": majority,
             "left_out": t.voted - majority, "with_train_copy": int(t.copied.sum()),
-            "calibrating": t.calibrating}
+            "calibrating": t.calibrating, "answers": t.answers}
 
 
 def _score_external(cfg: CompareConfig, results: list[dict[str, Any]], progress: bool) -> None:

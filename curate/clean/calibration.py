@@ -41,7 +41,7 @@ import numpy as np
 LAMBDAS = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)
 BIAS_PENALTY = 1e-3  # per answer: keeps the biases finite for a class nobody chose
 CV_FOLDS = 5
-MIN_ANSWERS = 20  # fewer: the crowd-free estimate stands
+MIN_ANSWERS = 20  # answered faces; fewer: the crowd-free estimate stands
 EPS = 1e-12
 
 
@@ -60,16 +60,31 @@ class AnswerSet:
         return AnswerSet(self.row[mask], self.label[mask], self.weight[mask])
 
     @classmethod
-    def from_counts(cls, counts: np.ndarray) -> AnswerSet:
+    def from_counts(cls, counts: np.ndarray, weighted: np.ndarray | None = None) -> AnswerSet:
         """The people's consensus of each face with answers, from a (rows, classes) matrix of
-        its answers per class (FER+'s emotion votes, or annotator-weighted counts): the class
-        with the most answers, weight 1 per face (a tie shares it). One answer is its own
-        consensus; ten votes give their plurality."""
+        its answers per class (FER+'s emotion votes): the class with the most answers, weight 1
+        per face (a tie shares it). One answer is its own consensus; ten votes give their
+        plurality. With `weighted` (the same answers, each weighted by its annotator's
+        quality: `annotator_weighted`), the consensus is the weighted plurality and a face
+        weighs the mean quality of the annotators who gave it."""
         c = np.asarray(counts, dtype=np.float64)
-        top = c.max(1, keepdims=True)
-        rows, labels = np.nonzero((c == top) & (top > 0))
+        w = c if weighted is None else np.asarray(weighted, dtype=np.float64)
+        top = w.max(1, keepdims=True)
+        rows, labels = np.nonzero((w == top) & (top > 0) & (c > 0))
         ties = np.bincount(rows, minlength=len(c)).astype(np.float64)
-        return cls(rows.astype(np.int64), labels.astype(np.int64), 1.0 / ties[rows])
+        mean_quality = w[rows, labels] / c[rows, labels]
+        return cls(rows.astype(np.int64), labels.astype(np.int64), mean_quality / ties[rows])
+
+
+def annotator_weighted(faces: list[list[tuple[str, int]]], quality: dict[str, float],
+                       n_classes: int) -> np.ndarray:
+    """(rows, classes): each face's answers (annotator, class index) summed with their
+    annotator's quality (1 for an annotator without one, e.g. FER+'s per-face pseudo-annotators)."""
+    out = np.zeros((len(faces), n_classes))
+    for i, face in enumerate(faces):
+        for who, label in face:
+            out[i, label] += quality.get(who, 1.0)
+    return out
 
 
 def features(labels: np.ndarray, mixed: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
@@ -198,7 +213,7 @@ def calibrate(q: np.ndarray, x: np.ndarray, answers: AnswerSet, *, seed: int = 0
     """The calibrated posterior of every row (None below MIN_ANSWERS: the crowd-free estimate
     stands). Rows without answers are scored by the fit on every answer; a row with answers by
     the fit on the other folds' faces."""
-    if len(answers) < MIN_ANSWERS or len(np.unique(answers.label)) < 2:
+    if len(np.unique(answers.row)) < MIN_ANSWERS or len(np.unique(answers.label)) < 2:
         return None
     offset = np.log(np.clip(q, 1e-9, 1.0))
     lam = choose_lambda(offset, x, answers, seed)

@@ -100,12 +100,14 @@ class LabelArrays:
     fold: np.ndarray  # (N,) -1 = test
     votes: np.ndarray  # (N, 10)
     asked: np.ndarray | None = None  # (N,) `curate annotate`'s role (schema.ASK_ROLE), "" none
+    weighted: np.ndarray | None = None  # (N, classes) answers weighted by annotator quality
 
     def take(self, idx: np.ndarray) -> LabelArrays:
         return LabelArrays([self.ids[i] for i in idx], [self.source_ids[i] for i in idx],
                            self.splits[idx], self.labels[idx], self.probs[idx],
                            self.features[idx], self.heldout[idx], self.fold[idx],
-                           self.votes[idx], None if self.asked is None else self.asked[idx])
+                           self.votes[idx], None if self.asked is None else self.asked[idx],
+                           None if self.weighted is None else self.weighted[idx])
 
 
 @dataclass(frozen=True)
@@ -155,12 +157,14 @@ def score_rows(data: LabelArrays, cfg: LabelsConfig) -> LabelScores:
     role = crowd.crowd_roles(data, checked, cfg)
     # the checked rows learn from the calibrating answers only; the test audit (never applied)
     # from the test rows' own answers, cross-fitted
-    counts = emotion_votes(data.votes)
-    counts[(role != schema.CALIBRATE) & ~np.isin(np.arange(len(role)), test)] = 0
+    counts = emotion_votes(data.votes).astype(np.float64)
+    weighted = counts.copy() if data.weighted is None else data.weighted.copy()
+    unused = (role != schema.CALIBRATE) & ~np.isin(np.arange(len(role)), test)
+    counts[unused] = weighted[unused] = 0
     v = _concat([score_labels(data.labels[p], data.probs[p], data.heldout[p], data.fold[p],
                               filter_by=cfg.filter_by, target_precision=cfg.target_precision,
                               knn=cfg.knn, seed=cfg.seed,
-                              answers=AnswerSet.from_counts(counts[p])
+                              answers=AnswerSet.from_counts(counts[p], weighted[p])
                               if cfg.crowd_calibration else None)
                  for p in parts])
     accuracy = float((data.probs[checked].argmax(1) == data.labels[checked]).mean())

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curate.clean import brain
+from curate.clean import brain, calibration
 from curate.clean.config import ANSWER_FIELDS, LabelsConfig
 from curate.clean.label_scores import LabelArrays, LabelScores, score_rows, to_table
 from curate.core import runs, schema
@@ -124,7 +124,32 @@ def read_arrays(view: Any, emb: Embeddings) -> LabelArrays:
         emb.features[at], emb.heldout[at], emb.fold[at],
         np.array([votes[i] if votes[i] is not None else [0] * n_votes for i in keep],
                  dtype=np.int64).reshape(len(keep), n_votes),
-        np.array([asked[i] or "" for i in keep], dtype=object))
+        np.array([asked[i] or "" for i in keep], dtype=object),
+        annotator_weighted_counts(view, [ids[i] for i in keep], [probs[i] for i in keep])
+        if schema.ANSWERS in have else None)
+
+
+def annotator_weighted_counts(view: Any, ids: list[str], probs: list[Any]) -> np.ndarray | None:
+    """(N, classes): each sample's class answers weighted by their annotator's CROWDLAB quality
+    (`calibration.annotator_weighted`); None when no answer has a named annotator (FER+'s
+    pseudo-annotators, one set per face, have no quality of their own: they weigh 1)."""
+    from curate.votes import answers, db
+    from curate.votes.stage import crowdlab_quality
+
+    stored, _ = db.read(view, ids)
+    faces = [{name: a["label"] for name, a in answers.latest_per_annotator(f).items()}
+             for f in stored]
+    named = sorted({name for f, face in zip(stored, faces, strict=True) for name in face
+                    if any(a["annotator"] == name and a["via"] != schema.FERPLUS_VIA for a in f)})
+    if not named:
+        return None
+    quality, why = crowdlab_quality([{n: lab for n, lab in face.items() if n in named}
+                                     for face in faces], probs, named)
+    if why:
+        log.info("answers weigh alike: %s", why)
+    pairs = [[(n, CLASS_INDEX[lab]) for n, lab in face.items() if lab in CLASS_INDEX]
+             for face in faces]
+    return calibration.annotator_weighted(pairs, quality, len(CLASSES))
 
 
 def _write_csv(path: Path, rows: list[tuple]) -> Path:

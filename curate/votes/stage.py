@@ -138,7 +138,7 @@ def answer_status(cfg: VotesStatusConfig) -> VotesStatus:
         samples.update({a["annotator"] for a in s})
     agree = consensus_agreement(faces)
     oof = cols[1] if len(cols) > 1 else None
-    quality, note = _crowdlab_quality(faces, oof, sorted(counts))
+    quality, note = crowdlab_quality(faces, oof, sorted(counts))
     rows = [AnnotatorRow(w, sorted(vias[w]), counts[w], samples[w],
                          agree[w][0] / agree[w][1] if agree[w][1] else None, agree[w][1],
                          quality.get(w)) for w in sorted(counts, key=lambda w: (-counts[w],
@@ -151,7 +151,7 @@ def _natural(name: str) -> list[Any]:
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name)]
 
 
-def _crowdlab_quality(faces: list[dict[str, str]], oof: list[Any] | None,
+def crowdlab_quality(faces: list[dict[str, str]], oof: list[Any] | None,
                       annotators: list[str]) -> tuple[dict[str, float], str]:
     """CROWDLAB's annotator quality on the faces with a class answer and out-of-fold
     probabilities; ({}, why) when it cannot be computed."""
