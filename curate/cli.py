@@ -63,20 +63,26 @@ def app_cmd(
         help="Open on the review queue: 'label' = the label flags, most likely errors first.")
     ] = None,
     reviewer: Annotated[str, typer.Option(
-        help="Your name on each review decision (default: your login).")] = "",
+        help="Your name on each review decision and answer (default: your login).")] = "",
+    annotate: Annotated[bool, typer.Option(
+        help="Open the answering mode: one face at a time, keys 1-7 / N / S / U.")] = False,
+    task: Annotated[str, typer.Option(
+        help="With --annotate: the `curate annotate` task to answer (default: the last).")] = "",
 ) -> None:
     """Open the FiftyOne App on the dataset, with saved views and the review plugin (label-audit
-    panel, review operators); Ctrl-C stops it."""
+    panel, review operators, the answering mode); Ctrl-C stops it."""
     from curate.app import launch
 
     st = state(ctx)
     with cli_errors(st.verbose):
+        where = ("answering mode (keys 1-7, N, S, U)" if annotate
+                 else "review panel: + > Label audit")
         console.print(f"FiftyOne App on dataset {st.dataset!r}: http://{address}:{port}/ "
-                      "(Ctrl-C to stop); review panel: + > Label audit")
+                      f"(Ctrl-C to stop); {where}")
         try:
             launch(st.dataset, port=port, address=address,
                    review=review.value if review else None, reviewer=reviewer or None,
-                   workspace=st.workspace)
+                   workspace=st.workspace, annotate=annotate, task=task or None)
         except KeyboardInterrupt:
             console.print("App stopped")
 

@@ -1,6 +1,10 @@
 """`curate app`: the FiftyOne App on the dataset, with saved views for splits and issues and
 this project's review plugin (`curate/app/plugins/review`: the label-audit panel, the review
-operators) registered, so nothing is installed by hand.
+operators, the answering mode's panel) registered, so nothing is installed by hand.
+
+On launch the review grid's fields are brought up to date (`curate.review.grid`: the source's
+label and the suggestion as label fields in fixed colours). `--annotate` opens the App on the
+*Answer faces* panel alone (no grid, whose labels would anchor the answers).
 
 The plugin is found through FiftyOne's plugins directory: `curate app` points
 FIFTYONE_PLUGINS_DIR at `PLUGINS_DIR` unless the user has one, in which case the plugin must be
@@ -66,16 +70,44 @@ def _check_port(address: str, port: int) -> None:
                      "App): pass --port N")
 
 
+def answer_spaces() -> Any:
+    """The App's layout in the answering mode: the Answer faces panel alone."""
+    from fiftyone.core.odm.workspace import Panel, Space
+
+    from curate.app.answering import PANEL
+
+    return Space(children=[Panel(type=PANEL, pinned=True)], orientation="horizontal")
+
+
+def _annotate_task(ds: Any, task: str | None) -> str:
+    """The task the answering mode opens on (checked now: a one-line error, not an App
+    that opens on nothing)."""
+    from curate.review import answering
+
+    task = task or answering.default_task(ds)
+    faces = answering.task_faces(ds, task)
+    log.info("answering: task %s, %d faces", task, len(faces))
+    os.environ[answering.TASK_ENV] = task
+    return task
+
+
 def launch(name: str, port: int = 5151, address: str = "127.0.0.1", wait: bool = True,
            review: str | None = None, reviewer: str | None = None,
-           workspace: Path | None = None) -> Any:
+           workspace: Path | None = None, annotate: bool = False,
+           task: str | None = None) -> Any:
     """Start the App server on the dataset (no browser is opened); returns the session.
-    With `review="label"` it opens on the first batch of the label review queue."""
+    With `review="label"` it opens on the first batch of the label review queue; with
+    `annotate` on the answering mode for `task` (default: the last `curate annotate` task)."""
     from curate.review import review_queue
     from curate.review.decisions import REVIEWER_ENV, WORKSPACE_ENV
+    from curate.review.grid import write_grid_fields
 
     if review is not None and review not in REVIEW_MODES:
         raise InputError(f"--review {review!r}: use one of {', '.join(REVIEW_MODES)}")
+    if annotate and review is not None:
+        raise InputError("--annotate and --review are two modes: pass one")
+    if task and not annotate:
+        raise InputError("--task names the faces to answer: pass it with --annotate")
     if reviewer:
         os.environ[REVIEWER_ENV] = reviewer
     if workspace is not None:
@@ -83,8 +115,11 @@ def launch(name: str, port: int = 5151, address: str = "127.0.0.1", wait: bool =
     plugins = register_plugin()
     log.info("plugins: %s", plugins)
     ds = store.load_dataset(name)
+    if annotate:
+        _annotate_task(ds, task)
     views = ensure_saved_views(ds)
     log.info("saved views: %s", ", ".join(views))
+    log.info("review grid fields written on %d samples", write_grid_fields(ds))
     view = None
     if review == "label":
         batch = review_queue(ds)
@@ -93,7 +128,7 @@ def launch(name: str, port: int = 5151, address: str = "127.0.0.1", wait: bool =
         view = ds.select(batch.ids, ordered=True)
     _check_port(address, port)
     session = store.fo().launch_app(ds, view=view, port=port, address=address, remote=True,
-                                    auto=False)
+                                    auto=False, spaces=answer_spaces() if annotate else None)
     if wait:
         session.wait(-1)
     return session

@@ -100,6 +100,13 @@ SOFT_LABEL = "soft_label"  # apply --soften's targets: 7 floats in CLASSES order
 REVIEW_LOG = "review_log"
 REVIEW_LOG_KEYS = ("action", "label", "given", "reviewer", "at", "batch", "before", "applied",
                    "undoes")
+# what the review grid draws beside LABEL (the current label), so a reviewer sees why a face was
+# flagged: REVIEW_GIVEN, the source's own label in the taxonomy (ORIG_LABEL mapped: what the
+# audit judged), and REVIEW_SUGGESTED, the audit's suggestion (SUGGESTED_LABEL's class and
+# confidence). Both fo.Classification, written by `curate app` on launch for every audited
+# sample (curate.review.grid), each in its own fixed colour
+REVIEW_GIVEN = "review_given"
+REVIEW_SUGGESTED = "review_suggested"
 
 # --- restore, balance, synthesis ------------------------------------------------------------------
 RESTORED_FILEPATH = "restored_filepath"

@@ -43,6 +43,7 @@ from curate.review.decisions import (
     says_wrong,
     undo_last,
 )
+from curate.review.grid import label_of
 
 __all__ = ["ACTIONS", "ORDERS", "Audit", "DecisionResult", "QueueBatch", "audit", "decide",
            "default_reviewer", "review_queue", "undo_last"]
@@ -144,7 +145,7 @@ def audit(ds: Any) -> Audit:
     have = ds.get_field_schema()
     fields = [f for f in (SUGGESTED_LABEL, CROWD_LABEL) if f in have]
     got = dict(zip(fields, store.values_by_id(ds, c.ids, fields), strict=True))
-    suggested = got.get(SUGGESTED_LABEL, [None] * len(c.ids))
+    suggested = [label_of(s) for s in got.get(SUGGESTED_LABEL, [None] * len(c.ids))]
     crowd = got.get(CROWD_LABEL, [None] * len(c.ids))
     is_reviewed = np.zeros(len(c.ids), bool)
     is_reviewed[c.reviewed] = True

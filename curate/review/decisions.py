@@ -14,6 +14,12 @@ same sample the later decision is the one in force while both stay in the log.
 - undo: the reviewer's last batch not undone yet is taken back: each of its samples whose
   review tags are still the ones that batch wrote gets exactly the tags it had before; a sample
   another decision changed since is left as it is (counted as superseded).
+
+A decision is also an answer (the answers store, `curate.votes`, via "review"): keep is an
+answer for the current label, accept for the suggestion, relabel for the chosen class (drop
+is none: it says the face should go, not what it shows). Its key is the decision's identity
+(via, batch, sample, reviewer), so a repeated write adds nothing; an undo that takes a
+decision back deletes its answer too.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from curate.core.schema import (
     relabel_tag,
 )
 from curate.core.taxonomy import CLASSES, EDITABLE_SPLITS
+from curate.review.grid import label_of
 
 ACTIONS = ("accept", "relabel", "drop", "keep")
 UNDO = "undo"
@@ -117,7 +124,7 @@ def _validated(ds: Any, ids: list[str], action: str, label: str | None
                          f"({where}): review decisions are for train and val only")
     out = []
     for r in rows:
-        cls = label if action == "relabel" else (r[3] if action == "accept" else None)
+        cls = label if action == "relabel" else (label_of(r[3]) if action == "accept" else None)
         out.append((r[0], cls, r[2]))
     missing = [i for i, cls, _ in out if action == "accept" and cls not in CLASSES]
     if missing:
@@ -176,7 +183,36 @@ def decide(ds: Any, ids: list[str], action: str, *, label: str | None = None,
         if cls is not None:
             result.labels[cls] += 1
     result.decided = store.update_atomically(ds, updates)
+    store_answers(ds, decision_answers(rows, action, who, result.batch, at))
     return result
+
+
+def decision_key(batch: str, sid: str, reviewer: str) -> str:
+    """The answer key of a decision on one sample: its identity, so a re-write adds nothing."""
+    from curate.votes.answers import answer_key
+
+    return answer_key(schema.REVIEW_VIA, batch, sid, reviewer)
+
+
+def decision_answers(rows: list[tuple[str, str | None, str | None]], action: str, reviewer: str,
+                     batch: str, at: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The answers a decision gives (module doc): sample id -> [answer]; pure."""
+    from curate.votes.answers import make_answer
+
+    out = {}
+    for sid, cls, given in rows:
+        label = given if action == "keep" else cls if action in ("accept", "relabel") else None
+        if label in CLASSES:
+            out[sid] = [make_answer(annotator=reviewer, label=label, via=schema.REVIEW_VIA,
+                                    at=at, key=decision_key(batch, sid, reviewer))]
+    return out
+
+
+def store_answers(ds: Any, answers: dict[str, list[dict[str, Any]]]) -> None:
+    if answers:
+        from curate.votes import db
+
+        db.add(ds, answers)
 
 
 def log_entries(ds: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -211,6 +247,18 @@ def undo_last(ds: Any, reviewer: str | None = None) -> DecisionResult:
         updates[sid] = _pipeline(list(e.get("before") or []), entry, only_if=written)
     store.update_atomically(ds, updates)
     logs = store.values_by_id(ds, list(updates), [REVIEW_LOG])[0]
-    result.decided = sum(bool(log and log[-1].get("applied")) for log in logs)
+    applied = [sid for sid, log in zip(updates, logs, strict=True)
+               if log and log[-1].get("applied")]
+    result.decided = len(applied)
     result.superseded = len(updates) - result.decided
+    _take_back_answers(ds, {sid: decision_key(last, sid, who) for sid in applied})
     return result
+
+
+def _take_back_answers(ds: Any, keys: dict[str, str]) -> None:
+    """Delete the answers of an undone decision (the samples where the undo applied)."""
+    if keys and schema.ANSWERS in ds.get_field_schema():
+        from curate.review.answering import take_back
+
+        for sid, key in keys.items():
+            take_back(ds, sid, key)

@@ -123,6 +123,13 @@ def test_label_audit_panel_accepts_the_suggested_label_in_a_real_browser(tmp_pat
         assert shown, "the review queue's batch is not in the grid"
         boxes = _until(lambda: driver.find_elements(
             By.CSS_SELECTOR, "label[data-cy^='looker-checkbox']"))
+        # why each face was flagged: the source's label, the current one and the suggestion,
+        # three label fields the grid draws (curate.review.grid)
+        body = driver.find_element(By.TAG_NAME, "body").text
+        assert schema.REVIEW_GIVEN in body and schema.REVIEW_SUGGESTED in body
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        time.sleep(2)  # the thumbnails draw their labels
+        driver.save_screenshot(str(ARTEFACTS / "review-grid.png"))
         for box in boxes[:2]:
             _select(driver, box)
         driver.find_element(By.XPATH, "//button[contains(., 'Accept suggested')]").click()

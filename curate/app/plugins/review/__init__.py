@@ -9,6 +9,8 @@ Operators (the operator browser, key `, and the panel's buttons):
   undo_decision: take back your last one; commit_review: `curate apply`;
   next_review_batch: load the next batch of the review queue into the grid;
   run_stage: a curate stage (clean, restore, balance, export) as a delegated operation.
+Panels: Label audit (below) and Answer faces (`curate.app.answering`: the answering mode, with
+its key-press component in answer-keys.js).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from curate import review
+from curate.app.answering import AnswerFacesPanel
 from curate.core.errors import CurateError
 from curate.core.taxonomy import CLASSES
 from curate.review.decisions import WORKSPACE_ENV
@@ -317,3 +320,4 @@ def register(p: Any) -> None:
                NextReviewBatch, RunStage):
         p.register(op)
     p.register(LabelAuditPanel)
+    p.register(AnswerFacesPanel)
