@@ -2,44 +2,31 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from curate.core import options
 from curate.core.clikit import state
 from curate.core.errors import cli_errors
+from curate.votes.config import VotesImportConfig
 
 console = Console()
 votes_app = typer.Typer(help="The answers store: import answers, see who answered what.",
                         no_args_is_help=True)
 
 
-@votes_app.command("import")
-def import_cmd(
-    ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(
-        help="CSV of answers: a sample column (sample_id, source_id or row), annotator, label, "
-             "optional time and task; or FER+'s fer2013new.csv.")],
-    task: Annotated[str, typer.Option(
-        help="Task of the answers whose table has no task column.")] = "",
-) -> None:
+def _import(ctx: typer.Context, cfg: VotesImportConfig) -> None:
     """Add a table of answers to the store (a re-import adds nothing)."""
-    from curate.votes.config import VotesImportConfig
     from curate.votes.stage import import_answers
 
-    st = state(ctx)
-    with cli_errors(st.verbose):
-        cfg = VotesImportConfig(path=path, dataset=st.dataset, workspace=st.workspace,
-                                task=task, progress=st.progress)
+    with cli_errors(state(ctx).verbose):
         report, out = import_answers(cfg)
     console.print(f"[bold]votes import[/] ({report.format}): {report.answers_added} answers "
                   f"added, {report.already_present} already present, {report.unknown} for "
                   f"unknown samples (skipped); {report.samples_changed} samples' votes changed "
-                  f"in {report.seconds:.1f} s -> dataset {st.dataset!r}")
+                  f"in {report.seconds:.1f} s -> dataset {cfg.dataset!r}")
     if report.unknown_lines:
         console.print("  unknown samples on lines " + ", ".join(map(str, report.unknown_lines))
                       + (" ..." if report.unknown > len(report.unknown_lines) else ""))
@@ -75,6 +62,9 @@ def status_cmd(ctx: typer.Context) -> None:
                   "face")
     if s.quality_note:
         console.print(f"CROWDLAB quality: {s.quality_note}")
+
+
+votes_app.command("import")(options.command(VotesImportConfig, _import))
 
 
 def register(app: typer.Typer) -> None:

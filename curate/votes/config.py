@@ -7,6 +7,7 @@ from pathlib import Path
 
 from curate.core import store
 from curate.core.errors import InputError
+from curate.core.options import option
 
 VOTES_STAGE = "votes"  # the run-history stage of `curate votes import`
 
@@ -15,10 +16,12 @@ VOTES_STAGE = "votes"  # the run-history stage of `curate votes import`
 class VotesImportConfig:
     """`curate votes import`: one table of answers (or FER+'s file) into the store."""
 
-    path: Path
+    path: Path = option(argument=True, help="CSV of answers: a sample column (sample_id, "
+                        "source_id or row), annotator, label, optional time and task; or FER+'s "
+                        "fer2013new.csv.")
     dataset: str = store.DEFAULT_DATASET
     workspace: Path | None = None
-    task: str = ""  # the task of answers whose table has no `task` column
+    task: str = option("", help="Task of the answers whose table has no task column.")
     progress: bool = True
 
     def __post_init__(self) -> None:
