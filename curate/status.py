@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+
 from curate.core import runs, schema, store
 
 # Fields every FiftyOne sample has: not worth listing.

@@ -43,7 +43,6 @@ from curate.core.workspace import Workspace, write_json_atomic
 from train.reference import ReferenceClassifier, load_reference, reference_dir
 
 log = logging.getLogger(__name__)
-STAGE = "synth"
 PLANS = ("balance",)  # --plan: where the classes and counts come from (dataset.info's plan)
 MODEL_ENV = "FER_CURATE_SYNTH_MODEL"  # --model's environment variable (docs/install.md)
 
@@ -421,6 +420,6 @@ def _record(ds: Any, ws: Workspace, cfg: SynthConfig, report: SynthReport) -> No
     counts = {"attempted": report.attempted, "admitted": report.admitted,
               "reasons": {r: report.reasons().get(r, 0) for r in REASONS}}
     fp = runs.fingerprint({**config, "model_sha256": report.model["sha256"]})
-    runs.record(ds, STAGE, config=config, fp=fp, counts=counts, seconds=report.seconds,
+    runs.record(ds, runs.SYNTH, config=config, fp=fp, counts=counts, seconds=report.seconds,
                 report=str(path))
     report.settings["report"] = str(path)

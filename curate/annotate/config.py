@@ -12,8 +12,6 @@ from curate.core.errors import InputError
 from curate.core.options import option
 from curate.core.taxonomy import EDITABLE_SPLITS, SPLITS
 
-ANNOTATE_STAGE = "annotate"  # the run-history stage: one record per task written
-LABELSTUDIO_STAGE = "annotate-labelstudio"  # one record per send to / load from Label Studio
 DEFAULT_HOLDOUT = 0.2
 LOCAL, LABELSTUDIO = "local", "labelstudio"
 BACKENDS = (LOCAL, LABELSTUDIO)

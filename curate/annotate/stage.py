@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curate.annotate.config import ANNOTATE_STAGE, LABELSTUDIO, LABELSTUDIO_STAGE, AnnotateConfig
+from curate.annotate.config import LABELSTUDIO, AnnotateConfig
 from curate.annotate.strategies import choose
 from curate.core import runs, schema, store
 from curate.core.errors import InputError, StoreError
@@ -80,7 +80,7 @@ def _send(ds: Any, cfg: AnnotateConfig, task: str) -> SendResult:
                                  annotators=cfg.annotators, prefill=cfg.prefill)
     settings = {"action": "send", "task": task, "annotators": cfg.annotators,
                 "prefill": cfg.prefill, "project": sent.project}
-    runs.record(ds, LABELSTUDIO_STAGE, config=settings, fp=runs.fingerprint(settings),
+    runs.record(ds, runs.ANNOTATE_LABELSTUDIO, config=settings, fp=runs.fingerprint(settings),
                 counts={"sent": sent.sent, "already": sent.already}, seconds=sent.seconds)
     return sent
 
@@ -102,7 +102,7 @@ def run_load(cfg: AnnotateConfig) -> list[LoadResult]:
     for task in tasks:
         r = labelstudio.load_task(ds, task, server, client, names)
         settings = {"action": "load", "task": task, "project": r.project}
-        runs.record(ds, LABELSTUDIO_STAGE, config=settings, fp=runs.fingerprint(settings),
+        runs.record(ds, runs.ANNOTATE_LABELSTUDIO, config=settings, fp=runs.fingerprint(settings),
                     counts={"annotations": r.annotations, "added": r.added,
                             "deleted": r.deleted, "skipped": r.skipped}, seconds=r.seconds)
         out.append(r)
@@ -111,8 +111,8 @@ def run_load(cfg: AnnotateConfig) -> list[LoadResult]:
 
 def _recorded(ds: Any, cfg: AnnotateConfig) -> bool:
     """Whether this task was written completely before (InputError: with other settings)."""
-    for entry in runs.history(ds).get(ANNOTATE_STAGE, []):
-        run = runs.Run(ANNOTATE_STAGE, entry)
+    for entry in runs.history(ds).get(runs.ANNOTATE, []):
+        run = runs.Run(runs.ANNOTATE, entry)
         if run.config.get("task") != cfg.task_name:
             continue
         settings = {k: v for k, v in run.config.items() if k != "task"}
@@ -137,7 +137,7 @@ def _choose_and_write(ds: Any, cfg: AnnotateConfig, result: AnnotateResult) -> N
     ids = np.asarray(pool["id"])
     result.calibrate, result.judge = ids[cal].tolist(), ids[judge].tolist()
     result.written = write_task(ds, result.task, result.calibrate, result.judge, pool)
-    runs.record(ds, ANNOTATE_STAGE, config={"task": result.task, **cfg.settings()},
+    runs.record(ds, runs.ANNOTATE, config={"task": result.task, **cfg.settings()},
                 fp=runs.fingerprint({"task": result.task, **cfg.settings()}),
                 counts={"candidates": result.candidates, "calibrate": len(result.calibrate),
                         "judge": len(result.judge), "written": result.written},

@@ -357,7 +357,7 @@ def run_balance(cfg: BalanceStageConfig, ds: Any | None = None,
     if splits:
         write_splits(ds, read_table(ds), splits)
         settings = {"seed": cfg.balance.seed, **cfg.fractions}
-        runs.record(ds, "resplit", config=settings, fp=runs.fingerprint(settings),
+        runs.record(ds, runs.RESPLIT, config=settings, fp=runs.fingerprint(settings),
                     counts={f"{s}/{c}": n for (s, c), n in sorted(out.split_counts.items())},
                     seconds=time.perf_counter() - t0)
     if out.plan is not None:
@@ -374,7 +374,7 @@ def _apply(ds: Any, cfg: BalanceStageConfig, out: StageResult, sel: Selection, t
     out.applied = apply_plan(ds, out.plan, sel, t, media, cfg.progress)
     if out.applied.noop:
         return
-    runs.record(ds, "balance", config=asdict(cfg.balance),
+    runs.record(ds, runs.BALANCE, config=asdict(cfg.balance),
                 fp=balance_fingerprint(cfg.balance, t),
                 counts={"created": out.applied.created, "marked": out.applied.marked,
                         "unmarked": out.applied.unmarked,

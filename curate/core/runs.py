@@ -25,6 +25,9 @@ SYNTH = "synth"
 RESPLIT = "resplit"
 BALANCE = "balance"
 EXPORT = "export"
+VOTES = "votes"  # curate votes import
+ANNOTATE = "annotate"  # curate annotate: one record per task written
+ANNOTATE_LABELSTUDIO = "annotate-labelstudio"  # one record per send to / load from Label Studio
 CLEAN_PREFIX = "clean:"  # one record per check: `check_stage("labels")` = "clean:labels"
 
 

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from curate.core import runs
 from curate.core.schema import AUGMENTED_SOURCE, DERIVED_SOURCES, SYNTHETIC_SOURCE
 from curate.core.taxonomy import CLASSES, SPLITS
 from curate.export.formats import Row
@@ -37,7 +38,7 @@ NEVER_REDISTRIBUTE = (
     "Never redistribute this export or any image in it (no public upload, no dataset hub, no "
     "shared drive outside your research group). Faces are personal data: keep access "
     "restricted and delete the export when it is no longer needed.")
-STAGE_ORDER = ("ingest", "clean", "apply", "restore", "synth", "resplit", "balance")
+STAGE_ORDER = (runs.INGEST, runs.APPLY, runs.RESTORE, runs.SYNTH, runs.RESPLIT, runs.BALANCE)
 
 
 def _kind(source: str) -> str:
@@ -85,12 +86,12 @@ def _effective(history: list[dict[str, Any]]) -> dict[str, Any]:
     return (done or history or [{}])[-1]
 
 
-def stable_runs(runs: dict[str, Any]) -> dict[str, Any]:
+def stable_runs(history: dict[str, Any]) -> dict[str, Any]:
     """Stage -> its last effective run without per-invocation counters (exports left out)."""
-    names = [s for s in STAGE_ORDER if s in runs] + sorted(set(runs) - set(STAGE_ORDER))
-    return {stage: _stable(_effective(runs[stage] if isinstance(runs[stage], list)
-                                      else [runs[stage]]))
-            for stage in names if stage != "export"}
+    names = [s for s in STAGE_ORDER if s in history] + sorted(set(history) - set(STAGE_ORDER))
+    return {stage: _stable(_effective(history[stage] if isinstance(history[stage], list)
+                                      else [history[stage]]))
+            for stage in names if stage != runs.EXPORT}
 
 
 def _runs_section(runs: dict[str, Any]) -> list[str]:

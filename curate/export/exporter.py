@@ -204,7 +204,7 @@ def export(cfg: ExportConfig, ds: Any | None = None) -> ExportResult:
     result = ExportResult(out, len(res.rows), dict(Counter(r.split for r in res.rows)),
                           res.failures, round(time.perf_counter() - t0, 3))
     config = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
-    store.record_run(ds, "export", {"config": {**config, "out": str(out)}, "fingerprint": fp,
+    store.record_run(ds, runs.EXPORT, {"config": {**config, "out": str(out)}, "fingerprint": fp,
                                     "images": result.images, "counts": result.counts,
                                     "failures": len(res.failures), "seconds": result.seconds})
     return result
@@ -248,7 +248,7 @@ def _fingerprint(cfg: ExportConfig, ds: Any, rows: list[Row]) -> str:
 
 def _already_exported(ds: Any, out: Path, fp: str) -> ExportResult | None:
     """The last export to `out` with the same fingerprint, when its files are still there."""
-    history = (ds.info.get("runs") or {}).get("export") or []
+    history = runs.history(ds).get(runs.EXPORT, [])
     last = next((h for h in reversed(history) if h.get("config", {}).get("out") == str(out)), None)
     if not last or last.get("fingerprint") != fp or not (out / "manifest.csv").is_file():
         return None

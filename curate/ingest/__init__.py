@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from curate.core import schema, store
+from curate.core import runs, schema, store
 from curate.core.errors import InputError
 from curate.core.imageio import BadImage, read_gray
 from curate.core.options import option
@@ -66,7 +66,7 @@ def ingest(cfg: IngestConfig) -> tuple[IngestReport, Path]:
         if not _unchanged(ds, cfg.source, fingerprint, path, report):
             _scan_and_add(ds, cfg, path, fingerprint, report, ws.media)
     report.seconds = round(time.perf_counter() - t0, 3)
-    store.record_run(ds, "ingest", {"source": cfg.source, "path": str(path),
+    store.record_run(ds, runs.INGEST, {"source": cfg.source, "path": str(path),
                                     "added": report.added, "skipped": len(report.skipped),
                                     "already_present": report.already_present,
                                     "relinked": report.relinked,

@@ -22,7 +22,6 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
-from curate.annotate.config import ANNOTATE_STAGE
 from curate.core import runs, schema, store
 from curate.core.errors import InputError
 from curate.core.schema import ANSWERS, APP_VIA, ASK_TASK, NONFACE, UNSURE
@@ -90,7 +89,7 @@ def remove_pipeline(key: str) -> list[dict[str, Any]]:
 # --- on the database ------------------------------------------------------------------------------
 def default_task(ds: Any) -> str:
     """The task of the last `curate annotate` run; InputError when none was chosen."""
-    task = runs.last(ds, ANNOTATE_STAGE).config.get("task")
+    task = runs.last(ds, runs.ANNOTATE).config.get("task")
     if not task:
         raise InputError("no faces to answer: choose them first with `curate annotate "
                          "--budget N` (or pass --task)")

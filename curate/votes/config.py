@@ -9,8 +9,6 @@ from curate.core import store
 from curate.core.errors import InputError
 from curate.core.options import option
 
-VOTES_STAGE = "votes"  # the run-history stage of `curate votes import`
-
 
 @dataclass(frozen=True, kw_only=True)
 class VotesImportConfig:

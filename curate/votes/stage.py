@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from curate.core import schema, store
+from curate.core import runs, schema, store
 from curate.core.workspace import Workspace, write_json_atomic
 from curate.votes import db, ferplus
 from curate.votes.answers import annotator_matrix, consensus_agreement, latest_per_annotator
-from curate.votes.config import VOTES_STAGE, VotesImportConfig, VotesStatusConfig
+from curate.votes.config import VotesImportConfig, VotesStatusConfig
 from curate.votes.importers import Row, is_ferplus, read_table, resolve, sample_index
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def import_answers(cfg: VotesImportConfig) -> tuple[VotesImportReport, Path]:
     else:
         _import_table(ds, rows, path, report)
     report.seconds = round(time.perf_counter() - t0, 3)
-    store.record_run(ds, VOTES_STAGE, {"path": str(path), "format": report.format, **{
+    store.record_run(ds, runs.VOTES, {"path": str(path), "format": report.format, **{
         k: v for k, v in report.to_dict().items() if isinstance(v, int | float)}})
     ws = Workspace.for_dataset(cfg.dataset, cfg.workspace)
     out = write_json_atomic(report.to_dict(),
