@@ -27,6 +27,7 @@ import fiftyone.operators.types as types
 from curate.core.errors import CurateError
 from curate.review import answering
 from curate.review.decisions import default_reviewer
+from curate.votes import db
 
 COMPONENT = "CurateAnswerFace"
 PANEL = "answer_faces"
@@ -110,7 +111,7 @@ class AnswerFacesPanel(foo.Panel):
             ctx.ops.notify("nothing to undo in this session", variant="info")
             return
         face, answer = session[-1]
-        answering.take_back(ctx.dataset, face, answer["key"])
+        db.remove(ctx.dataset, face, answer["key"])
         ctx.panel.state.set("last", None)
         self._show(ctx, face)
         ctx.ops.notify(f"undone: {answer['label']}", variant="info")

@@ -80,12 +80,6 @@ def app_answer(sid: str, label: str, annotator: str, task: str,
                        key=answer_key(APP_VIA, task, annotator, sid, at.isoformat()))
 
 
-def remove_pipeline(key: str) -> list[dict[str, Any]]:
-    """One sample's atomic update: drop the answer with this key (nothing else changes)."""
-    return [{"$set": {ANSWERS: {"$filter": {
-        "input": {"$ifNull": [f"${ANSWERS}", []]}, "cond": {"$ne": ["$$this.key", key]}}}}}]
-
-
 # --- on the database ------------------------------------------------------------------------------
 def default_task(ds: Any) -> str:
     """The task of the last `curate annotate` run; InputError when none was chosen."""
@@ -151,21 +145,6 @@ def give(ds: Any, sid: str, label: str, annotator: str, task: str) -> Answer:
     answer = app_answer(sid, label, annotator, task)
     db.add(ds, {sid: [answer]})
     return answer
-
-
-def take_back(ds: Any, sid: str, key: str) -> bool:
-    """Delete the answer with `key` from the face and refresh its derived fields (cleared when
-    no answer is left); False when it was not stored."""
-    ds.reload()
-    before = _read(ds, [sid])[0][0]
-    if not any(a.get("key") == key for a in before):
-        return False
-    store.update_atomically(ds, {sid: remove_pipeline(key)})
-    if len(before) > 1:
-        db.refresh(ds, [sid])
-    else:  # the store's refresh keeps derived fields of a face without answers: clear them
-        store.set_fields(ds, [sid], {f: [None] for f in db.DERIVED_FIELDS})
-    return True
 
 
 def face_info(ds: Any, sid: str) -> dict[str, Any]:

@@ -258,7 +258,7 @@ def undo_last(ds: Any, reviewer: str | None = None) -> DecisionResult:
 def _take_back_answers(ds: Any, keys: dict[str, str]) -> None:
     """Delete the answers of an undone decision (the samples where the undo applied)."""
     if keys and schema.ANSWERS in ds.get_field_schema():
-        from curate.review.answering import take_back
+        from curate.votes.db import remove
 
         for sid, key in keys.items():
-            take_back(ds, sid, key)
+            remove(ds, sid, key)

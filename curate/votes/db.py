@@ -129,6 +129,28 @@ def write_derived(ds: Any, derived: dict[str, Derived]) -> None:
     store.set_fields(ds, ids, columns)
 
 
+def remove_pipeline(key: str) -> list[dict[str, Any]]:
+    """One sample's atomic update: drop the answer with this key (nothing else changes)."""
+    return [{"$set": {schema.ANSWERS: {"$filter": {
+        "input": {"$ifNull": [f"${schema.ANSWERS}", []]},
+        "cond": {"$ne": ["$$this.key", key]}}}}}]
+
+
+def remove(ds: Any, sid: str, key: str) -> bool:
+    """Delete the answer with `key` from the sample and refresh its derived fields (cleared when
+    no answer is left: the answering mode's undo); False when it was not stored."""
+    ds.reload()
+    before = read(ds, [sid])[0][0]
+    if not any(a.get("key") == key for a in before):
+        return False
+    store.update_atomically(ds, {sid: remove_pipeline(key)})
+    if len(before) > 1:
+        refresh(ds, [sid])
+    else:  # derive() has nothing to derive from a face without answers: clear its fields
+        store.set_fields(ds, [sid], {f: [None] for f in DERIVED_FIELDS})
+    return True
+
+
 def refresh(ds: Any, ids: Sequence[str]) -> int:
     """Recompute the derived fields of these samples from their stored answers; returns how many
     changed."""

@@ -13,6 +13,7 @@ from curate.core import schema, store
 from curate.review import answering, decide, undo_last
 from curate.review.decisions import decision_answers, store_answers
 from curate.review.grid import FIELD_COLORS, write_grid_fields
+from curate.votes import db
 
 
 def _answers(ds, sid):
@@ -37,11 +38,11 @@ def test_answers_are_stored_at_once_and_undo_deletes_only_that_answer(tmp_path, 
     assert answering.answered_by(ds, faces, "bo") == {faces[1]}
     # undo: ana's answer on faces[1] goes, bo's stays, the derived fields follow
     ana_1 = next(a for a in _answers(ds, faces[1]) if a["annotator"] == "ana")
-    assert answering.take_back(ds, faces[1], ana_1["key"])
+    assert db.remove(ds, faces[1], ana_1["key"])
     assert [a["annotator"] for a in _answers(ds, faces[1])] == ["bo"]
     assert ds[faces[1]][schema.FERPLUS_LABEL].label == "sad"
-    assert not answering.take_back(ds, faces[1], ana_1["key"])  # once
-    assert answering.take_back(ds, faces[0], first["key"])  # its only answer: fields cleared
+    assert not db.remove(ds, faces[1], ana_1["key"])  # once
+    assert db.remove(ds, faces[0], first["key"])  # its only answer: fields cleared
     assert _answers(ds, faces[0]) == [] and ds[faces[0]][schema.FERPLUS_VOTES] is None
     assert answering.next_face(faces, answering.answered_by(ds, faces, "ana")) == faces[0]
 

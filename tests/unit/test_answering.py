@@ -12,6 +12,7 @@ from curate.core.errors import InputError
 from curate.core.taxonomy import CLASSES
 from curate.review import answering, grid
 from curate.review.decisions import decision_answers, decision_key
+from curate.votes import db
 
 
 def test_keys_1_to_7_are_the_classes_in_taxonomy_order_then_n_s_u():
@@ -62,7 +63,7 @@ def test_an_app_answer_is_one_store_record_keyed_by_its_event():
 
 
 def test_undo_pipeline_filters_out_one_key():
-    (stage,) = answering.remove_pipeline("k1")
+    (stage,) = db.remove_pipeline("k1")
     cond = stage["$set"][schema.ANSWERS]["$filter"]["cond"]
     assert cond == {"$ne": ["$$this.key", "k1"]}
 
