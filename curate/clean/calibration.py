@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Penalty strengths tried: lam * |W|^2 / 2 beside the mean (weighted) log-loss of the answers.
-LAMBDAS = (3.0, 1.0, 0.3, 0.1, 0.03, 0.01)
+LAMBDAS = (100.0, 30.0, 10.0, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01)
 BIAS_PENALTY = 1e-3  # per answer: keeps the biases finite for a class nobody chose
 CV_FOLDS = 5
 MIN_ANSWERS = 20  # answered faces; fewer: the crowd-free estimate stands
