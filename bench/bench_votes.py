@@ -253,7 +253,7 @@ def main() -> None:
     ap.add_argument("--workspace", type=Path, default=Path("workspace/fer"))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--budgets", default=BUDGETS)
-    ap.add_argument("--out", type=Path, default=Path("bench/out/votes"))
+    ap.add_argument("--out", type=Path, default=Path("bench/results/votes"))
     args = ap.parse_args()
     budgets = [b if b == "all" else int(b) for b in args.budgets.split(",")]
     t = time.perf_counter()
