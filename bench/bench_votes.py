@@ -1,7 +1,7 @@
 """Benchmark: how many human answers the label audit needs, and which faces to ask about.
 
     .venv/bin/python bench/bench_votes.py --dataset fer --workspace workspace/fer [--seeds 3]
-        [--budgets 0,50,100,200,400,800,all] [--out bench/out/votes]
+        [--budgets 0,50,100,200,400,800,all] [--out bench/results/votes]
 
 Reads a dataset whose label check ran with FER+ dev votes attached (the README main job's, or
 `bench/bench_labels.py`'s) and replays the answers offline, on the arrays `curate clean` scored:
