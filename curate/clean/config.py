@@ -44,6 +44,10 @@ DEFAULT_FILTER = "precision"
 # agreement ~65%, published single networks ~70%): no `issue:label` is tagged (the scores are
 # still written, to sort by) and the report says why.
 WEAK_MODEL_ACCURACY = 0.45
+# The label scoring's version: bumped when a change of the scoring changes what it writes, so
+# that a re-run scores again (the fold models, keyed on their own settings, are reused).
+# 2: the calibration on people's answers (curate.clean.calibration).
+SCORING_VERSION = 2
 # What the label check reads of people's answers (their per-sample counts, and which faces
 # `curate annotate` drew to judge): part of its fingerprint, so new answers re-run it.
 ANSWER_FIELDS = (schema.FERPLUS_VOTES, schema.ASK_ROLE)
@@ -137,9 +141,10 @@ class LabelsConfig:
                          device=self.device, nproc=self.nproc)
 
     def settings(self) -> dict[str, Stat]:
-        """The resolved settings (where they run is not part of them: device, nproc)."""
+        """The resolved settings (where they run is not part of them: device, nproc) and the
+        scoring's version: a dataset scored by an older label audit is scored again."""
         out = {k: v for k, v in asdict(self).items() if k not in ("device", "nproc")}
-        return {**out, **{k: self.resolved(k) for k in PROFILED}}
+        return {**out, **{k: self.resolved(k) for k in PROFILED}, "scoring": SCORING_VERSION}
 
 
 @dataclass(frozen=True, kw_only=True)

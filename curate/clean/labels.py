@@ -196,7 +196,8 @@ def _reuse(ds: Any, view: Any, cfg: LabelsConfig, oof: OofResult,
 
 def answer_sources(ds: Any, ids: list[str]) -> dict[str, Stat]:
     """Who gave the answers that count on these samples (each annotator's latest): answers per
-    `via` and the number of annotators."""
+    `via` and the number of named annotators (FER+'s per-face pseudo-annotators are no one's
+    name: its anonymous crowd is counted by its answers only)."""
     from curate.votes import answers, db
 
     vias: dict[str, int] = {}
@@ -205,7 +206,8 @@ def answer_sources(ds: Any, ids: list[str]) -> dict[str, Stat]:
     for face in stored:
         for name, answer in answers.latest_per_annotator(face).items():
             vias[answer["via"]] = vias.get(answer["via"], 0) + 1
-            who.add(name)
+            if answer["via"] != schema.FERPLUS_VIA:
+                who.add(name)
     return {"calibration_sources": vias, "calibration_annotators": len(who)}
 
 

@@ -231,7 +231,8 @@ def _calibration_lines(stats: dict[str, Any]) -> list[str]:
     sources = stats.get("calibration_sources") or {}
     who = ", ".join(f"{n} from {via}" for via, n in sorted(sources.items()))
     lines = [f"**Calibrated on people's answers**: {stats['calibration_faces']} answered faces"
-             + (f" ({who}; {stats.get('calibration_annotators', 0)} annotators)" if who else "")
+             + (f" ({who}; named annotators: {stats.get('calibration_annotators', 0)})"
+                if who else "")
              + f", penalty {stats.get('calibration_penalty', 0):g} (chosen by cross-validation "
              "on the answers). Held-out answered faces whose consensus the audit predicts, "
              "fitted on a growing share of the others:", "",
