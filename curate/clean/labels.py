@@ -137,10 +137,10 @@ def annotator_weighted_counts(view: Any, ids: list[str], probs: list[Any]) -> np
     from curate.votes.stage import crowdlab_quality
 
     stored, _ = db.read(view, ids)
-    faces = [{name: a["label"] for name, a in answers.latest_per_annotator(f).items()}
-             for f in stored]
-    named = sorted({name for f, face in zip(stored, faces, strict=True) for name in face
-                    if any(a["annotator"] == name and a["via"] != schema.FERPLUS_VIA for a in f)})
+    latest = [answers.latest_per_annotator(f) for f in stored]
+    faces = [{name: a["label"] for name, a in face.items()} for face in latest]
+    named = sorted({name for face in latest for name, a in face.items()
+                    if a["via"] != schema.FERPLUS_VIA})
     if not named:
         return None
     quality, why = crowdlab_quality([{n: lab for n, lab in face.items() if n in named}
