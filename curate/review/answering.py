@@ -105,18 +105,9 @@ def answered_by(ds: Any, ids: list[str], annotator: str) -> set[str]:
     """The faces among `ids` with an answer (any source) by this annotator."""
     if ANSWERS not in ds.get_field_schema():
         return set()
-    stored, _ = _read(ds, ids)
+    stored, _ = db.read(ds, ids)
     return {i for i, answers in zip(ids, stored, strict=True)
             if any(a.get("annotator") == annotator for a in answers)}
-
-
-def _read(ds: Any, ids: list[str]) -> tuple[list[list[Answer]], list[Any]]:
-    out: tuple[list[list[Answer]], list[Any]] = ([], [])
-    for start in range(0, len(ids), store.SELECT_CHUNK):
-        a, v = db.read(ds, ids[start:start + store.SELECT_CHUNK])
-        out[0].extend(a)
-        out[1].extend(v)
-    return out
 
 
 def session_answers(ds: Any, ids: list[str], annotator: str, task: str, since: datetime
@@ -127,7 +118,7 @@ def session_answers(ds: Any, ids: list[str], annotator: str, task: str, since: d
     if ANSWERS not in ds.get_field_schema():
         return []
     since = utc_naive(since)
-    out = [(i, a) for i, answers in zip(ids, _read(ds, ids)[0], strict=True) for a in answers
+    out = [(i, a) for i, answers in zip(ids, db.read(ds, ids)[0], strict=True) for a in answers
            if a.get("via") == APP_VIA and a.get("annotator") == annotator
            and a.get("task") == task and a.get("at") and a["at"] >= since]
     return sorted(out, key=lambda x: x[1]["at"])

@@ -59,8 +59,8 @@ def ensure_fields(ds: Any) -> None:
 
 
 def read(ds: Any, ids: Sequence[str]) -> tuple[list[list[Answer]], list[list[int] | None]]:
-    """Each sample's stored answers and derived votes, aligned to `ids` (a batch: at most
-    `store.SELECT_CHUNK` of them). Read raw: FiftyOne's conversion of each answer dict through
+    """Each sample's stored answers and derived votes, aligned to `ids` (any number: read
+    `store.SELECT_CHUNK` at a time). Read raw: FiftyOne's conversion of each answer dict through
     mongoengine was most of a no-op re-import's time (profiled on a full-size FER+ file), and
     the answers are plain dicts either way."""
     got: dict[str, tuple[Any, Any]] = {}
