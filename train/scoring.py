@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from curate.core import schema
-from curate.core.votes import emotion_majority, emotion_votes, vote_shares
+from curate.core.votes import emotion_majority, emotion_votes, latest_per_annotator, vote_shares
 from train.data import MANIFEST, ImageSet
 from train.metrics import evaluate
 from train.run import DataSource, load_probs, probs_file
@@ -81,14 +81,9 @@ Sources = tuple[tuple[str, str], ...]  # (annotator, via) of each answer a sampl
 
 
 def answer_sources(answers: Sequence[Mapping[str, Any]] | None) -> Sources:
-    """(annotator, via) of the answers that count: one per annotator, the latest by `at`, then
-    by stored order (as `curate.votes.answers.latest_per_annotator` counts them)."""
-    from datetime import datetime
-
-    rows = list(answers or ())
-    order = sorted(range(len(rows)), key=lambda i: (rows[i].get("at") or datetime.min, i))
-    latest = {rows[i]["annotator"]: str(rows[i].get("via") or "") for i in order}
-    return tuple(latest.items())
+    """(annotator, via) of the answers that count (`curate.core.votes.latest_per_annotator`)."""
+    return tuple((name, str(a.get("via") or ""))
+                 for name, a in latest_per_annotator(answers).items())
 
 
 def answer_summary(votes: np.ndarray | None,

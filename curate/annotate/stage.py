@@ -30,8 +30,9 @@ from curate.annotate.strategies import choose
 from curate.core import runs, schema, store
 from curate.core.errors import InputError, StoreError
 from curate.core.taxonomy import CLASS_INDEX, CLASSES
+from curate.core.votes import latest_per_annotator
 from curate.core.workspace import write_text_atomic
-from curate.votes.answers import annotator_matrix, latest_per_annotator
+from curate.votes.answers import annotator_matrix
 
 if TYPE_CHECKING:
     from curate.annotate.labelstudio import LoadResult, SendResult

@@ -43,6 +43,7 @@ from curate.core import runs, schema
 from curate.core.errors import StoreError
 from curate.core.issues import Stat, write_issues
 from curate.core.taxonomy import CLASS_INDEX, CLASSES, FERPLUS_COLUMNS
+from curate.core.votes import latest_per_annotator
 from curate.core.workspace import Workspace, atomic_path, write_json_atomic
 
 if TYPE_CHECKING:
@@ -133,11 +134,11 @@ def annotator_weighted_counts(view: Any, ids: list[str], probs: list[Any]) -> np
     """(N, classes): each sample's class answers weighted by their annotator's CROWDLAB quality
     (`calibration.annotator_weighted`); None when no answer has a named annotator (FER+'s
     pseudo-annotators, one set per face, have no quality of their own: they weigh 1)."""
-    from curate.votes import answers, db
+    from curate.votes import db
     from curate.votes.stage import crowdlab_quality
 
     stored, _ = db.read(view, ids)
-    latest = [answers.latest_per_annotator(f) for f in stored]
+    latest = [latest_per_annotator(f) for f in stored]
     faces = [{name: a["label"] for name, a in face.items()} for face in latest]
     named = sorted({name for face in latest for name, a in face.items()
                     if a["via"] != schema.FERPLUS_VIA})
@@ -198,13 +199,13 @@ def answer_sources(ds: Any, ids: list[str]) -> dict[str, Stat]:
     """Who gave the answers that count on these samples (each annotator's latest): answers per
     `via` and the number of named annotators (FER+'s per-face pseudo-annotators are no one's
     name: its anonymous crowd is counted by its answers only)."""
-    from curate.votes import answers, db
+    from curate.votes import db
 
     vias: dict[str, int] = {}
     who: set[str] = set()
     stored, _ = db.read(ds, ids)
     for face in stored:
-        for name, answer in answers.latest_per_annotator(face).items():
+        for name, answer in latest_per_annotator(face).items():
             vias[answer["via"]] = vias.get(answer["via"], 0) + 1
             if answer["via"] != schema.FERPLUS_VIA:
                 who.add(name)

@@ -14,7 +14,9 @@ clean-label scores of `train compare`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -87,3 +89,13 @@ def majority(votes: np.ndarray) -> np.ndarray:
     strict = 2 * v.max(1) > v.sum(1)
     cls = np.array([CLASS_INDEX.get(FERPLUS_TO_CLASS[FERPLUS_COLUMNS[b]], -1) for b in best])
     return np.where(strict, cls, -1)
+
+
+def latest_per_annotator(answers: Sequence[Mapping[str, Any]] | None
+                         ) -> dict[str, Mapping[str, Any]]:
+    """Each annotator's answer that counts (`schema.ANSWERS` records): the latest by `at`, then
+    by stored order. The one rule: the store derives its counts by it, and `train` reads who
+    gave a judging face's answers by it."""
+    rows = list(answers or ())
+    order = sorted(range(len(rows)), key=lambda i: (rows[i].get("at") or datetime.min, i))
+    return {rows[i]["annotator"]: rows[i] for i in order}

@@ -19,7 +19,7 @@ import numpy as np
 from curate.core.errors import InputError
 from curate.core.schema import ANSWER_LABELS, ANSWER_VIAS
 from curate.core.taxonomy import CLASS_INDEX, ferplus_majority
-from curate.core.votes import answer_counts
+from curate.core.votes import answer_counts, latest_per_annotator
 
 Answer = dict[str, Any]
 
@@ -59,13 +59,6 @@ def new_answers(stored: Sequence[Answer] | None, incoming: Iterable[Answer]) -> 
             seen.add(a["key"])
             out.append(a)
     return out
-
-
-def latest_per_annotator(answers: Sequence[Answer] | None) -> dict[str, Answer]:
-    """Each annotator's answer that counts: the latest by `at`, then by stored order."""
-    order = sorted(range(len(answers or ())),
-                   key=lambda i: (answers[i].get("at") or datetime.min, i))  # type: ignore[index]
-    return {answers[i]["annotator"]: answers[i] for i in order}  # type: ignore[index]
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from curate.core import runs, schema, store
+from curate.core.votes import latest_per_annotator
 from curate.core.workspace import Workspace, write_json_atomic
 from curate.votes import db, ferplus
-from curate.votes.answers import annotator_matrix, consensus_agreement, latest_per_annotator
+from curate.votes.answers import annotator_matrix, consensus_agreement
 from curate.votes.config import VotesImportConfig, VotesStatusConfig
 from curate.votes.importers import Row, is_ferplus, read_table, resolve, sample_index
 

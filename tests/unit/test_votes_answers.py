@@ -16,7 +16,6 @@ from curate.votes.answers import (
     answer_key,
     consensus_agreement,
     derive,
-    latest_per_annotator,
     make_answer,
     new_answers,
     utc_naive,
@@ -49,9 +48,9 @@ def test_new_answers_drop_stored_keys_and_repeats_within_the_input():
 
 def test_the_later_answer_of_an_annotator_counts_and_both_are_kept():
     early, late = ans("a", "happy", 0, "k1"), ans("a", "sad", 5, "k2")
-    assert latest_per_annotator([late, early])["a"]["label"] == "sad"  # by time, not order
+    assert votes.latest_per_annotator([late, early])["a"]["label"] == "sad"  # by time, not order
     same_time = [ans("a", "happy", 0, "k1"), ans("a", "angry", 0, "k2")]
-    assert latest_per_annotator(same_time)["a"]["label"] == "angry"  # then by stored order
+    assert votes.latest_per_annotator(same_time)["a"]["label"] == "angry"  # then by stored order
     d = derive([early, late, ans("b", "sad", 1, "k3")])
     assert d is not None and sum(d.votes) == 2  # one per annotator
     assert d.votes[FERPLUS_COLUMNS.index("sadness")] == 2
