@@ -15,10 +15,23 @@ crowd plurality (the source labels: budget 0 is the crowd-free audit), and the l
 precision and recall against the plurality. Beside it, the same-run reference: the previous
 calibration (a logistic regression on the 14 numbers, fitted on the answered faces' classes,
 from MIN_CROWD_ROWS of them), on the random faces. Two more rows: every pool face with its full
-plurality (the gain denominator of issue 37's 85% target) and every answer of every pool face.
+plurality (the gain denominator of issue 37's 85% target) and every answer of every pool face;
+and a bound: the calibration fitted in-sample on the judges' own pluralities (best penalty).
 
 Prints a Markdown table (mean and min-max over seeds) and writes `votes.csv` and `votes.png`
 (target agreement against budget, per strategy) under --out.
+
+`--compare 0,400[,all]` then trains on what each budget curates (~15 minutes per budget on 2
+cores, run alone: training runs that share the cores slow each other down many times over). Per
+budget, a clone of the dataset (`<dataset>-answers<N>`, its own workspace beside the source's,
+sharing the media) keeps the judges' votes, loses every pool face's, and gets N single answers of
+the default strategy through `curate votes import` (a FER+-format file); then the pipeline file's
+stages from clean on (`--pipeline`, the main job's; restore and synth left out, as the curated
+export does not use restored files) run on it, with `train compare` of raw and curated only (raw
+is the same data at every budget: the source's finished raw runs are reused). "all" keeps every
+pool face's votes (the main job's calibration). Prints the crowd agreement and majority accuracy
+of the curated runs on the judges (mean +- 2 SE over seeds) and writes `compare.csv`. A re-run
+resumes: a clone that was prepared is reused, and the pipeline skips what is done.
 """
 
 from __future__ import annotations
@@ -45,6 +58,8 @@ STRATEGIES = ("random", "activelab", "stratified")
 class Bench:
     """The crowd-free audit of the checked rows and who may answer / who judges."""
 
+    ids: list[str]  # sample ids of the rows
+    source_ids: list[str]  # FER-2013 row of each row
     given: np.ndarray
     mixed: np.ndarray
     q: np.ndarray  # crowd-free posterior
@@ -83,7 +98,8 @@ def load(dataset: str, ws: Path) -> Bench:
     votes = data.votes[checked]
     voted = crowd.crowd_class(votes) >= 0
     judge = crowd.judges([data.source_ids[i] for i in checked], HOLDOUT, seed)
-    return Bench(y, mixed, q, v.p_wrong, v.suggested, calibration.features(y, mixed), votes,
+    return Bench([data.ids[i] for i in checked], [data.source_ids[i] for i in checked],
+                 y, mixed, q, v.p_wrong, v.suggested, calibration.features(y, mixed), votes,
                  np.flatnonzero(voted & ~judge), np.flatnonzero(voted & judge),
                  _activelab(y, p), seed)
 
@@ -198,7 +214,25 @@ def run(b: Bench, budgets: list[int | str], seeds: int) -> list[dict]:
             post = calibrated(b, b.pool, counts, method)
             rows.append({"budget": label, "answers": int(counts.sum()), "strategy": "all",
                          "method": method, "seed": 0, **score(b, post), "seconds": 0.0})
+    rows.append({"budget": "judges in-sample", "answers": int(b.votes[b.judges].sum()),
+                 "strategy": "ceiling", "method": "offset", "seed": 0, **ceiling(b),
+                 "seconds": 0.0})
     return rows
+
+
+def ceiling(b: Bench) -> dict[str, float]:
+    """The calibration fitted on the judges' own pluralities and scored on them, in-sample, at
+    the penalty that scores best: what this design can reach on these signals at all (a bound,
+    not a result: it fits the answers that judge)."""
+    from curate.clean import calibration
+    from curate.core.votes import emotion_votes
+
+    full = np.zeros((len(b.given), 7))
+    full[b.judges] = emotion_votes(b.votes[b.judges])
+    answers = calibration.AnswerSet.from_counts(full)
+    offset = np.log(np.clip(b.q, 1e-9, 1.0))
+    return max((score(b, calibration.fit(offset, b.x, answers, lam).predict(offset, b.x))
+                for lam in calibration.LAMBDAS), key=lambda r: r["agreement"])
 
 
 def table(rows: list[dict]) -> str:
@@ -239,12 +273,112 @@ def plot(rows: list[dict], path: Path) -> None:
         if r["budget"] == "pluralities" and r["method"] == "offset":
             ax.axhline(100 * r["agreement"], ls="--", c="grey", lw=1,
                        label="every pool face's plurality")
+        if r["strategy"] == "ceiling":
+            ax.axhline(100 * r["agreement"], ls=":", c="black", lw=1,
+                       label="bound: fitted on the judges themselves")
     ax.set_xlabel("single answers (pool faces asked)")
     ax.set_ylabel("--auto targets agreeing with the crowd (%)")
     ax.set_title("label audit calibrated on answers: the judges' agreement")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def prepare_clone(b: Bench, source: str, ws: Path, budget: int | str, ferplus_file: Path
+                  ) -> tuple[str, Path]:
+    """The dataset a budget curates: a clone of `source` whose pool faces hold only the
+    budget's single answers (imported as FER+'s format), with the source's fold models."""
+    import shutil
+
+    from curate.core import schema, store
+    from curate.votes import db
+    from curate.votes.config import VotesImportConfig
+    from curate.votes.stage import import_answers
+
+    name = f"{source}-answers{budget}"
+    out_ws = ws.parent / name
+    done = out_ws / "prepared.txt"
+    fo = store.fo()
+    if fo.dataset_exists(name) and done.is_file():
+        return name, out_ws
+    if fo.dataset_exists(name):  # a clone interrupted before it was ready
+        fo.delete_dataset(name)
+    shutil.rmtree(out_ws, ignore_errors=True)
+    shutil.copytree(ws / "runs", out_ws / "runs")  # the fold models: clean reuses them
+    clone = store.load_dataset(source).clone(name, persistent=True)
+    if budget != "all":
+        pool = [b.ids[i] for i in b.pool]
+        store.set_fields(clone, pool, {schema.ANSWERS: [[] for _ in pool],
+                                       **{f: [None] * len(pool) for f in db.DERIVED_FIELDS}})
+        if int(budget):
+            chosen = choose(b, "stratified", int(budget), 0)
+            counts = draw_answers(b, chosen, 1, np.random.default_rng(1000))
+            path = out_ws / "answers-ferplus.csv"
+            _write_ferplus(ferplus_file, path, {int(b.source_ids[r]): c
+                                                for r, c in zip(chosen, counts, strict=True)})
+            report, _ = import_answers(VotesImportConfig(path=path, dataset=name,
+                                                         workspace=out_ws, progress=False))
+            print(f"{name}: imported {report.answers_added} answers on {report.samples} faces")
+    done.write_text(f"{source} budget {budget}\n")
+    return name, out_ws
+
+
+def _write_ferplus(template: Path, out: Path, answers: dict[int, np.ndarray]) -> None:
+    """FER+'s file with every vote cleared but `answers` (FER-2013 row -> 10 counts)."""
+    with template.open(newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    with out.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(rows[0])
+        for i, row in enumerate(rows[1:]):
+            got = answers.get(i)
+            w.writerow(row[:2] + [str(int(c)) for c in got] if got is not None
+                       else [row[0]] + [""] * (len(row) - 1))
+
+
+def compare_budget(cfg_path: Path, name: str, out_ws: Path, source_ws: Path) -> list[dict]:
+    """The pipeline from clean on (no restore, no synth; compare: raw and curated) on a clone;
+    each curated run's crowd scores on the judges. Raw is the same data at every budget: the
+    source's finished raw runs are copied in, and the compare reuses them where its own check
+    (same settings, same images, labels and splits) accepts them, else trains them again."""
+    import shutil
+    from dataclasses import replace
+
+    from curate.pipeline import run_pipeline
+    from curate.pipeline.config import load_config
+    from train.compare import score_of
+    from train.report import RESULTS
+    from train.run import read_json
+
+    cfg = load_config(cfg_path)
+    stages = tuple(replace(e, settings={**e.settings, "views": "raw,curated"})
+                   if e.spec.name == "compare" else e
+                   for e in cfg.stages if e.spec.name not in ("restore", "synth"))
+    runs = out_ws / "reports" / "compare" / "runs"
+    for done in sorted((source_ws / "reports" / "compare" / "runs").glob("raw-*")):
+        if not (runs / done.name).exists():
+            shutil.copytree(done, runs / done.name)
+    run_pipeline(replace(cfg, dataset=name, workspace=out_ws, stages=stages), start="clean")
+    results = read_json(out_ws / "reports" / "compare" / RESULTS)["results"]
+    return [{"seed": r["seed"], **{m: score_of(r, m, "val") for m in CROWD}}
+            for r in results if r["variant"] == "curated"]
+
+
+CROWD = ("crowd agreement", "crowd majority accuracy")
+
+
+def compare_table(rows: list[dict]) -> str:
+    out = ["| single answers | seeds | " + " | ".join(f"curated {m} (val judges)" for m in CROWD)
+           + " |", "|---|---:|" + "---:|" * len(CROWD)]
+    for budget in dict.fromkeys(r["budget"] for r in rows):
+        rs = [r for r in rows if r["budget"] == budget]
+        cells = []
+        for m in CROWD:
+            v = 100 * np.array([r[m] for r in rs], dtype=float)
+            se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
+            cells.append(f"{v.mean():.1f} +- {2 * se:.1f}")
+        out.append(f"| {budget} | {len(rs)} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def main() -> None:
@@ -254,6 +388,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--budgets", default=BUDGETS)
     ap.add_argument("--out", type=Path, default=Path("bench/results/votes"))
+    ap.add_argument("--compare", default="", help="budgets to train on (e.g. 0,400,all)")
+    ap.add_argument("--pipeline", type=Path, default=ROOT / "pipelines" / "fer2013-cpu.toml")
+    ap.add_argument("--ferplus", type=Path,
+                    default=ROOT.parent / "shared" / "datasets" / "ferplus-dev" / "fer2013new-dev.csv")
     args = ap.parse_args()
     budgets = [b if b == "all" else int(b) for b in args.budgets.split(",")]
     t = time.perf_counter()
@@ -269,6 +407,22 @@ def main() -> None:
         w.writerows(rows)
     plot(rows, args.out / "votes.png")
     print(f"wrote {args.out / 'votes.csv'} and {args.out / 'votes.png'}")
+    compared: list[dict] = []
+    if args.compare:  # the pipeline's stage lines, as `curate pipeline` prints them
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for budget in [c for c in args.compare.split(",") if c]:
+        name, out_ws = prepare_clone(b, args.dataset, args.workspace.resolve(), budget,
+                                     args.ferplus)
+        compared += [{"budget": budget, **r}
+                     for r in compare_budget(args.pipeline, name, out_ws, args.workspace.resolve())]
+    if compared:
+        print(compare_table(compared))
+        with (args.out / "compare.csv").open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(compared[0]))
+            w.writeheader()
+            w.writerows(compared)
 
 
 if __name__ == "__main__":
