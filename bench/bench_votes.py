@@ -348,7 +348,7 @@ def compare_budget(cfg_path: Path, name: str, out_ws: Path, source_ws: Path) -> 
     from curate.pipeline.config import load_config
     from train.compare import score_of
     from train.report import RESULTS
-    from train.run import read_json
+    from train.run import METRICS, read_json
 
     cfg = load_config(cfg_path)
     stages = tuple(replace(e, settings={**e.settings, "views": "raw,curated"})
@@ -356,7 +356,8 @@ def compare_budget(cfg_path: Path, name: str, out_ws: Path, source_ws: Path) -> 
                    for e in cfg.stages if e.spec.name not in ("restore", "synth"))
     runs = out_ws / "reports" / "compare" / "runs"
     for done in sorted((source_ws / "reports" / "compare" / "runs").glob("raw-*")):
-        if not (runs / done.name).exists():
+        if (done / METRICS).is_file() and not (runs / done.name / METRICS).is_file():
+            shutil.rmtree(runs / done.name, ignore_errors=True)  # an unfinished run of its own
             shutil.copytree(done, runs / done.name)
     run_pipeline(replace(cfg, dataset=name, workspace=out_ws, stages=stages), start="clean")
     results = read_json(out_ws / "reports" / "compare" / RESULTS)["results"]
