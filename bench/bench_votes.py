@@ -30,8 +30,9 @@ stages from clean on (`--pipeline`, the main job's; restore and synth left out, 
 export does not use restored files) run on it, with `train compare` of raw and curated only (raw
 is the same data at every budget: the source's finished raw runs are reused). "all" keeps every
 pool face's votes (the main job's calibration). Prints the crowd agreement and majority accuracy
-of the curated runs on the judges (mean +- 2 SE over seeds) and writes `compare.csv`. A re-run
-resumes: a clone that was prepared is reused, and the pipeline skips what is done.
+of the curated runs on the judges and curated - raw (2 SE, the comparison report's rule) and
+writes `compare.csv`. A re-run resumes: a clone that was prepared is reused, and the pipeline
+skips what is done.
 """
 
 from __future__ import annotations
@@ -164,15 +165,21 @@ def score(b: Bench, post: np.ndarray) -> dict[str, float]:
 def calibrated(b: Bench, rows: np.ndarray, counts: np.ndarray, method: str) -> np.ndarray:
     """The posterior of every row after calibrating on `counts` (answers) of `rows`."""
     from curate.clean import calibration
+
+    full = _emotion_counts(b, rows, counts)
+    if method == "previous":
+        return _previous(b, full)
+    cal = calibration.calibrate(b.q, b.x, calibration.AnswerSet.from_counts(full), seed=b.seed)
+    return b.q if cal is None else cal.posterior
+
+
+def _emotion_counts(b: Bench, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(checked rows, 7): the emotion answers of `rows` (`counts`: 10 FER+ columns), 0 elsewhere."""
     from curate.core.votes import emotion_votes
 
     full = np.zeros((len(b.given), 7))
     full[rows] = emotion_votes(counts)
-    if method == "previous":
-        return _previous(b, full)
-    answers = calibration.AnswerSet.from_counts(full)
-    cal = calibration.calibrate(b.q, b.x, answers, seed=b.seed)
-    return b.q if cal is None else cal.posterior
+    return full
 
 
 def _previous(b: Bench, counts: np.ndarray) -> np.ndarray:
@@ -225,11 +232,8 @@ def ceiling(b: Bench) -> dict[str, float]:
     the penalty that scores best: what this design can reach on these signals at all (a bound,
     not a result: it fits the answers that judge)."""
     from curate.clean import calibration
-    from curate.core.votes import emotion_votes
 
-    full = np.zeros((len(b.given), 7))
-    full[b.judges] = emotion_votes(b.votes[b.judges])
-    answers = calibration.AnswerSet.from_counts(full)
+    answers = calibration.AnswerSet.from_counts(_emotion_counts(b, b.judges, b.votes[b.judges]))
     offset = np.log(np.clip(b.q, 1e-9, 1.0))
     return max((score(b, calibration.fit(offset, b.x, answers, lam).predict(offset, b.x))
                 for lam in calibration.LAMBDAS), key=lambda r: r["agreement"])
@@ -338,7 +342,7 @@ def _write_ferplus(template: Path, out: Path, answers: dict[int, np.ndarray]) ->
 
 def compare_budget(cfg_path: Path, name: str, out_ws: Path, source_ws: Path) -> list[dict]:
     """The pipeline from clean on (no restore, no synth; compare: raw and curated) on a clone;
-    each curated run's crowd scores on the judges. Raw is the same data at every budget: the
+    each run's crowd scores on the judges. Raw is the same data at every budget: the
     source's finished raw runs are copied in, and the compare reuses them where its own check
     (same settings, same images, labels and splits) accepts them, else trains them again."""
     import shutil
@@ -361,24 +365,31 @@ def compare_budget(cfg_path: Path, name: str, out_ws: Path, source_ws: Path) -> 
             shutil.copytree(done, runs / done.name)
     run_pipeline(replace(cfg, dataset=name, workspace=out_ws, stages=stages), start="clean")
     results = read_json(out_ws / "reports" / "compare" / RESULTS)["results"]
-    return [{"seed": r["seed"], **{m: score_of(r, m, "val") for m in CROWD}}
-            for r in results if r["variant"] == "curated"]
+    return [{"variant": r["variant"], "seed": r["seed"],
+             **{m: score_of(r, m, "val") for m in CROWD}} for r in results]
 
 
 CROWD = ("crowd agreement", "crowd majority accuracy")
 
 
 def compare_table(rows: list[dict]) -> str:
-    out = ["| single answers | seeds | " + " | ".join(f"curated {m} (val judges)" for m in CROWD)
-           + " |", "|---|---:|" + "---:|" * len(CROWD)]
+    """Per budget: curated's mean on the judges and curated - raw with its 2 SE, by the
+    comparison report's own rule (`train.compare.noise_verdict`)."""
+    from train.compare import noise_verdict
+
+    out = ["| single answers | seeds | " + " | ".join(f"curated {m} | curated - raw (2 SE)"
+                                                   for m in CROWD) + " |",
+           "|---|---:|" + "---:|---|" * len(CROWD)]
     for budget in dict.fromkeys(r["budget"] for r in rows):
-        rs = [r for r in rows if r["budget"] == budget]
+        runs = {v: [r for r in rows if r["budget"] == budget and r["variant"] == v]
+                for v in ("raw", "curated")}
         cells = []
         for m in CROWD:
-            v = 100 * np.array([r[m] for r in rs], dtype=float)
-            se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
-            cells.append(f"{v.mean():.1f} +- {2 * se:.1f}")
-        out.append(f"| {budget} | {len(rs)} | " + " | ".join(cells) + " |")
+            raw, cur = ([100 * r[m] for r in runs[v]] for v in ("raw", "curated"))
+            v = noise_verdict(raw, cur)
+            se = "1 seed" if v.se is None else f"{2 * v.se:.1f}"
+            cells.append(f"{np.mean(cur):.1f} | {v.diff:+.1f} ({se})")
+        out.append(f"| {budget} | {len(runs['curated'])} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -413,11 +424,11 @@ def main() -> None:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    source_ws = args.workspace.resolve()
     for budget in [c for c in args.compare.split(",") if c]:
-        name, out_ws = prepare_clone(b, args.dataset, args.workspace.resolve(), budget,
-                                     args.ferplus)
+        name, out_ws = prepare_clone(b, args.dataset, source_ws, budget, args.ferplus)
         compared += [{"budget": budget, **r}
-                     for r in compare_budget(args.pipeline, name, out_ws, args.workspace.resolve())]
+                     for r in compare_budget(args.pipeline, name, out_ws, source_ws)]
     if compared:
         print(compare_table(compared))
         with (args.out / "compare.csv").open("w", newline="") as f:
